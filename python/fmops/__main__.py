@@ -1,0 +1,3 @@
+from fmops.cli import main
+
+raise SystemExit(main())

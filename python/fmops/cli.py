@@ -1,0 +1,78 @@
+"""The `fmops` command. Thin: parse, call one module's `run`, map errors to exit codes.
+
+Exit status: 0 success, 2 bad input (one line on stderr, no traceback), 1 anything else.
+Each subcommand lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`;
+modules are imported lazily so `fmops validate` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from fmops import __version__
+from fmops.errors import InputError
+
+# name -> (module, one-line help). The order is the order `fmops --help` shows.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("fmops.local.command", "run a committed WorkflowTemplate locally, end to end"),
+    "render": ("fmops.render", "write workflows/*.yaml from the Hera definitions"),
+    "validate": ("fmops.validate", "check rendered workflows: structure, contracts, policy"),
+    "demo": ("fmops.data.demo", "write the demo datasets (two-digit addition)"),
+    "pretrain": ("fmops.stages.pretrain", "continue pretraining a causal LM"),
+    "sft": ("fmops.stages.sft", "instruction-tune a model with TRL's SFTTrainer"),
+    "dpo": ("fmops.stages.dpo", "align a model with TRL's DPOTrainer"),
+    "evaluate": ("fmops.stages.evaluate", "evaluate a model or endpoint with lm-evaluation-harness"),
+    "gate": ("fmops.stages.gate", "decide whether a candidate model may be promoted"),
+    "deploy": ("fmops.stages.deploy", "roll out a model behind vLLM (or locally) and smoke-test it"),
+    "serve": ("fmops.stages.serve", "serve a model on localhost with an OpenAI-compatible API"),
+    "monitor": ("fmops.stages.monitor", "evaluate a served endpoint and record drift"),
+    "bench": ("fmops.bench.command", "benchmarks: serving load test, pretraining throughput"),
+    "registry": ("fmops.registry_command", "publish model versions and move latest/production"),
+    "launch": ("fmops.launch", "run a stage on one process or under accelerate/torchrun"),
+}
+
+
+def _importable(module_name: str) -> bool:
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def available_commands() -> dict[str, tuple[str, str]]:
+    """Commands whose module is present in this installation."""
+    return {name: entry for name, entry in COMMANDS.items() if _importable(entry[0])}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fmops", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"fmops {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in available_commands().items():
+        module = importlib.import_module(module_name)
+        doc = module.__doc__ or help_text
+        command = sub.add_parser(
+            name, help=help_text, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        module.add_arguments(command)
+        command.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._module.run(args) or 0)
+    except InputError as error:
+        print(f"fmops {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fmops {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""Read JSONL records strictly: every problem names file and line, and a bad line fails the whole input.
+
+Used by every stage *before* torch or transformers are imported, so bad input is refused in about a second.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fmops import storage
+from fmops.errors import InputError, where
+
+
+def read_lines(uri: str) -> list[str]:
+    """The file's lines, decoded as UTF-8; a missing, undecodable or empty file is an InputError."""
+    if not uri:
+        raise InputError("data: no path given")
+    if not storage.exists(uri):
+        raise InputError(f"{uri}: does not exist")
+    if storage.isdir(uri):
+        raise InputError(f"{uri}: is a directory, expected a file")
+    raw = storage.read_bytes(uri)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise InputError(f"{where(uri, line)}: bytes are not valid UTF-8") from None
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise InputError(f"{uri}: file is empty")
+    return lines
+
+
+def iter_records(uri: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; a line that is not a JSON object is an error."""
+    for number, line in enumerate(read_lines(uri), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{where(uri, number)}: malformed JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{where(uri, number)}: expected a JSON object, got {type(record).__name__}")
+        yield number, record
+
+
+def require(record: dict[str, Any], field: str, kind: type | tuple[type, ...], uri: str, line: int) -> Any:
+    """The field's value, which must be present and of `kind`."""
+    if field not in record:
+        raise InputError(f"{where(uri, line, field)}: missing")
+    value = record[field]
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
+        names = " or ".join(k.__name__ for k in _as_tuple(kind))
+        raise InputError(f"{where(uri, line, field)}: expected {names}, got {type(value).__name__}")
+    return value
+
+
+def require_text(record: dict[str, Any], field: str, uri: str, line: int) -> str:
+    """A string field that is not empty or whitespace only."""
+    value = require(record, field, str, uri, line)
+    if not value.strip():
+        raise InputError(f"{where(uri, line, field)}: empty or whitespace-only text")
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
