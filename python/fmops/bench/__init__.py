@@ -1,0 +1,1 @@
+"""Benchmarks: serving load test and pretraining throughput."""

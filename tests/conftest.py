@@ -1,0 +1,68 @@
+"""Shared fixtures. Trained models are built once per test session, even under pytest-xdist:
+the first worker trains and the others wait on a file lock, then reuse the output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    from fmops.data.demo import shipped_dir
+
+    return shipped_dir()
+
+
+def fmops(*args: str, check: bool = True, timeout: float = 600, env: dict | None = None,
+          cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the installed `fmops` command the way a user does; output captured as text."""
+    result = subprocess.run(
+        [sys.executable, "-m", "fmops", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(f"fmops {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
+    return result
+
+
+def shared_output(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A directory built once for the whole session (across xdist workers), then reused."""
+    root = tmp_path_factory.getbasetemp().parent / "shared"
+    root.mkdir(exist_ok=True)
+    output = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (output / "manifest.json").exists():
+            build(output)
+    return output
+
+
+@pytest.fixture(scope="session")
+def pretrained_model(tmp_path_factory, demo_dir) -> Path:
+    """`fmops pretrain --model tiny` on the demo corpus (the `demo` recipe)."""
+    return shared_output(tmp_path_factory, "pretrain", lambda out: fmops(
+        "pretrain", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"),
+        "--output", str(out), "--config", "demo"))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def sft_model(tmp_path_factory, demo_dir, pretrained_model) -> Path:
+    return shared_output(tmp_path_factory, "sft", lambda out: fmops(
+        "sft", "--model", str(pretrained_model), "--data", str(demo_dir / "sft.jsonl"),
+        "--output", str(out), "--config", "demo"))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def dpo_model(tmp_path_factory, demo_dir, sft_model) -> Path:
+    return shared_output(tmp_path_factory, "dpo", lambda out: fmops(
+        "dpo", "--model", str(sft_model), "--data", str(demo_dir / "dpo.jsonl"),
+        "--output", str(out), "--config", "demo"))  # fmt: skip
