@@ -16,6 +16,8 @@ import random
 from importlib import resources
 from pathlib import Path
 
+from fmops import storage
+
 SEED = 1234
 EVAL_SIZE = 300
 PROBLEMS_PER_PRETRAIN_LINE = 16
@@ -109,13 +111,13 @@ def generate(seed: int = SEED) -> dict[str, list[dict]]:
     }
 
 
-def write(output: Path, seed: int = SEED) -> dict[str, Path]:
+def write(output: str, seed: int = SEED) -> dict[str, str]:
+    """Write every demo file under `output` (a path or URI); returns name -> URI."""
     written = {}
     for name, records in generate(seed).items():
-        path = output / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-        written[name] = path
+        uri = storage.join(output, name)
+        storage.atomic_write_text(uri, "".join(json.dumps(record) + "\n" for record in records))
+        written[name] = uri
     return written
 
 
@@ -125,12 +127,12 @@ def shipped_dir() -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", required=True, help="directory to write the demo files into")
+    parser.add_argument("--output", required=True, help="directory or URI (s3://...) to write the demo files into")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (the shipped files use the default)")
 
 
 def run(args: argparse.Namespace) -> int:
-    written = write(Path(args.output), args.seed)
+    written = write(args.output, args.seed)
     for name, path in written.items():
         print(f"{path}  {FILES[name]}")
     return 0
