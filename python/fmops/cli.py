@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("fmops.bench.command", "benchmarks: serving load test, pretraining throughput"),
     "registry": ("fmops.registry_command", "publish model versions and move latest/production"),
     "launch": ("fmops.launch", "run a stage on one process or under accelerate/torchrun"),
+    "collect": ("fmops.collect", "check a stage output is complete; copy its small results for Argo"),
+    "plan": ("fmops.plan", "work out each phase's model and output URIs for a pipeline run"),
+    "shards": ("fmops.shards", "list data shards new since the watermark; commit the watermark"),
+    "allreduce": ("fmops.allreduce", "measure all-reduce bus bandwidth across a torchrun job"),
+    "notify": ("fmops.notify", "record a workflow's final status; post it to a webhook if configured"),
 }
 
 

@@ -63,16 +63,31 @@ def new_version() -> str:
     return datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
 
 
-def publish(root: str, name: str, source: str, version: str | None = None, pointer: str | None = "latest") -> str:
-    """Copy a complete stage output into the registry as a new version; optionally move a pointer to it."""
+def publish(
+    root: str,
+    name: str,
+    source: str,
+    version: str | None = None,
+    pointer: str | None = "latest",
+    evaluation: str | None = None,
+) -> str:
+    """Copy a complete stage output into the registry as a new version; optionally move a pointer to it.
+
+    `evaluation`, an evaluation output, is kept as <version>/evaluation/ so later gates can compare with it.
+    """
     if not storage.exists(storage.join(source, manifest.MANIFEST)):
         raise InputError(f"{source}: incomplete fmops output (no {manifest.MANIFEST}); refusing to publish")
     version = version or new_version()
     target = storage.join(model_root(root, name), version)
     if storage.exists(storage.join(target, manifest.MANIFEST)):
         raise InputError(f"{target}: version already exists")
+    if evaluation and not storage.exists(storage.join(evaluation, manifest.MANIFEST)):
+        raise InputError(f"{evaluation}: incomplete evaluation output (no {manifest.MANIFEST})")
     with storage.local_copy(source) as local:
         storage.upload_dir(local, target)
+    if evaluation:
+        with storage.local_copy(evaluation) as local:
+            storage.upload_dir(local, storage.join(target, "evaluation"))
     if pointer:
         set_pointer(root, name, pointer, version)
     return target

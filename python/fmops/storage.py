@@ -146,13 +146,20 @@ def local_copy(uri: str) -> Iterator[Path]:
 
 
 def upload_dir(local_dir: str | Path, uri: str) -> None:
-    """Copy a local directory's contents to `uri` (no-op when `uri` is that same directory)."""
+    """Copy a local directory's contents to `uri` (no-op when it is that same directory).
+
+    A top-level manifest.json is copied last, so the copy is complete before it says so.
+    """
     source = Path(local_dir)
-    if not is_remote(uri):
-        target = local_path(uri)
-        if target.resolve() != source.resolve():
-            shutil.copytree(source, target, dirs_exist_ok=True)
+    if not is_remote(uri) and local_path(uri).resolve() == source.resolve():
         return
-    fs, path = _fs(uri)
-    for file in sorted(p for p in source.rglob("*") if p.is_file()):
-        fs.put_file(str(file), f"{path.rstrip('/')}/{file.relative_to(source).as_posix()}")
+    files = sorted((p for p in source.rglob("*") if p.is_file()), key=lambda p: (p == source / "manifest.json", p))
+    for file in files:
+        relative = file.relative_to(source).as_posix()
+        if is_remote(uri):
+            fs, path = _fs(uri)
+            fs.put_file(str(file), f"{path.rstrip('/')}/{relative}")
+        else:
+            target = local_path(uri) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, target)

@@ -1,0 +1,135 @@
+"""What every fmops template shares: images, scheduling, retries, deadlines, and the step-kind label.
+
+The label `fmops.io/step-kind` tells `fmops validate` which policy a template must satisfy:
+  training  a GPU step that trains: GPU scheduling (toleration, nodeSelector, /dev/shm) and a retryStrategy
+  gpu       a GPU step that does not train: GPU scheduling
+  cpu       anything else
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv
+from hera.workflows.models import (
+    Backoff,
+    ConfigMapKeySelector,
+    PodGC,
+    PodSecurityContext,
+    ResourceRequirements,
+    SemaphoreRef,
+    Synchronization,
+    Toleration,
+    TTLStrategy,
+    ValueFrom,
+)
+
+NAMESPACE = "fmops"
+SERVICE_ACCOUNT = "fmops-workflow"
+TRAIN_IMAGE = "ghcr.io/fmops/fmops-train:0.1.0"
+EVAL_IMAGE = "ghcr.io/fmops/fmops-eval:0.1.0"
+STEP_KIND = "fmops.io/step-kind"
+# Stages write small results here; Argo reads output parameters and artifacts from it.
+RESULTS_DIR = "/tmp/fmops/results"
+GPU_TOLERATION = Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+NODE_POOL = "karpenter.sh/nodepool"
+GPU_TRAINING_SEMAPHORE = Synchronization(
+    semaphores=[SemaphoreRef(config_map_key_ref=ConfigMapKeySelector(name="fmops-semaphores", key="gpu-training"))]
+)
+HOUR = 3600
+DAY = 24 * HOUR
+
+
+def workflow_options(title: str, description: str, deadline: int) -> dict[str, Any]:
+    """Keyword arguments every WorkflowTemplate and CronWorkflow of fmops is created with."""
+    return {
+        "namespace": NAMESPACE,
+        "labels": {"app.kubernetes.io/part-of": "fmops"},
+        "annotations": {
+            "workflows.argoproj.io/title": title,
+            "workflows.argoproj.io/description": description,
+        },
+        "service_account_name": SERVICE_ACCOUNT,
+        "active_deadline_seconds": deadline,
+        "pod_gc": PodGC(strategy="OnPodSuccess"),
+        "ttl_strategy": TTLStrategy(seconds_after_success=DAY, seconds_after_failure=7 * DAY),
+        "security_context": PodSecurityContext(run_as_non_root=True, run_as_user=1000, fs_group=1000),
+    }
+
+
+def param(name: str, description: str, default: str | None = None, enum: list[str] | None = None) -> Parameter:
+    """A documented template input; without a default it is required."""
+    options = {"default": default} if default is not None else {}
+    return Parameter(name=name, description=description, enum=enum, **options)
+
+
+def argument(parameter: Parameter) -> Parameter:
+    """The workflow-level argument for an entry input: same name, description and choices; its default
+    becomes the value `argo submit` uses unless `-p` overrides it."""
+    options = {"value": parameter.default} if parameter.default is not None else {}
+    return Parameter(name=parameter.name, description=parameter.description, enum=parameter.enum, **options)
+
+
+def image_input(image: str) -> Parameter:
+    """The image of a resource template's pods. Kubernetes manifests inside a resource template are strings
+    kustomize cannot see into, so the image travels as this input's default, which `fmops render`'s
+    kustomization keeps equal to the container templates' (overridden) image."""
+    return Parameter(name="image", default=image)
+
+
+def bare(*names: str) -> list[Parameter]:
+    """Inputs of an inner template: documented once on the entry template, here only named."""
+    return [Parameter(name=name) for name in names]
+
+
+def inputs(*names: str) -> dict[str, str]:
+    """Arguments that pass a template's own inputs straight through to a task of the same names."""
+    return {name: f"{{{{inputs.parameters.{name}}}}}" for name in names}
+
+
+def result(name: str, file: str) -> Parameter:
+    return Parameter(name=name, value_from=ValueFrom(path=f"{RESULTS_DIR}/{file}"))
+
+
+def training_retry() -> RetryStrategy:
+    """Retry node loss, spot interruption and crashes, never bad input (exit 2); the stage resumes
+    from its last complete checkpoint, so a retry continues instead of starting over."""
+    return RetryStrategy(
+        limit=3,
+        retry_policy="Always",
+        expression='lastRetry.status == "Error" or (lastRetry.status == "Failed" and asInt(lastRetry.exitCode) != 2)',
+        backoff=Backoff(duration="1m", factor=2, max_duration="30m"),
+    )
+
+
+def gpu_scheduling(pool: str, gpus: str) -> dict[str, Any]:
+    """Container keyword arguments that put a step on a GPU node pool with `gpus` GPUs and a large /dev/shm."""
+    return {
+        "resources": ResourceRequirements(
+            requests={"nvidia.com/gpu": gpus, "cpu": "4", "memory": "32Gi"}, limits={"nvidia.com/gpu": gpus}
+        ),
+        "tolerations": [GPU_TOLERATION],
+        "node_selector": {NODE_POOL: pool},
+        "volumes": [EmptyDirVolume(name="dshm", mount_path="/dev/shm", medium="Memory")],
+    }
+
+
+def cpu_container(name: str, args: list[str], *, image: str = EVAL_IMAGE, deadline: int = HOUR,
+                  **options: Any) -> Container:
+    """A small step on the CPU pool that runs one `fmops` command."""
+    return Container(
+        name=name,
+        image=image,
+        command=["fmops"],
+        args=args,
+        labels={STEP_KIND: "cpu"},
+        node_selector={NODE_POOL: "cpu"},
+        resources=ResourceRequirements(requests={"cpu": "1", "memory": "2Gi"}),
+        active_deadline_seconds=deadline,
+        **options,
+    )  # fmt: skip
+
+
+def hf_token_env() -> SecretEnv:
+    """The Hugging Face token for gated hub models, if the Secret exists."""
+    return SecretEnv(name="HF_TOKEN", secret_name="hf-token", secret_key="token", optional=True)
