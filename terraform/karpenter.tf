@@ -1,0 +1,44 @@
+# Karpenter: controller role (EKS Pod Identity), node role, the SQS interruption queue with its
+# EventBridge rules (spot interruption, rebalance, scheduled maintenance), then the controller itself.
+# NodePools and EC2NodeClasses are plain YAML synced by Argo CD (argocd/addons/karpenter/).
+module "karpenter" {
+  source  = "terraform-aws-modules/eks/aws//modules/karpenter"
+  version = "~> 21.0"
+
+  cluster_name = module.eks.cluster_name
+
+  namespace       = "kube-system"
+  service_account = "karpenter"
+
+  enable_spot_termination = true
+  queue_name              = "${var.cluster_name}-karpenter"
+
+  # A fixed name: the EC2NodeClasses in Git refer to it (argocd/bootstrap.py fills it in).
+  node_iam_role_use_name_prefix = false
+  node_iam_role_name            = "${var.cluster_name}-karpenter-node"
+  node_iam_role_additional_policies = {
+    AmazonSSMManagedInstanceCore = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  }
+}
+
+resource "helm_release" "karpenter" {
+  name       = "karpenter"
+  namespace  = "kube-system"
+  repository = "oci://public.ecr.aws/karpenter"
+  chart      = "karpenter"
+  version    = "1.8.1"
+  wait       = true
+
+  values = [
+    file("${path.module}/helm-values/karpenter.yaml"),
+    yamlencode({
+      settings = {
+        clusterName       = module.eks.cluster_name
+        clusterEndpoint   = module.eks.cluster_endpoint
+        interruptionQueue = module.karpenter.queue_name
+      }
+    }),
+  ]
+
+  depends_on = [module.eks, module.karpenter]
+}
