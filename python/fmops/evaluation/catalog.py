@@ -1,0 +1,112 @@
+"""The project's own lm-eval tasks (python/fmops/tasks/*.yaml), read WITHOUT importing lm_eval.
+
+`fmops evaluate` resolves task names and checks task data before it pays for importing the harness, so
+this module reads the same YAML files the harness will read: a task is a file with a `task:` key, files
+without one are templates pulled in by `include:`, and `tag:` names a set of tasks (`demo`). lm-eval's own
+loader needs its package imported (about two seconds plus torch), hence this small reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fmops.errors import InputError
+
+TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "list": list}
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """Safe YAML that reads lm-eval's `!function` tags as plain strings (they are resolved by the harness)."""
+
+
+_TolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node))
+
+
+@dataclass(frozen=True)
+class ProjectTask:
+    """One project task: its YAML file, the data file it reads, and the fields every line must have."""
+
+    name: str
+    yaml_path: Path
+    output_type: str
+    data_file: str | None
+    split: str = "test"
+    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+def tasks_dir() -> Path:
+    """The package's task folder: what the harness's TaskManager is built on (without its default index)."""
+    return Path(str(resources.files("fmops") / "tasks"))
+
+
+def _load(path: Path, seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
+    if path in seen:
+        raise InputError(f"{path}: include cycle")
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TolerantLoader) or {}  # noqa: S506 (safe subclass)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping")
+    includes = data.pop("include", [])
+    merged: dict[str, Any] = {}
+    for include in includes if isinstance(includes, list) else [includes]:
+        merged.update(_load(path.parent / include, seen | {path}))
+    return {**merged, **data}  # local keys win, as in lm-eval
+
+
+def _as_task(path: Path, config: dict[str, Any]) -> ProjectTask:
+    dataset_kwargs = dict(config.get("dataset_kwargs") or {})
+    files = dataset_kwargs.get("data_files") or {}
+    split = config.get("test_split") or config.get("validation_split") or "test"
+    data_file = files.get(split) if isinstance(files, dict) else None
+    tags = config.get("tag") or []
+    return ProjectTask(
+        name=config["task"],
+        yaml_path=path,
+        output_type=config.get("output_type", "generate_until"),
+        data_file=data_file,
+        split=split,
+        dataset_kwargs=dataset_kwargs,
+        fields=dict((config.get("metadata") or {}).get("fields") or {}),
+        tags=tuple(tags if isinstance(tags, list) else [tags]),
+    )
+
+
+def project_tasks(folder: Path | None = None) -> dict[str, ProjectTask]:
+    """name -> ProjectTask for every task YAML in the folder."""
+    found: dict[str, ProjectTask] = {}
+    for path in sorted((folder or tasks_dir()).glob("*.yaml")):
+        config = _load(path)
+        if "task" in config:
+            found[config["task"]] = _as_task(path, config)
+    return found
+
+
+def tags(tasks: dict[str, ProjectTask]) -> dict[str, list[str]]:
+    """tag -> task names, e.g. {"demo": ["demo_addition", "demo_choice", "demo_preference"]}."""
+    by_tag: dict[str, list[str]] = {}
+    for task in tasks.values():
+        for tag in task.tags:
+            by_tag.setdefault(tag, []).append(task.name)
+    return by_tag
+
+
+def split_names(text: str, tasks: dict[str, ProjectTask]) -> tuple[list[str], list[str]]:
+    """Comma-separated names -> (project task names with tags expanded, other names for the harness index)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise InputError("--tasks: no task named")
+    by_tag = tags(tasks)
+    project: list[str] = []
+    standard: list[str] = []
+    for name in names:
+        expanded = by_tag.get(name, [name] if name in tasks else [])
+        if not expanded:
+            standard.append(name)
+        project.extend(task for task in expanded if task not in project)
+    return project, standard

@@ -1,0 +1,178 @@
+"""lm-evaluation-harness wiring: build the TaskManager, load the tasks, pick the harness model, run, collect.
+
+- Tasks: a TaskManager on the package's task folder WITHOUT the harness's default index (scanning its
+  thousands of YAML files costs ~13 s on 2 CPU cores), unless a standard task (hellaswag, gsm8k...) is
+  asked for. Project tasks are loaded through a group whose members override `dataset_kwargs`, lm-eval's
+  own way of pointing a task at other data files.
+- Models: in-process `hf` on a model directory; against an endpoint, `local-chat-completions` for
+  generation (the server applies the model's chat template, as `hf` does here with apply_chat_template)
+  and `local-completions` for log-likelihood (vLLM only: see fmops.evaluation.endpoint).
+- Speed: generous batches in-process, concurrent requests against an endpoint, and the tasks' own caps on
+  generated tokens (demo_addition: 5).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fmops.errors import InputError
+from fmops.evaluation.catalog import ProjectTask, tasks_dir
+from fmops.evaluation.endpoint import Endpoint
+
+LOGLIKELIHOOD_TYPES = {"loglikelihood", "loglikelihood_rolling", "multiple_choice"}
+GROUP = "fmops"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to run the harness (the evaluate config's fields the harness reads)."""
+
+    batch_size: int = 64
+    limit: int | None = None
+    apply_chat_template: bool = True
+    num_fewshot: int | None = None
+    num_concurrent: int = 8
+    max_retries: int = 3
+    timeout_s: int = 120
+    bootstrap_iters: int = 1000
+    device: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What one evaluation produced: per-task metrics, per-sample records, and how long it took."""
+
+    metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    configs: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def sample_count(self) -> int:
+        return sum(len(rows) for rows in self.samples.values())
+
+
+def task_manager(with_standard_tasks: bool):
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(tasks_dir()), include_defaults=with_standard_tasks)
+
+
+def check_standard(manager, names: list[str], project: dict[str, ProjectTask]) -> None:
+    """Every non-project name must be a task, group or tag of the harness's index."""
+    known = set(manager.all_tasks)
+    for name in names:
+        if name not in known:
+            ours = ", ".join(sorted(project))
+            raise InputError(
+                f"--tasks: unknown task '{name}' (project tasks: {ours}; or an lm-eval task name)"
+            )
+
+
+def specs(project: list[ProjectTask], files: dict[str, str], standard: list[str]) -> list[Any]:
+    """Task specs for TaskManager.load: one group of project tasks pointed at their files, then names."""
+    members = [
+        {
+            "task": task.name,
+            "dataset_kwargs": {**task.dataset_kwargs, "data_files": {task.split: files[task.name]}},
+        }
+        for task in project
+    ]
+    return ([{"group": GROUP, "task": members}] if members else []) + list(standard)
+
+
+def load_tasks(manager, task_specs: list[Any]) -> dict[str, Any]:
+    """name -> lm-eval Task (datasets are read here: a malformed file fails before the model loads)."""
+    try:
+        return manager.load(task_specs)["tasks"]
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        raise InputError(f"--tasks: could not load tasks ({error})") from None
+
+
+def is_loglikelihood(task) -> bool:
+    return task.OUTPUT_TYPE in LOGLIKELIHOOD_TYPES
+
+
+def model_runs(tasks: dict[str, Any], model: str | None, endpoint: Endpoint | None, settings: Settings):
+    """(harness model name, model_args, tasks) per harness call: one in-process, up to two for an endpoint."""
+    if model is not None:
+        args = {
+            "pretrained": model,
+            "batch_size": settings.batch_size,
+            "device": settings.device or _device(),
+        }
+        return [("hf", args, list(tasks.values()))]
+    assert endpoint is not None
+    common = {
+        "model": endpoint.model_name,
+        "num_concurrent": settings.num_concurrent,
+        "max_retries": settings.max_retries,
+        "timeout": settings.timeout_s,
+    }
+    generate = [task for task in tasks.values() if not is_loglikelihood(task)]
+    score = [task for task in tasks.values() if is_loglikelihood(task)]
+    runs = []
+    if generate and settings.apply_chat_template:
+        chat = {**common, "base_url": f"{endpoint.base_url}/chat/completions", "tokenizer_backend": None}
+        runs.append(("local-chat-completions", chat, generate))
+    elif generate:
+        score = generate + score
+    if score:
+        plain = {**common, "base_url": f"{endpoint.base_url}/completions", "tokenized_requests": False}
+        runs.append(("local-completions", plain, score))
+    return runs
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run(runs, settings: Settings, manager) -> Outcome:
+    """Run the harness once per (model, tasks) and merge what it reports."""
+    from lm_eval import simple_evaluate
+
+    outcome = Outcome()
+    for model_type, model_args, tasks in runs:
+        started = time.perf_counter()
+        results = simple_evaluate(
+            model=model_type,
+            model_args=model_args,
+            tasks=tasks,
+            task_manager=manager,
+            num_fewshot=settings.num_fewshot,
+            limit=settings.limit,
+            apply_chat_template=settings.apply_chat_template,
+            bootstrap_iters=settings.bootstrap_iters,
+            log_samples=True,
+        )
+        outcome.seconds += time.perf_counter() - started
+        for task in tasks:
+            name = task.task_name
+            outcome.metrics[name] = task_metrics(results["results"][name], results["n-samples"][name])
+            outcome.samples[name] = results["samples"][name]
+            outcome.configs[name] = results["configs"].get(name, {})
+    return outcome
+
+
+def task_metrics(result: dict[str, Any], counts: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """lm-eval's `{"acc,none": .., "acc_stderr,none": ..}` -> `{"acc": {"value", "stderr", "samples"}}`.
+
+    The filter name is kept only when it is not `none` (gsm8k: `exact_match,strict-match`).
+    """
+    metrics: dict[str, dict[str, Any]] = {}
+    for key, value in result.items():
+        metric, sep, filter_name = key.partition(",")
+        if not sep or metric.endswith("_stderr") or not isinstance(value, int | float):
+            continue
+        stderr = result.get(f"{metric}_stderr,{filter_name}")
+        name = metric if filter_name == "none" else key
+        metrics[name] = {
+            "value": float(value),
+            "stderr": float(stderr) if isinstance(stderr, int | float) else None,
+            "samples": int(counts["effective"]),
+        }
+    return metrics
