@@ -34,7 +34,8 @@ def resolve(args: argparse.Namespace) -> str:
     pointer = registry.read_pointer(args.root, args.name, args.pointer or "latest")
     if pointer is None:
         if not args.fallback:
-            raise InputError(f"{registry.model_root(args.root, args.name)}: no '{args.pointer}' pointer and no --fallback")
+            where = registry.model_root(args.root, args.name)
+            raise InputError(f"{where}: no '{args.pointer}' pointer and no --fallback")
         return args.fallback
     return storage.join(registry.model_root(args.root, args.name), str(pointer["version"]))
 

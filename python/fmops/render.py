@@ -57,7 +57,8 @@ def config_map(name: str, data: dict[str, str], description: str) -> dict:
 
 
 def parameters_path(manifest: dict) -> str:
-    return "spec.workflowSpec.arguments.parameters" if manifest["kind"] == "CronWorkflow" else "spec.arguments.parameters"
+    spec = "spec.workflowSpec" if manifest["kind"] == "CronWorkflow" else "spec"
+    return f"{spec}.arguments.parameters"
 
 
 def declared_parameters(manifest: dict) -> set[str]:

@@ -91,6 +91,11 @@ def result(name: str, file: str) -> Parameter:
     return Parameter(name=name, value_from=ValueFrom(path=f"{RESULTS_DIR}/{file}"))
 
 
+def from_task(name: str, task: str, output: str) -> Parameter:
+    """A DAG output parameter taken from one of its tasks' outputs."""
+    return Parameter(name=name, value_from=ValueFrom(parameter=f"{{{{tasks.{task}.outputs.parameters.{output}}}}}"))
+
+
 def training_retry() -> RetryStrategy:
     """Retry node loss, spot interruption and crashes, never bad input (exit 2); the stage resumes
     from its last complete checkpoint, so a retry continues instead of starting over."""

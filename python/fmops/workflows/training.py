@@ -146,7 +146,7 @@ def training_phase(
         with DAG(
             name=stage,
             inputs=entry_inputs,
-            outputs=[Parameter(name="metrics", value_from={"parameter": "{{tasks.collect.outputs.parameters.metrics}}"})],
+            outputs=[common.from_task("metrics", "collect", "metrics")],
         ):
             passed = common.inputs(*names, *SCALING)
             Task(name="train", template=train, arguments=passed, when="{{inputs.parameters.nodes}} == 1")

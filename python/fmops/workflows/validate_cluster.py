@@ -9,7 +9,7 @@
 import copy
 
 import yaml
-from hera.workflows import DAG, Container, Parameter, Resource, Task, WorkflowTemplate
+from hera.workflows import DAG, Container, Resource, Task, WorkflowTemplate
 
 from fmops.workflows import common
 from fmops.workflows.common import HOUR, NAMESPACE, NODE_POOL, STEP_KIND, TRAIN_IMAGE, param
@@ -96,8 +96,7 @@ with WorkflowTemplate(
     )
     collect = collect_container([])
     with DAG(name="validate-cluster", inputs=PARAMS,
-             outputs=[Parameter(name="allreduce",
-                                value_from={"parameter": "{{tasks.collect.outputs.parameters.metrics}}"})]):
+             outputs=[common.from_task("allreduce", "collect", "metrics")]):
         Task(name="gpu-train", template=smi, arguments={"pool": "gpu-train"})
         Task(name="gpu-serve", template=smi, arguments={"pool": "gpu-serve"})
         Task(name="allreduce", template=allreduce, depends="gpu-train",
