@@ -1,0 +1,49 @@
+"""Learning-rate schedules, taken from transformers, chosen by name.
+
+    wsd     linear warm-up, a stable plateau, then a cosine decay to min_lr_ratio·lr over the last
+            decay_ratio of the steps (warm-up/stable/decay, Hu et al. 2024; Hägele et al. 2024)
+    cosine  linear warm-up, then cosine decay to a floor of min_lr_ratio·lr
+
+For continuous pretraining (Ibrahim et al. 2024) every run re-warms from zero and re-decays: the schedule
+always starts at step 0 of this run, whatever schedule made the starting model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup, get_wsd_schedule
+
+Schedule = Literal["wsd", "cosine"]
+
+
+def warmup_steps(steps: int, warmup: int | None, warmup_ratio: float) -> int:
+    return min(steps, warmup if warmup is not None else math.ceil(steps * warmup_ratio))
+
+
+def build(
+    optimizer: torch.optim.Optimizer,
+    name: Schedule,
+    *,
+    steps: int,
+    warmup: int,
+    min_lr_ratio: float,
+    decay_ratio: float,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    if name == "wsd":
+        decay = min(steps - warmup, math.ceil(steps * decay_ratio))
+        return get_wsd_schedule(
+            optimizer,
+            num_warmup_steps=warmup,
+            num_decay_steps=decay,
+            num_stable_steps=steps - warmup - decay,
+            min_lr_ratio=min_lr_ratio,
+            decay_type="cosine",
+        )
+    if name == "cosine":
+        return get_cosine_with_min_lr_schedule_with_warmup(
+            optimizer, num_warmup_steps=warmup, num_training_steps=steps, min_lr_rate=min_lr_ratio
+        )
+    raise ValueError(f"unknown schedule '{name}' (expected wsd or cosine)")
