@@ -1,0 +1,59 @@
+"""What a serving rollout is: one dataclass every manifest is generated from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The official vLLM OpenAI-compatible server image, pinned (bump deliberately, with its metric names).
+VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
+# Syncs the model from S3 into the pod before vLLM starts (read-only role of the fmops-serving account).
+AWS_CLI_IMAGE = "amazon/aws-cli:2.32.8"
+PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+
+
+@dataclass(kw_only=True)
+class ServingSpec:
+    """One model behind vLLM in the cluster."""
+
+    name: str
+    """Kubernetes name of the Deployment/Service and the model id clients use (`--served-model-name`)."""
+    model_uri: str
+    """s3:// URI of the model version directory (HF format) in the registry."""
+    version: str
+    """Registry version, recorded as a label so `kubectl get pods` shows what is serving."""
+    namespace: str = "fmops"
+    image: str = VLLM_IMAGE
+    gpus: int = 1
+    """GPUs per replica; vLLM's tensor parallel size."""
+    replicas: int = 1
+    max_replicas: int = 0
+    """Above `replicas`: a KEDA ScaledObject scales between them on queue depth; 0: no autoscaling."""
+    queue_per_replica: int = 4
+    """KEDA target: waiting requests per replica before adding one."""
+    port: int = 8000
+    max_model_len: int = 0
+    """vLLM --max-model-len; 0: the model's own."""
+    extra_args: list[str] = field(default_factory=list)
+    cpu: str = "4"
+    memory: str = "32Gi"
+    service_account: str = "fmops-serving"
+    api_key_secret: str = "fmops-serving-api-key"
+    node_pool: str = "gpu-serve"
+    progress_deadline_s: int = 1800
+    prometheus_url: str = PROMETHEUS_URL
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Selector labels (stable across versions, so a rollout replaces pods in place)."""
+        return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": self.name}
+
+    @property
+    def all_labels(self) -> dict[str, str]:
+        return {**self.labels, "app.kubernetes.io/part-of": "fmops", "fmops.dev/model-version": self.version}
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.max_replicas > self.replicas
+
+    def metadata(self, name: str | None = None) -> dict:
+        return {"name": name or self.name, "namespace": self.namespace, "labels": self.all_labels}
