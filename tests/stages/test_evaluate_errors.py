@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from fmops.serving.process import free_port
+
 from tests.conftest import fmops
 
 PREFIX = "fmops evaluate: error: "
@@ -39,7 +39,8 @@ def task_data(tmp_path, demo_dir) -> Path:
 
 
 def test_unknown_task(model_dir, tmp_path):
-    message = refused("--model", str(model_dir), "--tasks", "demo_addition,no_such_task", "--output", str(tmp_path / "o"))
+    tasks = "demo_addition,no_such_task"
+    message = refused("--model", str(model_dir), "--tasks", tasks, "--output", str(tmp_path / "o"))
     assert message == (
         "--tasks: unknown task 'no_such_task' (project tasks: demo_addition, demo_choice, demo_preference; "
         "or an lm-eval task name)"
@@ -60,7 +61,8 @@ def test_malformed_task_data(model_dir, task_data, tmp_path):
     assert message == f"{path.resolve()}:2: field 'answer': expected str, got int"
     path.write_text(lines[0] + "\n{not json\n")
     message = refused("--model", str(model_dir), "--task-data", str(task_data), "--output", str(tmp_path / "o"))
-    assert message == f"{path.resolve()}:2: malformed JSON (Expecting property name enclosed in double quotes at column 2)"
+    problem = "Expecting property name enclosed in double quotes at column 2"
+    assert message == f"{path.resolve()}:2: malformed JSON ({problem})"
 
 
 def test_label_out_of_range(model_dir, task_data, tmp_path):
