@@ -2,7 +2,8 @@
 # GPU serving, CPU) is launched by Karpenter from the NodePools in argocd/addons/karpenter/.
 module "eks" {
   source  = "terraform-aws-modules/eks/aws"
-  version = "~> 21.0"
+  version = "21.29.0"
+  #checkov:skip=CKV_TF_1:Registry module pinned to an exact release (immutable); a commit hash would bypass the registry.
 
   name               = var.cluster_name
   kubernetes_version = var.kubernetes_version

@@ -3,7 +3,8 @@
 # NodePools and EC2NodeClasses are plain YAML synced by Argo CD (argocd/addons/karpenter/).
 module "karpenter" {
   source  = "terraform-aws-modules/eks/aws//modules/karpenter"
-  version = "~> 21.0"
+  version = "21.29.0"
+  #checkov:skip=CKV_TF_1:Registry module pinned to an exact release (immutable); a commit hash would bypass the registry.
 
   cluster_name = module.eks.cluster_name
 

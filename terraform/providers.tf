@@ -34,7 +34,13 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+# The zones named in var.availability_zones, else every regular zone of the region (local and
+# wavelength zones are opt-in and excluded); the first availability_zone_count of them are used.
 data "aws_availability_zones" "available" {
+  filter {
+    name   = "zone-name"
+    values = length(var.availability_zones) > 0 ? var.availability_zones : ["${var.region}*"]
+  }
   filter {
     name   = "opt-in-status"
     values = ["opt-in-not-required"]

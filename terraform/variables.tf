@@ -1,4 +1,4 @@
-# Everything account- or site-specific is a variable; defaults suit a first cluster in us-west-2.
+# Everything account- or site-specific is a variable; the defaults suit a first, small cluster.
 
 variable "region" {
   description = "AWS region of the cluster, the bucket and the ECR repositories."
@@ -30,6 +30,12 @@ variable "vpc_cidr" {
   description = "VPC range; private subnets get /19s, public and intra subnets /24s."
   type        = string
   default     = "10.42.0.0/16"
+}
+
+variable "availability_zones" {
+  description = "Zone names to use (pick the zones with your p5/p4d capacity); empty: the region's first zones."
+  type        = list(string)
+  default     = []
 }
 
 variable "availability_zone_count" {
