@@ -1,0 +1,202 @@
+"""What the Applications, pools and RBAC under argocd/ must say: values files exist, charts are pinned,
+the workflows Application overrides the images and settings the rendered kustomization declares, sync
+waves put CRDs and RBAC first, GPU pools are tainted and capped, and the security defaults hold."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.infra.conftest import ARGOCD, ROOT, applications, argocd_documents, yaml_documents
+
+EXACT = re.compile(r"^v?\d+\.\d+\.\d+$")
+APPS = {doc["metadata"]["name"]: doc for _, doc in applications()}
+
+
+def sources(app: dict) -> list[dict]:
+    spec = app["spec"]
+    return spec.get("sources") or [spec["source"]]
+
+
+def wave(name: str) -> int:
+    return int(APPS[name]["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0"))
+
+
+def values(name: str) -> dict:
+    return yaml.safe_load((ARGOCD / "addons" / name / "values.yaml").read_text())
+
+
+def test_every_referenced_values_file_exists():
+    referenced = set()
+    for name, app in APPS.items():
+        refs = {source.get("ref") for source in sources(app)}
+        for source in sources(app):
+            for value_file in source.get("helm", {}).get("valueFiles", []):
+                assert value_file.startswith("$values/"), f"{name}: {value_file} is not from this repository"
+                assert "values" in refs, f"{name}: uses $values without a `ref: values` source"
+                path = ROOT / value_file.removeprefix("$values/")
+                assert path.is_file(), f"{name}: values file {value_file} does not exist"
+                referenced.add(path)
+    on_disk = set(ARGOCD.glob("addons/*/values.yaml"))
+    assert referenced == on_disk, f"values files no Application uses: {sorted(on_disk - referenced)}"
+
+
+def test_helm_charts_are_pinned_and_have_values_beside_them():
+    charts = {}
+    for name, app in APPS.items():
+        for source in sources(app):
+            if "chart" in source:
+                assert EXACT.match(str(source["targetRevision"])), f"{name}: {source['targetRevision']}"
+                assert source["helm"]["valueFiles"] == [f"$values/argocd/addons/{name}/values.yaml"], name
+                charts[source["chart"]] = source["targetRevision"]
+    assert charts["argo-workflows"] == "1.0.13"  # Argo Workflows v4.0.5, the controller Hera 7.x renders for
+    assert set(charts) >= {"argo-workflows", "kube-prometheus-stack", "gpu-operator", "keda",
+                           "aws-efa-k8s-device-plugin"}  # fmt: skip
+
+
+def test_git_sources_are_this_repository_or_pinned_tags():
+    for name, app in APPS.items():
+        for source in sources(app):
+            if "chart" in source:
+                continue
+            if source["repoURL"] == "FMOPS_REPO_URL":
+                assert source["targetRevision"] == "FMOPS_GIT_REVISION", name
+            else:
+                assert EXACT.match(source["targetRevision"]), f"{name}: unpinned {source['targetRevision']}"
+
+
+def test_projects_restrict_sources_and_destinations():
+    projects = {doc["metadata"]["name"]: doc["spec"] for _, doc in argocd_documents() if doc["kind"] == "AppProject"}
+    assert projects["fmops"]["sourceRepos"] == ["FMOPS_REPO_URL"]
+    assert [d["namespace"] for d in projects["fmops"]["destinations"]] == ["fmops"]
+    assert projects["fmops"]["clusterResourceWhitelist"] == []
+    assert "*" not in projects["platform"]["sourceRepos"]
+    assert all(d["namespace"] != "*" for d in projects["platform"]["destinations"])
+    for name, app in APPS.items():
+        project = projects[app["spec"]["project"]]
+        for source in sources(app):
+            assert source["repoURL"] in project["sourceRepos"], f"{name}: {source['repoURL']} not in its project"
+        assert app["spec"]["destination"]["namespace"] in {d["namespace"] for d in project["destinations"]}
+
+
+def test_root_syncs_the_apps_directory():
+    root = yaml_documents(ARGOCD / "root.yaml")[0]
+    assert root["spec"]["source"]["path"] == "argocd/apps"
+    names = {yaml_documents(path)[0]["metadata"]["name"] for path in (ARGOCD / "apps").glob("*.yaml")}
+    assert names == set(APPS) - {"fmops-root"}
+
+
+def test_workflows_application():
+    app = APPS["fmops-workflows"]
+    source = app["spec"]["source"]
+    assert source["path"] == "workflows" and app["spec"]["project"] == "fmops"
+    assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert "ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    kustomization = yaml.safe_load((ROOT / "workflows" / "kustomization.yaml").read_text())
+    declared = {image["name"] for image in kustomization["images"]}
+    overridden = {image.split("=")[0] for image in source["kustomize"]["images"]}
+    assert overridden == declared == {"ghcr.io/fmops/fmops-train", "ghcr.io/fmops/fmops-eval"}
+    (patch,) = source["kustomize"]["patches"]
+    assert patch["target"] == {"kind": "ConfigMap", "name": "fmops-settings"}
+    settings = yaml.safe_load((ROOT / "workflows" / "fmops-settings.yaml").read_text())
+    patched = {op["path"].removeprefix("/data/") for op in yaml.safe_load(patch["patch"])}
+    assert patched == set(settings["data"]) == {"storage-root", "data-root", "model-name"}
+
+
+def test_sync_waves_put_crds_and_rbac_before_the_templates():
+    assert wave("kube-prometheus-stack") < wave("argo-workflows")  # ServiceMonitor CRD before its users
+    for first in ("argo-workflows", "training-operator", "keda", "gpu-operator", "fmops-rbac",
+                  "karpenter-nodepools"):
+        assert wave(first) < wave("fmops-workflows"), first
+
+
+def test_add_ons_sync_automatically_with_server_side_apply():
+    for name, app in APPS.items():
+        policy = app["spec"]["syncPolicy"]
+        assert policy["automated"]["selfHeal"] is True, name
+        assert "ServerSideApply=true" in policy["syncOptions"], name
+
+
+def pools() -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for _, doc in argocd_documents() if doc["kind"] == "NodePool"}
+
+
+def test_node_pools():
+    found = pools()
+    assert set(found) == {"gpu-train", "gpu-serve", "cpu"}
+    classes = {doc["metadata"]["name"] for _, doc in argocd_documents() if doc["kind"] == "EC2NodeClass"}
+    requirement = {}
+    for name, pool in found.items():
+        spec = pool["spec"]["template"]["spec"]
+        assert spec["nodeClassRef"]["name"] in classes, name
+        requirement[name] = {r["key"]: set(r["values"]) for r in spec["requirements"]}
+        gpu = name.startswith("gpu-")
+        taints = [(t["key"], t["value"], t["effect"]) for t in spec.get("taints", [])]
+        assert taints == ([("nvidia.com/gpu", "true", "NoSchedule")] if gpu else []), name
+        assert ("nvidia.com/gpu" in pool["spec"]["limits"]) is gpu, name
+    assert requirement["gpu-train"]["karpenter.k8s.aws/instance-family"] >= {"p5", "p4d"}
+    assert requirement["gpu-serve"]["karpenter.k8s.aws/instance-family"] == {"g6e", "g5"}
+    assert requirement["gpu-serve"]["karpenter.sh/capacity-type"] == {"spot", "on-demand"}
+
+
+def test_one_file_per_pool_and_node_class():
+    for path in (ARGOCD / "addons" / "karpenter").glob("*.yaml"):
+        (doc,) = yaml_documents(path)
+        prefix = {"NodePool": "nodepool", "EC2NodeClass": "ec2nodeclass"}[doc["kind"]]
+        assert path.stem == f"{prefix}-{doc['metadata']['name']}"
+
+
+def test_node_classes_require_imdsv2_and_encrypt_volumes():
+    for _, doc in argocd_documents():
+        if doc["kind"] == "EC2NodeClass":
+            assert doc["spec"]["metadataOptions"]["httpTokens"] == "required"
+            assert all(m["ebs"]["encrypted"] for m in doc["spec"]["blockDeviceMappings"])
+
+
+def test_workflow_role():
+    (role,) = [doc for _, doc in argocd_documents() if doc["kind"] == "Role"]
+    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}  # fmt: skip
+    needed = {("argoproj.io", "workflowtaskresults", "create"), ("argoproj.io", "workflowtaskresults", "patch"),
+              ("", "pods/log", "get")}
+    needed |= {("kubeflow.org", "pytorchjobs", verb) for verb in ("create", "get", "delete")}
+    for group, resources in {"apps": ["deployments"], "": ["services", "configmaps"],
+                             "monitoring.coreos.com": ["servicemonitors", "prometheusrules"],
+                             "keda.sh": ["scaledobjects"]}.items():  # fmt: skip
+        needed |= {(group, resource, verb) for resource in resources for verb in ("create", "get", "patch", "delete")}
+    assert needed <= granted, sorted(needed - granted)
+    assert not any("*" in item for item in granted)
+    assert not any(resource in {"secrets", "roles", "rolebindings"} for _, resource, _ in granted)
+    (binding,) = [doc for _, doc in argocd_documents() if doc["kind"] == "RoleBinding"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "fmops-workflow", "namespace": "fmops"}]
+    accounts = {doc["metadata"]["name"] for _, doc in argocd_documents() if doc["kind"] == "ServiceAccount"}
+    assert accounts == {"fmops-workflow", "fmops-serving"}
+
+
+def test_argo_server_is_not_exposed_and_authenticates():
+    server = values("argo-workflows")["server"]
+    assert set(server["authModes"]) <= {"client", "sso"} and server["authModes"]
+    assert server["serviceType"] == "ClusterIP" and server["ingress"]["enabled"] is False
+
+
+def test_argo_artifacts_use_pod_identity():
+    argo = values("argo-workflows")
+    assert argo["useStaticCredentials"] is False
+    assert argo["artifactRepository"]["s3"]["useSDKCreds"] is True
+    assert argo["artifactRepository"]["s3"]["bucket"] == "FMOPS_BUCKET"
+    assert argo["controller"]["workflowNamespaces"] == ["fmops"]
+
+
+def test_grafana_password_comes_from_a_secret():
+    grafana = values("kube-prometheus-stack")["grafana"]
+    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    assert "adminPassword" not in grafana
+    assert grafana["service"]["type"] == "ClusterIP"
+
+
+def test_no_secret_values_in_git():
+    for path, doc in argocd_documents():
+        assert doc["kind"] != "Secret", f"{path}: Secrets are created by Terraform or External Secrets"
+    for path in ARGOCD.rglob("*.yaml"):
+        assert not re.search(r"(?i)^\s*(password|token|secret(key)?)\s*:\s*\S", path.read_text(), re.M), path

@@ -1,0 +1,109 @@
+"""argocd/ against the Argo CD CRDs (../shared/schemas, spec.versions[0].schema.openAPIV3Schema), made
+strict: every object that lists its properties rejects unknown ones, so a typo (`prun`, `syncOptons`)
+fails here instead of being silently ignored by the API server. Core kinds are checked with
+kubernetes-validate, strictly as well."""
+
+from __future__ import annotations
+
+import copy
+import os
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.infra.conftest import ARGOCD, ROOT, argocd_documents, unavailable
+
+CRDS = {"Application": "application-crd.yaml", "AppProject": "appproject-crd.yaml"}
+METADATA_KEYS = {"name", "namespace", "labels", "annotations", "finalizers"}
+KUBERNETES_VERSION = "1.33"  # the newest release kubernetes-validate knows offline is enough for core kinds
+CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding"}
+
+
+def schemas_dir() -> Path:
+    return Path(os.environ.get("FMOPS_SCHEMAS", ROOT.parent / "shared" / "schemas"))
+
+
+def strict(schema: dict) -> dict:
+    """A copy where objects with `properties` forbid others, unless the schema keeps unknown fields."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if ("properties" in node and "additionalProperties" not in node
+                    and not node.get("x-kubernetes-preserve-unknown-fields")):  # fmt: skip
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+@cache
+def validator(kind: str) -> jsonschema.protocols.Validator:
+    path = schemas_dir() / CRDS[kind]
+    if not path.exists():
+        unavailable(f"Argo CD CRD schema {path} is missing (set FMOPS_SCHEMAS to its directory)")
+    crd = yaml.safe_load(path.read_text())
+    schema = strict(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    return jsonschema.Draft7Validator(schema)
+
+
+def errors(kind: str, document: dict) -> list[str]:
+    found = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+             for e in validator(kind).iter_errors(document)]  # fmt: skip
+    extra = set(document.get("metadata", {})) - METADATA_KEYS
+    return found + [f"metadata: unexpected keys {sorted(extra)}"] if extra else found
+
+
+ARGO_DOCUMENTS = [(path, doc) for path, doc in argocd_documents() if doc["kind"] in CRDS]
+
+
+def test_argocd_holds_the_expected_objects():
+    kinds = {}
+    for _path, doc in ARGO_DOCUMENTS:
+        kinds.setdefault(doc["kind"], set()).add(doc["metadata"]["name"])
+    assert kinds["AppProject"] == {"platform", "fmops"}
+    assert kinds["Application"] >= {
+        "fmops-root", "argo-workflows", "kube-prometheus-stack", "gpu-operator", "training-operator", "keda",
+        "efa-device-plugin", "karpenter-nodepools", "fmops-rbac", "fmops-workflows",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path, document", ARGO_DOCUMENTS,
+                         ids=[f"{p.relative_to(ARGOCD)}:{d['metadata']['name']}" for p, d in ARGO_DOCUMENTS])
+def test_matches_crd_schema(path, document):
+    assert document["apiVersion"] == "argoproj.io/v1alpha1"
+    assert errors(document["kind"], document) == []
+
+
+def test_strict_schema_rejects_a_typo():
+    """The strictness is real: the same Application with a misspelled field fails."""
+    application = next(doc for _, doc in ARGO_DOCUMENTS if doc["metadata"]["name"] == "fmops-workflows")
+    broken = copy.deepcopy(application)
+    broken["spec"]["syncPolicy"]["automated"]["prun"] = True
+    assert any("prun" in error for error in errors("Application", broken))
+    broken = copy.deepcopy(application)
+    broken["spec"]["source"]["kustomize"]["image"] = broken["spec"]["source"]["kustomize"].pop("images")
+    assert errors("Application", broken)
+
+
+CORE_DOCUMENTS = [(path, doc) for path, doc in argocd_documents() if doc["kind"] in CORE_KINDS]
+
+
+@pytest.mark.parametrize("path, document", CORE_DOCUMENTS,
+                         ids=[f"{p.relative_to(ARGOCD)}:{d['kind']}" for p, d in CORE_DOCUMENTS])
+def test_core_objects_validate(path, document):
+    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_yaml_file_parses():
+    for path in ARGOCD.rglob("*.yaml"):
+        assert list(yaml.safe_load_all(path.read_text())), path
