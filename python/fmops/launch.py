@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("launch: no stage given (usage: fmops launch [options] -- STAGE ...)")
     if args.nodes < 1 or args.gpus_per_node < 1:
         raise InputError("launch: --nodes and --gpus-per-node must be at least 1")
-    if args.nodes * args.gpus_per_node == 1:
+    if args.nodes * args.gpus_per_node == 1 or "LOCAL_RANK" in os.environ:
+        # one process, or already one of torchrun's processes (fmops run maps a PyTorchJob to torchrun)
         from fmops.cli import main
 
         return main(stage)

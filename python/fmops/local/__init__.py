@@ -1,0 +1,1 @@
+"""The local executor: runs the committed Argo WorkflowTemplates on this machine (`fmops run`)."""
