@@ -105,3 +105,30 @@ def test_task_data_limit_and_baseline(tmp_path, tiny_model, evaluation, demo_dir
     baseline = json.loads((evaluation[0] / "metrics.json").read_text())["demo_choice"]["acc"]["value"]
     change = metrics["demo_choice"]["acc"]["value"] - baseline
     assert f"| {baseline:.4f} ± " in report and f"| {change:+.4f} |" in report
+
+
+def test_task_yamls_validate_against_shipped_data(demo_dir):
+    """Every project task loads through the harness (no default index), renders its first document, and is
+    listed in the tasks README with its version: the check CI runs on the task YAMLs."""
+    from fmops.evaluation import catalog, harness, taskdata
+
+    project = catalog.project_tasks()
+    assert catalog.tags(project) == {"demo": sorted(DEMO_TASKS)}
+    files = taskdata.data_files(list(project.values()), demo_dir / "eval")
+    manager = harness.task_manager(with_standard_tasks=False)
+    assert "hellaswag" not in manager.all_tasks
+    tasks = harness.load_tasks(manager, harness.specs(list(project.values()), files, []))
+    assert sorted(tasks) == sorted(DEMO_TASKS)
+    rendered = {}
+    for name, task in tasks.items():
+        doc = task.test_docs()[0]
+        choices = task.doc_to_choice(doc) if task.OUTPUT_TYPE == "multiple_choice" else None
+        rendered[name] = (task.doc_to_text(doc), task.doc_to_target(doc), choices)
+    assert rendered == {
+        "demo_addition": ("What is 22+13?", "35", None),
+        "demo_choice": ("What is 22+13?", 1, ["25", "35"]),
+        "demo_preference": ("What is 22+13?", 0, ["35", "25"]),
+    }
+    readme = (catalog.tasks_dir() / "README.md").read_text()
+    for name, task in tasks.items():
+        assert f"| `{name}` | {task.config.metadata['version']} |" in readme
