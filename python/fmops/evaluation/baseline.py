@@ -30,9 +30,7 @@ class Results:
         return None if entry is None else entry.get("value")
 
     def keys(self) -> list[str]:
-        return [
-            f"{task}/{metric}" for task, metrics in sorted(self.metrics.items()) for metric in sorted(metrics)
-        ]
+        return [f"{task}/{metric}" for task, metrics in sorted(self.metrics.items()) for metric in sorted(metrics)]
 
 
 def _read(uri: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -53,9 +51,7 @@ def evaluation(uri: str) -> Results:
     if manifest.METRICS not in names:
         raise InputError(f"{uri}: not an evaluation output (no {manifest.METRICS})")
     if manifest.MANIFEST not in names:
-        raise InputError(
-            f"{uri}: incomplete fmops output (no {manifest.MANIFEST}); the evaluation did not finish"
-        )
+        raise InputError(f"{uri}: incomplete fmops output (no {manifest.MANIFEST}); the evaluation did not finish")
     stage = manifest.read(uri).get("stage")
     if stage != "evaluate":
         raise InputError(f"{uri}: an fmops {stage} output, expected an evaluate output")

@@ -66,9 +66,7 @@ def check_standard(manager, names: list[str], project: dict[str, ProjectTask]) -
     for name in names:
         if name not in known:
             ours = ", ".join(sorted(project))
-            raise InputError(
-                f"--tasks: unknown task '{name}' (project tasks: {ours}; or an lm-eval task name)"
-            )
+            raise InputError(f"--tasks: unknown task '{name}' (project tasks: {ours}; or an lm-eval task name)")
 
 
 def specs(project: list[ProjectTask], files: dict[str, str], standard: list[str]) -> list[Any]:

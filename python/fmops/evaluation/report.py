@@ -25,8 +25,7 @@ def markdown(candidate: Results, baseline: Results | None, baseline_note: str, t
         "",
         f"- candidate: `{candidate.uri}`",
         f"- {baseline_note}" if baseline is None else f"- baseline: `{baseline.uri}`",
-        f"- samples: {timing['samples']} in {timing['seconds']:.1f} s "
-        f"({timing['samples_per_second']:.1f} samples/s)",
+        f"- samples: {timing['samples']} in {timing['seconds']:.1f} s ({timing['samples_per_second']:.1f} samples/s)",
         "",
         "| task | metric | samples | candidate | baseline | change |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -36,9 +35,7 @@ def markdown(candidate: Results, baseline: Results | None, baseline_note: str, t
         entry = candidate.metrics[task][metric]
         base = baseline.metrics.get(task, {}).get(metric) if baseline else None
         change = f"{entry['value'] - base['value']:+.4f}" if base is not None else "-"
-        lines.append(
-            f"| {task} | {metric} | {entry['samples']} | {_cell(entry)} | {_cell(base)} | {change} |"
-        )
+        lines.append(f"| {task} | {metric} | {entry['samples']} | {_cell(entry)} | {_cell(base)} | {change} |")
     lines += ["", "![candidate against baseline](chart.png)", ""]
     return "\n".join(lines)
 

@@ -89,17 +89,13 @@ def _floor(metric: str, floor: float, candidate: Results) -> Check:
     if value is None:
         return Check("min", metric, floor, None, None, False, f"{metric} is missing from the candidate")
     verdict = ">=" if value >= floor else "<"
-    return Check(
-        "min", metric, floor, value, None, value >= floor, f"{metric} {value:.4f} {verdict} floor {floor}"
-    )
+    return Check("min", metric, floor, value, None, value >= floor, f"{metric} {value:.4f} {verdict} floor {floor}")
 
 
 def _regression(metric: str, tolerance: float, candidate: Results, baseline: Results) -> Check:
     value, base = candidate.value(metric), baseline.value(metric)
     if value is None:
-        return Check(
-            "max_regression", metric, tolerance, None, base, False, f"{metric} is missing from the candidate"
-        )
+        return Check("max_regression", metric, tolerance, None, base, False, f"{metric} is missing from the candidate")
     if base is None:
         reason = f"{metric}: the baseline has no value, nothing to regress from"
         return Check("max_regression", metric, tolerance, value, None, True, reason)

@@ -32,9 +32,7 @@ def check_file(task: ProjectTask, uri: str) -> int:
             require(record, name, TYPES[kind], uri, line)
         if "choices" in task.fields and "label" in task.fields:
             if not 0 <= record["label"] < len(record["choices"]):
-                raise InputError(
-                    f"{where(uri, line, 'label')}: {record['label']} is not an index into 'choices'"
-                )
+                raise InputError(f"{where(uri, line, 'label')}: {record['label']} is not an index into 'choices'")
         count += 1
     return count
 
@@ -46,9 +44,7 @@ def data_files(tasks: list[ProjectTask], folder: Path) -> dict[str, str]:
     files: dict[str, str] = {}
     for task in tasks:
         if not task.data_file:
-            raise InputError(
-                f"{task.yaml_path}: field 'dataset_kwargs.data_files': no file for the test split"
-            )
+            raise InputError(f"{task.yaml_path}: field 'dataset_kwargs.data_files': no file for the test split")
         path = (folder / task.data_file).resolve()
         if not storage.exists(str(path)):
             raise InputError(f"{folder / task.data_file}: task data for {task.name} does not exist")

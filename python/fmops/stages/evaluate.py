@@ -49,9 +49,7 @@ class EvaluateConfig(config.StageConfig):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="", help="model directory URI, or a hub id")
     parser.add_argument("--endpoint", default="", help="OpenAI-compatible base URL instead of --model")
-    parser.add_argument(
-        "--model-name", default="", help="model name at the endpoint (default: its first model)"
-    )
+    parser.add_argument("--model-name", default="", help="model name at the endpoint (default: its first model)")
     parser.add_argument("--tasks", default="", help="comma-separated tasks (default: demo)")
     parser.add_argument("--task-data", default="", help="folder with the project tasks' JSONL files")
     parser.add_argument("--baseline", default="", help="evaluate output, or registry version/pointer")
@@ -146,9 +144,7 @@ def write_outputs(args, cfg, outcome, base, base_note: str, source: str, started
         storage.write_json(str(Path(args.results_dir) / manifest.METRICS), outcome.metrics)
         for name, data in files.items():
             storage.atomic_write_bytes(str(Path(args.results_dir) / name), data)
-    inputs = manifest.describe_inputs(
-        {"model": args.model, "task_data": args.task_data or taskdata.default_dir()}
-    )
+    inputs = manifest.describe_inputs({"model": args.model, "task_data": args.task_data or taskdata.default_dir()})
     inputs.update(endpoint=args.endpoint or None, baseline=base.uri if base else None)
     manifest.write(
         args.output, stage="evaluate", inputs=inputs, config=cfg.model_dump(),

@@ -29,18 +29,14 @@ from fmops.evaluation.rules import Check
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate", required=True, help="the candidate's `fmops evaluate` output")
-    parser.add_argument(
-        "--baseline", default="", help="evaluate output or registry version/pointer; '' = none"
-    )
+    parser.add_argument("--baseline", default="", help="evaluate output or registry version/pointer; '' = none")
     parser.add_argument("--rules", default="", help="packaged rules name (demo) or YAML file URI")
     parser.add_argument("--min", dest="floors", action="append", default=[], metavar="TASK/METRIC=VALUE")
     parser.add_argument("--output", default="", help="optional URI for the decision and its manifest")
     parser.add_argument("--results-dir", default="", help="local dir for promote, gate.json, reasons.md")
 
 
-def reasons(
-    promote: bool, checks: list[Check], candidate: str, base: baseline.Results | None, note: str
-) -> str:
+def reasons(promote: bool, checks: list[Check], candidate: str, base: baseline.Results | None, note: str) -> str:
     """reasons.md: the decision first, then every rule and what it found."""
     lines = [
         f"# Gate: {'promote' if promote else 'blocked'}",
