@@ -75,15 +75,14 @@ class LocalServer:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path else ""
 
     def wait_ready(self, started: float) -> None:
-        """Ready = `/v1/models` lists a model (the model is loaded before uvicorn starts listening)."""
+        """Ready = `/health` answers 200 (both servers load the model before they start listening)."""
         assert self.process is not None
         deadline = started + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 status = self.process.returncode
                 raise ServerFailed(f"fmops serve exited with status {status}:\n{self.log_tail()}")
-            models = get_json(f"{self.base_url}/models")
-            if models and models.get("data"):
+            if get_json(f"http://{self.host}:{self.port}/health") is not None:
                 self.ready_after_s = time.monotonic() - started
                 return
             time.sleep(0.25)

@@ -1,0 +1,125 @@
+"""`fmops serve`: transformers serve pinned to the tiny model, driven with the official openai client.
+
+The fixtures here (an untrained tiny model, one server for the whole session) are shared by the other
+serving tests, which import them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.conftest import fmops, shared_output
+
+_SERVERS: dict[str, object] = {}
+
+
+def build_tiny(output: Path) -> None:
+    """An untrained tiny model with the project's tokenizer and chat template, as a complete fmops output."""
+    from fmops import manifest
+    from fmops.data.demo import shipped_dir
+    from fmops.data.jsonl import iter_records
+    from fmops.models import tiny
+
+    texts = [record["text"] for _, record in iter_records(str(shipped_dir() / "pretrain.jsonl"))]
+    tokenizer = tiny.build_tokenizer(texts)
+    tiny.build_model(tokenizer).save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    manifest.write(str(output), stage="tiny", inputs={}, config={}, metrics={}, started_at=manifest.now())
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return shared_output(tmp_path_factory, "serve-tiny-model", build_tiny)
+
+
+@pytest.fixture(scope="session")
+def served(tiny_model):
+    """One `fmops serve --model TINY` on loopback for the session (shared by every module importing it)."""
+    from fmops.serving.process import LocalServer
+
+    key = str(tiny_model)
+    if key not in _SERVERS:
+        _SERVERS[key] = LocalServer(str(tiny_model)).start()
+    server = _SERVERS[key]
+    yield server
+    server.stop()
+
+
+def client(server, api_key: str = "any-key-at-all") -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.base_url, api_key=api_key, timeout=60, max_retries=0)
+
+
+def test_models_lists_the_served_model_first_under_the_id_requests_use(served, tiny_model):
+    ids = [model.id for model in client(served).models.list().data]
+    assert ids[0] == str(tiny_model)
+    reply = client(served).completions.create(model=ids[0], prompt="1+1=", max_tokens=2)
+    assert reply.model == ids[0]
+
+
+def test_chat_completion_with_any_api_key(served, tiny_model):
+    reply = client(served, "sk-whatever").chat.completions.create(
+        model=str(tiny_model), messages=[{"role": "user", "content": "What is 2+3?"}], max_tokens=4)
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    assert isinstance(reply.choices[0].message.content, str)
+    assert 1 <= reply.usage.completion_tokens <= 4
+
+
+def test_completion(served, tiny_model):
+    reply = client(served).completions.create(model=str(tiny_model), prompt="12+34=", max_tokens=3)
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    assert reply.usage.completion_tokens <= 3
+
+
+def test_chat_streaming_yields_chunks_then_a_finish_reason(served, tiny_model):
+    stream = client(served).chat.completions.create(
+        model=str(tiny_model), messages=[{"role": "user", "content": "What is 2+3?"}], max_tokens=4,
+        stream=True)  # fmt: skip
+    chunks = [chunk for chunk in stream if chunk.choices]
+    assert len(chunks) >= 2
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+def test_completion_streaming(served, tiny_model):
+    stream = client(served).completions.create(model=str(tiny_model), prompt="7+8=", max_tokens=4, stream=True)
+    texts = [chunk.choices[0].text for chunk in stream if chunk.choices]
+    assert len(texts) >= 2
+    assert all(isinstance(text, str) for text in texts)
+
+
+def test_an_unknown_model_id_is_refused(served):
+    with pytest.raises(openai.APIStatusError) as raised:
+        client(served).completions.create(model="someone/else", prompt="1+1=", max_tokens=2)
+    assert raised.value.status_code in (400, 404)
+
+
+def test_api_key_is_enforced_when_configured_and_sigterm_stops_cleanly(tiny_model):
+    from fmops.serving.process import LocalServer, get_json
+
+    server = LocalServer(str(tiny_model), api_key="s3cret").start()
+    try:
+        with pytest.raises(openai.AuthenticationError):
+            client(server, "wrong").models.list()
+        assert client(server, "s3cret").models.list().data[0].id == str(tiny_model)
+        assert get_json(server.base_url.removesuffix("/v1") + "/health") == {"status": "ok"}
+    finally:
+        status = server.stop()
+    assert status == 0
+    assert "Finished server process" in server.log_tail()
+
+
+def test_serve_refuses_an_incomplete_fmops_output(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    result = fmops("serve", "--model", str(tmp_path), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"fmops serve: error: {tmp_path}: incomplete fmops output (no manifest.json); "
+        "the stage that writes it did not finish")
+
+
+def test_serve_refuses_a_bad_port(tiny_model):
+    result = fmops("serve", "--model", str(tiny_model), "--port", "70000", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "fmops serve: error: --port 70000: must be between 1 and 65535"
