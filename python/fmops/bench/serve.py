@@ -87,7 +87,9 @@ async def one_request(client, model: str, prompt: str, output_len: int, ignore_e
 
 def error_kind(error: BaseException) -> str:
     """A short name for why a request failed: the openai exception class, or `timeout`."""
-    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+    from openai import APITimeoutError
+
+    if isinstance(error, TimeoutError | asyncio.TimeoutError | APITimeoutError):
         return "timeout"
     status = getattr(error, "status_code", None)
     return f"{type(error).__name__}" + (f" {status}" if status else "")
