@@ -29,12 +29,15 @@ class RolloutFailed(RuntimeError):
 
 def connect() -> Any:
     """An ApiClient: in-cluster credentials inside a pod, else the kubeconfig ($KUBECONFIG)."""
+    import os
+
     from kubernetes import client, config
 
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config()
+        # $KUBECONFIG read now: the client's own default is frozen when it is first imported.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
     return client.ApiClient()
 
 
