@@ -53,6 +53,7 @@ class DeployConfig(StageConfig):
     smoke_requests: int = Field(8, ge=1, description="requests in the smoke test's load run")
     smoke_concurrency: int = Field(4, ge=1, description="their concurrency")
     request_timeout: float = Field(60.0, gt=0, description="deadline per smoke request, s")
+    smoke_connect_s: float = Field(60.0, ge=0, description="how long the smoke test retries connecting, s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,9 +109,17 @@ def publish(args: argparse.Namespace, model: str) -> tuple[str, str]:
     return version, target
 
 
+def smoke(endpoint: str, cfg: DeployConfig) -> dict[str, Any]:
+    """The smoke test on the model the endpoint lists first (vLLM lists only --served-model-name)."""
+    from fmops.serving.smoke import smoke_test
+
+    return smoke_test(endpoint, api_key=os.environ.get("FMOPS_API_KEY", ""), timeout=cfg.request_timeout,
+                      connect_deadline_s=cfg.smoke_connect_s, load_requests=cfg.smoke_requests,
+                      load_concurrency=cfg.smoke_concurrency)  # fmt: skip
+
+
 def deploy_local(args: argparse.Namespace, cfg: DeployConfig, target: str) -> dict[str, Any]:
     from fmops.serving.process import LocalServer, ServerFailed
-    from fmops.serving.smoke import smoke_test
 
     api_key = os.environ.get("FMOPS_API_KEY", "")
     server = LocalServer(target, api_key=api_key, startup_timeout=args.timeout or 120.0)
@@ -118,9 +127,7 @@ def deploy_local(args: argparse.Namespace, cfg: DeployConfig, target: str) -> di
     try:
         with server:
             outcome.update(endpoint=server.base_url, rollout_s=round(server.ready_after_s or 0, 2))
-            outcome["smoke"] = smoke_test(server.base_url, api_key=api_key, timeout=cfg.request_timeout,
-                                          load_requests=cfg.smoke_requests,
-                                          load_concurrency=cfg.smoke_concurrency)  # fmt: skip
+            outcome["smoke"] = smoke(server.base_url, cfg)
     except ServerFailed as error:
         outcome["failure"] = str(error)
     outcome["server_exit_code"] = server.exit_code
@@ -129,7 +136,6 @@ def deploy_local(args: argparse.Namespace, cfg: DeployConfig, target: str) -> di
 
 def deploy_cluster(args: argparse.Namespace, cfg: DeployConfig, target: str, version: str) -> dict[str, Any]:
     from fmops.serving import manifests, rollout
-    from fmops.serving.smoke import smoke_test
     from fmops.serving.spec import ServingSpec
 
     deadline = args.timeout or 1800.0
@@ -152,10 +158,7 @@ def deploy_cluster(args: argparse.Namespace, cfg: DeployConfig, target: str, ver
         outcome["failure"] = str(error)
         outcome["rolled_back"] = cluster.restore(args.name, previous)
         return outcome
-    api_key = os.environ.get("FMOPS_API_KEY", "")
-    outcome["smoke"] = smoke_test(endpoint, model=args.name if not args.endpoint else "", api_key=api_key,
-                                  timeout=cfg.request_timeout, load_requests=cfg.smoke_requests,
-                                  load_concurrency=cfg.smoke_concurrency)  # fmt: skip
+    outcome["smoke"] = smoke(endpoint, cfg)
     if not outcome["smoke"]["passed"]:
         outcome["failure"] = "smoke test failed: " + "; ".join(outcome["smoke"]["failures"])
         outcome["rolled_back"] = cluster.restore(args.name, previous)
