@@ -50,8 +50,8 @@ class DeployConfig(StageConfig):
     extra_args: list[str] = Field(default_factory=list, description="more vLLM arguments")
     cpu: str = Field("4", description="CPU request per replica")
     memory: str = Field("32Gi", description="memory request and limit per replica")
-    smoke_requests: int = Field(8, ge=1, description="requests in the smoke test's load run")
-    smoke_concurrency: int = Field(4, ge=1, description="their concurrency")
+    smoke_requests: int = Field(4, ge=1, description="requests in the smoke test's load run")
+    smoke_concurrency: int = Field(2, ge=1, description="their concurrency")
     request_timeout: float = Field(60.0, gt=0, description="deadline per smoke request, s")
     smoke_connect_s: float = Field(60.0, ge=0, description="how long the smoke test retries connecting, s")
 
