@@ -70,7 +70,8 @@ async def one_request(client, model: str, prompt: str, output_len: int, ignore_e
     chunks = 0
     async for chunk in stream:
         now = time.perf_counter()
-        if chunk.choices and chunk.choices[0].text:
+        # A chunk is a token when it has text, or (a token that decodes to nothing) before the final one.
+        if chunk.choices and (chunk.choices[0].text or chunk.choices[0].finish_reason is None):
             chunks += 1
             if last is None:
                 sample.ttft_s = now - started
