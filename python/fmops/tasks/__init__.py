@@ -1,0 +1,1 @@
+"""The project's lm-eval task YAMLs (a package so that utils.py, their process_docs, is installed)."""
