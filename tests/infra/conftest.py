@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,11 @@ def unavailable(message: str) -> None:
     pytest.skip(f"{message} (skipped outside CI; set CI=true to make this a failure)")
 
 
-def _checkov_ready(binary: Path) -> bool:
-    if not binary.exists():
-        return False
-    result = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
-    return result.returncode == 0 and result.stdout.strip() == CHECKOV_VERSION
+def _checkov_ready(venv: Path) -> bool:
+    """Installed completely by an earlier session (the marker is written last; `checkov --version`
+    alone takes seconds to import)."""
+    marker = venv / "fmops-installed"
+    return (venv / "bin" / "checkov").exists() and marker.exists() and marker.read_text() == CHECKOV_VERSION
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +56,7 @@ def checkov() -> Path:
     venv = cache_dir() / f"checkov-{CHECKOV_VERSION}"
     binary = venv / "bin" / "checkov"
     with FileLock(str(venv) + ".lock"):
-        if not _checkov_ready(binary):
+        if not _checkov_ready(venv):
             start = time.monotonic()
             steps = [
                 [sys.executable, "-m", "venv", "--clear", str(venv)],
@@ -66,6 +67,7 @@ def checkov() -> Path:
                 result = subprocess.run(step, capture_output=True, text=True)
                 if result.returncode != 0:
                     unavailable(f"cannot install checkov=={CHECKOV_VERSION}: {result.stderr.strip()[-500:]}")
+            (venv / "fmops-installed").write_text(CHECKOV_VERSION)
             print(f"checkov venv created in {time.monotonic() - start:.1f} s: {venv}", file=sys.stderr)
     return binary
 
@@ -79,10 +81,11 @@ def _tree_stamp(directory: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def checkov_reports(checkov: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
-    """checkov's JSON report per directory: the three scans run in parallel, once per session (xdist
-    workers share them through files under the session's base temp dir)."""
-    shared = tmp_path_factory.getbasetemp().parent / "checkov"
+def checkov_reports(checkov: Path) -> dict[str, list[dict]]:
+    """checkov's JSON report per directory. The three scans run in parallel, at most once per content:
+    reports are stored under the cache dir by a hash of checkov's version and every scanned file, so
+    xdist workers and later sessions reuse them, and any edit makes a fresh scan."""
+    shared = cache_dir() / "checkov-reports"
     shared.mkdir(exist_ok=True)
     with FileLock(str(shared / "run.lock")):
         outputs = {name: shared / f"{name}-{_tree_stamp(ROOT / name)}.json" for name in CHECKOV_DIRS}
@@ -133,6 +136,7 @@ def unquote(value: Any) -> Any:
     return value
 
 
+@cache
 def hcl_files() -> dict[Path, dict]:
     parsed = {}
     for path in sorted(TERRAFORM.glob("*.tf")):

@@ -60,6 +60,7 @@ def test_every_inline_skip_names_a_reason():
 
 def test_no_checkov_config_disables_checks():
     """Skips live next to what they concern; a config file or CLI flag could silence a whole check."""
-    configs = [p.relative_to(ROOT) for name in (".checkov.yaml", ".checkov.yml") for p in ROOT.rglob(name)
-               if ".venv" not in p.parts]  # fmt: skip
+    places = [ROOT, *(ROOT / directory for directory in CHECKOV_DIRS)]
+    configs = [path for place in places for name in (".checkov.yaml", ".checkov.yml")
+               for path in place.rglob(name) if ".terraform" not in path.parts]  # fmt: skip
     assert configs == []
