@@ -61,7 +61,8 @@ def make_prompt(words: int) -> str:
 
 
 async def one_request(client, model: str, prompt: str, output_len: int, ignore_eos: bool) -> Sample:
-    """A streamed completion; TTFT at the first chunk with text, ITL between chunks with text."""
+    """A streamed completion. TTFT: the first chunk with a choice (text, or the final chunk when a server
+    holds text back); ITL: between consecutive chunks with text."""
     sample, started, last = Sample(), time.perf_counter(), None
     stream = await client.completions.create(
         model=model, prompt=prompt, max_tokens=output_len, temperature=0.0, stream=True,
@@ -70,12 +71,11 @@ async def one_request(client, model: str, prompt: str, output_len: int, ignore_e
     chunks = 0
     async for chunk in stream:
         now = time.perf_counter()
-        # A chunk is a token when it has text, or (a token that decodes to nothing) before the final one.
-        if chunk.choices and (chunk.choices[0].text or chunk.choices[0].finish_reason is None):
+        if chunk.choices and sample.ttft_s is None:
+            sample.ttft_s = now - started
+        if chunk.choices and chunk.choices[0].text:
             chunks += 1
-            if last is None:
-                sample.ttft_s = now - started
-            else:
+            if last is not None:
                 sample.itl_s.append(now - last)
             last = now
         if chunk.usage:
