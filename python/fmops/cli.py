@@ -15,6 +15,8 @@ import sys
 from fmops import __version__
 from fmops.errors import InputError
 
+DESCRIPTION = "Foundation model operations: pretrain, finetune, evaluate and deploy, on Argo Workflows or locally."
+
 # name -> (module, one-line help). The order is the order `fmops --help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("fmops.local.command", "run a committed WorkflowTemplate locally, end to end"),
@@ -52,23 +54,32 @@ def available_commands() -> dict[str, tuple[str, str]]:
     return {name: entry for name, entry in COMMANDS.items() if _importable(entry[0])}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fmops", description=__doc__.splitlines()[0])
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the chosen command's module is imported (the others cost nothing to list)."""
+    parser = argparse.ArgumentParser(prog="fmops", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"fmops {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in available_commands().items():
+        if name != command:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
-        doc = module.__doc__ or help_text
-        command = sub.add_parser(
-            name, help=help_text, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
-        )
-        module.add_arguments(command)
-        command.set_defaults(_module=module)
+        parser_for_command = sub.add_parser(
+            name, help=help_text, description=module.__doc__ or help_text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+        module.add_arguments(parser_for_command)
+        parser_for_command.set_defaults(_module=module)
     return parser
 
 
+def chosen_command(argv: list[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(chosen_command(argv)).parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
     except InputError as error:

@@ -85,7 +85,9 @@ def read(output: str) -> dict[str, Any]:
 
 
 def looks_like_path(uri: str) -> bool:
-    return uri.startswith(("/", ".", "~", "file://")) or storage.is_remote(uri) or os.path.sep in uri
+    """A path or URI, as opposed to a hub id such as `gpt2` or `Qwen/Qwen2.5-0.5B`."""
+    explicit = uri.startswith(("/", ".", "~", "file://")) or storage.is_remote(uri)
+    return explicit or uri.count("/") > 1 or os.path.exists(uri)
 
 
 def require_complete_model(uri: str) -> str:
