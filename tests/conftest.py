@@ -22,8 +22,9 @@ def demo_dir() -> Path:
     return shipped_dir()
 
 
-def fmops(*args: str, check: bool = True, timeout: float = 600, env: dict | None = None,
-          cwd: Path | None = None) -> subprocess.CompletedProcess:
+def fmops(
+    *args: str, check: bool = True, timeout: float = 600, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run the installed `fmops` command the way a user does; output captured as text."""
     result = subprocess.run(
         [sys.executable, "-m", "fmops", *args],

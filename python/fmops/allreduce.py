@@ -51,7 +51,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result), flush=True)
         if args.output:
             storage.write_json(storage.join(args.output, manifest.METRICS), result)
-            manifest.write(args.output, stage="allreduce", inputs={}, config=vars(args) | {"world_size": world},
-                           metrics=result, started_at=started_at)
+            manifest.write(
+                args.output,
+                stage="allreduce",
+                inputs={},
+                config=vars(args) | {"world_size": world},
+                metrics=result,
+                started_at=started_at,
+            )
     dist.destroy_process_group()
     return 0

@@ -82,9 +82,7 @@ def _first_error(error: ValidationError, source: str) -> InputError:
     return InputError(f"{source}: field '{field}': {message}")
 
 
-def load(
-    cls: type[C], stage: str, config: str = "", overrides: list[str] | None = None, **flags: Any
-) -> C:
+def load(cls: type[C], stage: str, config: str = "", overrides: list[str] | None = None, **flags: Any) -> C:
     """Defaults < recipe/YAML (`config`) < explicit command-line flags (`flags`, None = not given) < --set."""
     values: dict[str, Any] = {}
     source = "defaults"

@@ -1,10 +1,10 @@
 """Publish model versions and move the registry's `latest` and `production` pointers.
 
-    fmops registry publish --root s3://bucket/fmops --name demo --source s3://bucket/fmops/runs/r1/dpo
-    fmops registry promote --root ROOT --name demo --version v20261127-120000
-    fmops registry rollback --root ROOT --name demo
-    fmops registry show --root ROOT --name demo
-    fmops registry resolve --root ROOT --name demo --pointer latest --fallback tiny --results-dir /tmp/fmops/results
+fmops registry publish --root s3://bucket/fmops --name demo --source s3://bucket/fmops/runs/r1/dpo
+fmops registry promote --root ROOT --name demo --version v20261127-120000
+fmops registry rollback --root ROOT --name demo
+fmops registry show --root ROOT --name demo
+fmops registry resolve --root ROOT --name demo --pointer latest --fallback tiny --results-dir /tmp/fmops/results
 """
 
 from __future__ import annotations

@@ -119,9 +119,13 @@ def render() -> dict[str, str]:
     documents = workflow_documents()
     files = {name: HEADER.format(source=source) + dump(manifest) for name, (source, manifest) in documents.items()}
     here = "python/fmops/render.py"
-    files["fmops-settings.yaml"] = HEADER.format(source=here) + dump(config_map(
-        "fmops-settings", SETTINGS,
-        "Account-specific defaults copied into the templates by kustomize; patch from the Argo CD Application."))
+    files["fmops-settings.yaml"] = HEADER.format(source=here) + dump(
+        config_map(
+            "fmops-settings",
+            SETTINGS,
+            "Account-specific defaults copied into the templates by kustomize; patch from the Argo CD Application.",
+        )
+    )
     files["fmops-semaphores.yaml"] = HEADER.format(source=here) + dump(config_map(
         "fmops-semaphores", {"gpu-training": GPU_TRAINING_SLOTS},
         "How many GPU training steps may run at once across all workflows."))  # fmt: skip

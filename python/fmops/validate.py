@@ -249,10 +249,16 @@ def check_references(document: Document) -> list[Problem]:
     for path, template in document.templates():
         inputs = set(parameter_names(template.get("inputs")))
         for text in strings(template):
-            names = [rest.removeprefix("parameters.") for scope, rest in REFERENCE.findall(text)
-                     if scope == "inputs" and rest.startswith("parameters.")] + EXPRESSION_INPUT.findall(text)
-            problems += [Problem(document, path, f"'{{{{inputs.parameters.{n}}}}}': not an input of this template")
-                         for n in names if n not in inputs]
+            names = [
+                rest.removeprefix("parameters.")
+                for scope, rest in REFERENCE.findall(text)
+                if scope == "inputs" and rest.startswith("parameters.")
+            ] + EXPRESSION_INPUT.findall(text)
+            problems += [
+                Problem(document, path, f"'{{{{inputs.parameters.{n}}}}}': not an input of this template")
+                for n in names
+                if n not in inputs
+            ]
             problems += [Problem(document, path, f"'{{{{workflow.parameters.{rest[11:]}}}}}': not a workflow parameter")
                          for scope, rest in REFERENCE.findall(text)
                          if scope == "workflow" and rest.startswith("parameters.")

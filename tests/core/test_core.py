@@ -6,9 +6,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from fmops import config, manifest, storage
 from fmops.errors import InputError
+
 from tests.conftest import fmops
 
 

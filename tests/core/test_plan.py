@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from fmops.errors import InputError
 from fmops.plan import plan
+
 from tests.conftest import fmops
 
 ALL = {"pretrain": True, "sft": True, "dpo": True}

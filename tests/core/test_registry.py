@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fmops import manifest, registry
 from fmops.errors import InputError
+
 from tests.conftest import fmops
 
 

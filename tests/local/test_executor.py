@@ -134,8 +134,17 @@ def test_diamond_runs_in_dependency_order_with_outputs_retries_and_when(diamond:
     assert result.returncode == 0, result.stderr
     state = nodes(diamond / "run")
     phases = {k.removeprefix("main/"): v["phase"] for k, v in state.items()}
-    assert phases == {"main": "Succeeded", "A": "Succeeded", "B": "Succeeded", "C": "Failed", "D": "Succeeded",
-                      "never": "Skipped", "flaky": "Succeeded", "remote": "Succeeded", "last": "Succeeded"}
+    assert phases == {
+        "main": "Succeeded",
+        "A": "Succeeded",
+        "B": "Succeeded",
+        "C": "Failed",
+        "D": "Succeeded",
+        "never": "Skipped",
+        "flaky": "Succeeded",
+        "remote": "Succeeded",
+        "last": "Succeeded",
+    }
     assert state["main/B"]["outputs"] == {"out": "hello world"}
     assert state["main/D"]["outputs"] == {"out": "D saw hello world"}
     assert state["main/last"]["outputs"] == {"out": "D SAW HELLO WORLD"}
@@ -144,20 +153,35 @@ def test_diamond_runs_in_dependency_order_with_outputs_retries_and_when(diamond:
     assert "first try fails" in log and "second try" in log
     order = sorted((v["started"], k) for k, v in state.items() if v["started"] and k != "main")
     started = [k.removeprefix("main/") for _, k in order]
-    assert started.index("A") < started.index("B") < started.index("D") < started.index("remote") < started.index("last")
+    assert (
+        started.index("A") < started.index("B") < started.index("D") < started.index("remote") < started.index("last")
+    )
 
 
 def test_failure_stops_dependants_names_the_step_and_resume_reruns_only_the_rest(tmp_path: Path):
     (tmp_path / "wf").mkdir()
     (tmp_path / "wf" / "chain.yaml").write_text(CHAIN, encoding="utf-8")
     counter, gate = tmp_path / "counter", tmp_path / "gate"
-    args = ["run", "chain", "--workflows", str(tmp_path / "wf"), "--workdir", str(tmp_path / "run"),
-            "-p", f"counter={counter}", "-p", f"gate-file={gate}"]
+    args = [
+        "run",
+        "chain",
+        "--workflows",
+        str(tmp_path / "wf"),
+        "--workdir",
+        str(tmp_path / "run"),
+        "-p",
+        f"counter={counter}",
+        "-p",
+        f"gate-file={gate}",
+    ]
     failed = fmops(*args, check=False)
     assert failed.returncode == 1
     state = nodes(tmp_path / "run")
     assert (state["main/first"]["phase"], state["main/second"]["phase"], state["main/third"]["phase"]) == (
-        "Succeeded", "Failed", "Omitted")
+        "Succeeded",
+        "Failed",
+        "Omitted",
+    )
     log = state["main/second"]["log"]
     assert f"failed: main/second: exit status 4; log: {log}" in failed.stderr
     assert "gate closed" in Path(log).read_text()
@@ -168,7 +192,11 @@ def test_failure_stops_dependants_names_the_step_and_resume_reruns_only_the_rest
     assert resumed.returncode == 0, resumed.stderr
     state = nodes(tmp_path / "run")
     assert {k: v["phase"] for k, v in state.items()} == {
-        "main": "Succeeded", "main/first": "Succeeded", "main/second": "Succeeded", "main/third": "Succeeded"}
+        "main": "Succeeded",
+        "main/first": "Succeeded",
+        "main/second": "Succeeded",
+        "main/third": "Succeeded",
+    }
     assert state["main/first"]["message"] == "reused from the earlier run"
     assert counter.read_text() == "x\nx\n"  # first did not run again; third ran once
 
@@ -178,11 +206,23 @@ def test_unsupported_field_on_the_path_is_reported_before_anything_runs(tmp_path
     text = CHAIN.replace("  - name: gated\n", "  - name: gated\n    sidecars: [{name: s, image: busybox:1.36}]\n")
     (tmp_path / "wf" / "chain.yaml").write_text(text, encoding="utf-8")
     counter = tmp_path / "counter"
-    result = fmops("run", "chain", "--workflows", str(tmp_path / "wf"), "--workdir", str(tmp_path / "run"),
-                   "-p", f"counter={counter}", "-p", "gate-file=x", check=False)
+    result = fmops(
+        "run",
+        "chain",
+        "--workflows",
+        str(tmp_path / "wf"),
+        "--workdir",
+        str(tmp_path / "run"),
+        "-p",
+        f"counter={counter}",
+        "-p",
+        "gate-file=x",
+        check=False,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip() == ("fmops run: error: cannot run faithfully on this machine: "
-                                     "chain/gated: field 'sidecars'")
+    assert result.stderr.strip() == (
+        "fmops run: error: cannot run faithfully on this machine: chain/gated: field 'sidecars'"
+    )
     assert not counter.exists()
 
 

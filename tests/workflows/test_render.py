@@ -37,8 +37,12 @@ def test_render_is_deterministic():
 
 
 def test_every_contract_resource_is_rendered_once():
-    kinds = [(d["kind"], d["metadata"]["name"]) for text in RENDERED.values()
-             for d in yaml.safe_load_all(text) if d.get("kind") != "Kustomization" and "metadata" in d]
+    kinds = [
+        (d["kind"], d["metadata"]["name"])
+        for text in RENDERED.values()
+        for d in yaml.safe_load_all(text)
+        if d.get("kind") != "Kustomization" and "metadata" in d
+    ]
     assert sorted(kinds) == sorted(EXPECTED_RESOURCES)
 
 

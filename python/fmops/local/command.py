@@ -28,12 +28,23 @@ from fmops.local.view import View
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("template", nargs="?", default="fmops-pipeline", help="WorkflowTemplate to run")
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="workflow parameter (repeatable), as with argo submit -p")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="workflow parameter (repeatable), as with argo submit -p",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="run directory (default ./runs/<run-id>)")
     parser.add_argument("--workflows", type=Path, default=None, help="directory of YAML (default workflows/)")
-    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                        help="rerun an earlier run, skipping the steps that succeeded")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="rerun an earlier run, skipping the steps that succeeded",
+    )
 
 
 def unsupported_on_path(library: Library, scope: Scope, variables: dict[str, str], seen: set) -> list[str]:
@@ -56,9 +67,13 @@ def unsupported_on_path(library: Library, scope: Scope, variables: dict[str, str
         except InputError as error:
             problems.append(f"{where}: task '{call.get('name')}': {error}")
             continue
-        passed = {p["name"]: expressions.substitute(str(p.get("value", "")), variables, strict=False)
-                  for p in (call.get("arguments") or {}).get("parameters") or []}
-        defaults = {p["name"]: str(p.get("default", "")) for p in (target.template.get("inputs") or {}).get("parameters") or []}
+        passed = {
+            p["name"]: expressions.substitute(str(p.get("value", "")), variables, strict=False)
+            for p in (call.get("arguments") or {}).get("parameters") or []
+        }
+        defaults = {
+            p["name"]: str(p.get("default", "")) for p in (target.template.get("inputs") or {}).get("parameters") or []
+        }
         inner = {k: v for k, v in variables.items() if not k.startswith("inputs.")}
         inner |= {f"inputs.parameters.{k}": v for k, v in {**defaults, **passed}.items()}
         problems += unsupported_on_path(library, target, inner, seen)
@@ -92,7 +107,9 @@ def start(args: argparse.Namespace) -> tuple[Library, dict, Path, dict[str, str]
     document = library.document(args.template)
     run_id = f"{args.template}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
     run_dir = (args.workdir or Path("runs") / run_id).resolve()
-    parameters, notes = profile.workflow_parameters(spec_of(document), profile.parse_assignments(args.parameter), run_dir)
+    parameters, notes = profile.workflow_parameters(
+        spec_of(document), profile.parse_assignments(args.parameter), run_dir
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run-spec.json").write_text(json.dumps(
         {"template": args.template, "workflows": str(library.directory.resolve()), "parameters": parameters},
@@ -121,7 +138,10 @@ def run(args: argparse.Namespace) -> int:
         engine = Engine(library, run_dir, variables, previous, view.update)
         root = engine.run(entry, {}, entry.name)
         if exit_handler:
-            failed = [{"displayName": n.id, "message": n.message, "phase": n.phase} for n in failures(list(engine.nodes.values()))]
+            failed = [
+                {"displayName": n.id, "message": n.message, "phase": n.phase}
+                for n in failures(list(engine.nodes.values()))
+            ]
             engine.workflow = {**variables, "workflow.status": root.phase, "workflow.failures": json.dumps(failed)}
             engine.run(library.local(document, exit_handler), {}, exit_handler)
     nodes = list(engine.nodes.values())

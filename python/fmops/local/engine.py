@@ -44,8 +44,14 @@ class Node:
 
 
 class Engine:
-    def __init__(self, library: Library, run_dir: Path, workflow: dict[str, str],
-                 previous: dict[str, dict[str, Any]] | None = None, observer: Callable[[Node], None] | None = None):
+    def __init__(
+        self,
+        library: Library,
+        run_dir: Path,
+        workflow: dict[str, str],
+        previous: dict[str, dict[str, Any]] | None = None,
+        observer: Callable[[Node], None] | None = None,
+    ):
         self.library = library
         self.run_dir = run_dir
         self.workflow = workflow  # workflow.name, workflow.parameters.x, ...
@@ -121,7 +127,9 @@ class Engine:
                 node.outputs = composite_outputs(scope.template, {**variables, **scope_variables})
             except InputError as error:
                 return self.update(node, "Failed", str(error))
-        failed = [n.id for n in self.nodes.values() if n.id.startswith(node.id + "/") and n.phase in ("Failed", "Error")]
+        failed = [
+            n.id for n in self.nodes.values() if n.id.startswith(node.id + "/") and n.phase in ("Failed", "Error")
+        ]
         return self.update(node, phase, "" if phase == "Succeeded" else f"failed: {', '.join(failed)}")
 
     def run_leaf(self, node: Node, scope: Scope, variables: dict[str, str]) -> Node:
@@ -153,7 +161,9 @@ class Engine:
                     outcome = pods.Outcome("Failed", 0, str(error))
             if node.attempts > limit or not retryable(retry, outcome):
                 return self.update(node, outcome.phase, outcome.message)
-            self.update(node, "Running", f"attempt {node.attempts} {outcome.phase.lower()} ({outcome.message}); retrying")
+            self.update(
+                node, "Running", f"attempt {node.attempts} {outcome.phase.lower()} ({outcome.message}); retrying"
+            )
 
     # ---- DAG and steps -----------------------------------------------------------------------------------
 
@@ -167,7 +177,8 @@ class Engine:
         while len(results) < len(tasks):
             ready = [t for t in tasks if t["name"] not in results and all(d in results for d in dependencies(t))]
             if not ready:
-                raise InputError(f"template '{scope.name}': dependency cycle among {sorted(set(t['name'] for t in tasks) - set(results))}")
+                waiting = sorted({t["name"] for t in tasks} - set(results))
+                raise InputError(f"template '{scope.name}': dependency cycle among {waiting}")
             task = ready[0]
             handled |= handled_failures(task)
             phase = self.run_call(scope, task, {**variables, **scope_variables}, results, f"{parent}/{task['name']}")
@@ -188,8 +199,9 @@ class Engine:
                 return "Failed", scope_variables
         return "Succeeded", scope_variables
 
-    def run_call(self, scope: Scope, call: dict[str, Any], variables: dict[str, str], results: dict[str, str],
-                 node_id: str) -> str:
+    def run_call(
+        self, scope: Scope, call: dict[str, Any], variables: dict[str, str], results: dict[str, str], node_id: str
+    ) -> str:
         """Run one task or step: depends, arguments, when, then the target template."""
         node = self.node(node_id, call.get("template") or call.get("templateRef", {}).get("template"))
         try:
@@ -199,8 +211,10 @@ class Engine:
                 return self.update(node, "Omitted", "a dependency did not succeed").phase
             if "when" in call and not expressions.condition(expressions.substitute(call["when"], variables)):
                 return self.update(node, "Skipped", f"when: {call['when']}").phase
-            arguments = {p["name"]: expressions.substitute(str(p.get("value", "")), variables)
-                         for p in (call.get("arguments") or {}).get("parameters") or []}
+            arguments = {
+                p["name"]: expressions.substitute(str(p.get("value", "")), variables)
+                for p in (call.get("arguments") or {}).get("parameters") or []
+            }
             target = self.library.target(scope, call)
         except InputError as error:
             return self.update(node, "Error", str(error)).phase
@@ -220,8 +234,15 @@ def dependencies(call: dict[str, Any]) -> list[str]:
 def handled_failures(call: dict[str, Any]) -> set[str]:
     """Tasks whose failure this task's `depends` explicitly reacts to."""
     text = call.get("depends", "")
-    return {word.rpartition(".")[0] for kind, word in expressions.tokens(text) if kind == "word"
-            and word.rsplit(".", 1)[-1] in ("Failed", "Errored", "AllFailed")} if text else set()
+    return (
+        {
+            word.rpartition(".")[0]
+            for kind, word in expressions.tokens(text)
+            if kind == "word" and word.rsplit(".", 1)[-1] in ("Failed", "Errored", "AllFailed")
+        }
+        if text
+        else set()
+    )
 
 
 def call_variables(kind: str, name: str, node: Node) -> dict[str, str]:

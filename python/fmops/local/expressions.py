@@ -150,6 +150,7 @@ def retry_allowed(expression: str, status: str, exit_code: int | None) -> bool:
 
 def expression_tag(text: str, variables: dict[str, str]) -> str:
     """The value of a `{{=...}}` tag: arithmetic over variables, with asInt/asFloat/string."""
+
     def word(value: str) -> str:
         if value in variables:
             return f"L({variables[value]!r})"
@@ -161,7 +162,9 @@ def expression_tag(text: str, variables: dict[str, str]) -> str:
             return "str"
         raise InputError(f"expression {text!r}: unknown variable '{value}'")
 
-    value = _evaluate(_python(text, word, arithmetic=True), {"_int": lambda v: int(float(v)), "_float": float, "str": str}, text)
+    value = _evaluate(
+        _python(text, word, arithmetic=True), {"_int": lambda v: int(float(v)), "_float": float, "str": str}, text
+    )
     return str(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 

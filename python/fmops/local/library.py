@@ -16,14 +16,53 @@ TAG = re.compile(r"\{\{[^}]*\}\}")
 RUNNABLE_KINDS = ("WorkflowTemplate", "Workflow", "CronWorkflow", "ClusterWorkflowTemplate")
 # Template fields that change nothing on one machine (scheduling, pod security, lifecycle of pods) are
 # accepted and ignored; everything not listed in one of these two sets is reported as unsupported.
-TEMPLATE_FIELDS = {"name", "inputs", "outputs", "container", "script", "dag", "steps", "resource", "metadata",
-                   "activeDeadlineSeconds", "retryStrategy"}
-IGNORED_TEMPLATE_FIELDS = {"nodeSelector", "tolerations", "volumes", "synchronization", "securityContext",
-                           "serviceAccountName", "affinity", "priorityClassName", "archiveLocation", "timeout",
-                           "automountServiceAccountToken", "executor", "podSpecPatch", "parallelism", "failFast",
-                           "schedulerName", "hostAliases", "metrics"}
-CONTAINER_FIELDS = {"image", "command", "args", "env", "resources", "volumeMounts", "workingDir", "securityContext",
-                    "imagePullPolicy", "name", "ports", "source"}
+TEMPLATE_FIELDS = {
+    "name",
+    "inputs",
+    "outputs",
+    "container",
+    "script",
+    "dag",
+    "steps",
+    "resource",
+    "metadata",
+    "activeDeadlineSeconds",
+    "retryStrategy",
+}
+IGNORED_TEMPLATE_FIELDS = {
+    "nodeSelector",
+    "tolerations",
+    "volumes",
+    "synchronization",
+    "securityContext",
+    "serviceAccountName",
+    "affinity",
+    "priorityClassName",
+    "archiveLocation",
+    "timeout",
+    "automountServiceAccountToken",
+    "executor",
+    "podSpecPatch",
+    "parallelism",
+    "failFast",
+    "schedulerName",
+    "hostAliases",
+    "metrics",
+}
+CONTAINER_FIELDS = {
+    "image",
+    "command",
+    "args",
+    "env",
+    "resources",
+    "volumeMounts",
+    "workingDir",
+    "securityContext",
+    "imagePullPolicy",
+    "name",
+    "ports",
+    "source",
+}
 TASK_FIELDS = {"name", "template", "templateRef", "arguments", "depends", "dependencies", "when", "continueOn"}
 
 
@@ -66,8 +105,9 @@ class Library:
     def document(self, name: str) -> dict[str, Any]:
         if name not in self.documents:
             known = ", ".join(sorted(self.documents)) or "none"
-            raise InputError(f"no WorkflowTemplate, CronWorkflow or Workflow named '{name}' in {self.directory} "
-                             f"(found: {known})")
+            raise InputError(
+                f"no WorkflowTemplate, CronWorkflow or Workflow named '{name}' in {self.directory} (found: {known})"
+            )
         return self.documents[name]
 
     def local(self, document: dict[str, Any], name: str) -> Scope:
@@ -102,12 +142,17 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
         problems += [f"container field '{key}'" for key in body if key not in CONTAINER_FIELDS]
         if not body.get("command"):
             problems.append("no command (the image's own entrypoint is unknown here)")
-        problems += [f"env '{e.get('name')}' from {next(iter(e['valueFrom']))}" for e in body.get("env") or []
-                     if "valueFrom" in e and "secretKeyRef" not in e["valueFrom"]]
+        problems += [
+            f"env '{e.get('name')}' from {next(iter(e['valueFrom']))}"
+            for e in body.get("env") or []
+            if "valueFrom" in e and "secretKeyRef" not in e["valueFrom"]
+        ]
     if "resource" in template:
         kind = resource_kind(template)
         if kind != "PyTorchJob":
-            problems.append(f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)")
+            problems.append(
+                f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)"
+            )
     for call in (template.get("dag") or {}).get("tasks") or []:
         problems += [f"task '{call.get('name')}' field '{key}'" for key in call if key not in TASK_FIELDS]
     for group in template.get("steps") or []:

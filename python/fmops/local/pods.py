@@ -95,7 +95,9 @@ def environment(env: list[dict[str, Any]], variables: dict[str, str], notes: lis
         if name in os.environ:
             notes.append(f"env {name}: taken from the local environment (Secret {secret.get('name')} on the cluster)")
         elif not secret.get("optional"):
-            raise InputError(f"env {name}: from Secret {secret.get('name')}; set {name} in the environment to run locally")
+            raise InputError(
+                f"env {name}: from Secret {secret.get('name')}; set {name} in the environment to run locally"
+            )
     return result
 
 
@@ -152,8 +154,14 @@ def execute(process: Process, log: Path) -> Outcome:
         handle.write(f"$ {' '.join(process.command)}\n".encode())
         handle.flush()
         try:
-            child = subprocess.Popen(process.command, stdout=handle, stderr=subprocess.STDOUT, cwd=process.directory,
-                                     env=process.env, start_new_session=True)
+            child = subprocess.Popen(
+                process.command,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                cwd=process.directory,
+                env=process.env,
+                start_new_session=True,
+            )
         except OSError as error:
             return Outcome("Error", None, f"could not start {process.command[0]}: {error}")
         try:

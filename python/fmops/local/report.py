@@ -11,8 +11,16 @@ from rich.table import Table
 
 from fmops.local.engine import Node
 
-KEY_METRICS = ("loss", "eval_loss", "heldout_loss", "replay_loss", "rewards/accuracies", "rewards/margins",
-               "tokens_per_s", "mfu")
+KEY_METRICS = (
+    "loss",
+    "eval_loss",
+    "heldout_loss",
+    "replay_loss",
+    "rewards/accuracies",
+    "rewards/margins",
+    "tokens_per_s",
+    "mfu",
+)
 
 
 def parse_metrics(node: Node) -> dict[str, Any] | None:
@@ -25,8 +33,9 @@ def parse_metrics(node: Node) -> dict[str, Any] | None:
 
 def is_evaluation(metrics: dict[str, Any]) -> bool:
     """An evaluation's metrics.json: task -> metric -> {value, ...}."""
-    return bool(metrics) and all(isinstance(v, dict) and all(isinstance(m, dict) and "value" in m for m in v.values())
-                                 for v in metrics.values())
+    return bool(metrics) and all(
+        isinstance(v, dict) and all(isinstance(m, dict) and "value" in m for m in v.values()) for v in metrics.values()
+    )
 
 
 def phase_name(node: Node) -> str:
@@ -53,8 +62,12 @@ def evaluation_rows(nodes: list[Node]) -> tuple[list[str], list[tuple[str, dict[
         metrics = parse_metrics(node)
         if not metrics or not is_evaluation(metrics):
             continue
-        values = {f"{task}/{metric}": entry["value"] for task, ms in metrics.items() for metric, entry in ms.items()
-                  if isinstance(entry.get("value"), int | float)}
+        values = {
+            f"{task}/{metric}": entry["value"]
+            for task, ms in metrics.items()
+            for metric, entry in ms.items()
+            if isinstance(entry.get("value"), int | float)
+        }
         columns += [c for c in values if c not in columns]
         rows.append((phase_name(node), values))
     return columns, rows
@@ -99,8 +112,13 @@ def markdown(title: str, status: str, nodes: list[Node], run_dir: Path) -> str:
         lines += [f"| {p} | {', '.join(f'{k}={number(v)}' for k, v in m.items())} |" for p, m in training]
     columns, rows = evaluation_rows(nodes)
     if rows:
-        lines += ["", "## Evaluation (held-out demo sets)", "", "| model | " + " | ".join(columns) + " |",
-                  "| --- |" + " --- |" * len(columns)]
+        lines += [
+            "",
+            "## Evaluation (held-out demo sets)",
+            "",
+            "| model | " + " | ".join(columns) + " |",
+            "| --- |" + " --- |" * len(columns),
+        ]
         lines += [f"| {p} | " + " | ".join(number(v.get(c, "")) for c in columns) + " |" for p, v in rows]
     for node_id, value in outputs_named(nodes, "promote"):
         lines += ["", f"Gate ({node_id}): promote = **{value}**"]
@@ -120,7 +138,7 @@ def show(title: str, status: str, nodes: list[Node], run_dir: Path) -> Path:
         console.print(table)
     report = run_dir / "report.md"
     report.write_text(markdown(title, status, nodes, run_dir), encoding="utf-8")
-    for node_id, value in outputs_named(nodes, "final-model"):
+    for _, value in outputs_named(nodes, "final-model"):
         console.print(f"model:  {value}")
     console.print(f"report: {report}")
     console.print(f"logs:   {run_dir / 'steps'}/<step>/log.txt")

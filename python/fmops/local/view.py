@@ -11,8 +11,15 @@ from rich.table import Table
 
 from fmops.local.engine import Node
 
-STYLE = {"Pending": "dim", "Running": "yellow", "Succeeded": "green", "Failed": "red", "Error": "red",
-         "Skipped": "cyan", "Omitted": "dim"}
+STYLE = {
+    "Pending": "dim",
+    "Running": "yellow",
+    "Succeeded": "green",
+    "Failed": "red",
+    "Error": "red",
+    "Skipped": "cyan",
+    "Omitted": "dim",
+}
 
 
 def duration(node: Node) -> str:
@@ -28,8 +35,7 @@ def steps_table(nodes: list[Node], title: str) -> Table:
         depth = node.id.count("/")
         style = STYLE.get(node.phase, "")
         note = node.message if node.phase != "Succeeded" or node.message.startswith("reused") else ""
-        table.add_row("  " * depth + node.id.rsplit("/", 1)[-1], f"[{style}]{node.phase}[/]", duration(node),
-                      note[:80])
+        table.add_row("  " * depth + node.id.rsplit("/", 1)[-1], f"[{style}]{node.phase}[/]", duration(node), note[:80])
     return table
 
 

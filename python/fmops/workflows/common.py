@@ -119,8 +119,9 @@ def gpu_scheduling(pool: str, gpus: str) -> dict[str, Any]:
     }
 
 
-def cpu_container(name: str, args: list[str], *, image: str = EVAL_IMAGE, deadline: int = HOUR,
-                  **options: Any) -> Container:
+def cpu_container(
+    name: str, args: list[str], *, image: str = EVAL_IMAGE, deadline: int = HOUR, **options: Any
+) -> Container:
     """A small step on the CPU pool that runs one `fmops` command."""
     return Container(
         name=name,

@@ -104,5 +104,9 @@ with CronWorkflow(
             },
         )
         Task(name="publish", template=publish, depends="evaluate")
-        Task(name="advance-watermark", template=advance, depends="publish",
-             arguments={"shards": "{{tasks.new-shards.outputs.parameters.shards}}"})
+        Task(
+            name="advance-watermark",
+            template=advance,
+            depends="publish",
+            arguments={"shards": "{{tasks.new-shards.outputs.parameters.shards}}"},
+        )

@@ -114,18 +114,30 @@ with WorkflowTemplate(
         Task(name="demo-data", template=demo_data, when=f"{W % 'write-demo-data'} == true")
         Task(name="plan", template=plan)
         data = f"{W % 'data-root'}"
-        training("pretrain", "plan && (demo-data.Succeeded || demo-data.Skipped)",
-                 {"data": f"{data}/pretrain.jsonl", "replay": f"{data}/replay.jsonl",
-                  "replay-ratio": W % "replay-ratio"})
+        training(
+            "pretrain",
+            "plan && (demo-data.Succeeded || demo-data.Skipped)",
+            {"data": f"{data}/pretrain.jsonl", "replay": f"{data}/replay.jsonl", "replay-ratio": W % "replay-ratio"},
+        )
         evaluation("evaluate-pretrain", "pretrain", "pretrain.Succeeded")
-        training("sft", "plan && (demo-data.Succeeded || demo-data.Skipped) && "
-                 "(pretrain.Succeeded || pretrain.Skipped)", {"data": f"{data}/sft.jsonl"})
+        training(
+            "sft",
+            "plan && (demo-data.Succeeded || demo-data.Skipped) && (pretrain.Succeeded || pretrain.Skipped)",
+            {"data": f"{data}/sft.jsonl"},
+        )
         evaluation("evaluate-sft", "sft", "sft.Succeeded")
-        training("dpo", "plan && (demo-data.Succeeded || demo-data.Skipped) && "
-                 "(pretrain.Succeeded || pretrain.Skipped) && (sft.Succeeded || sft.Skipped)",
-                 {"data": f"{data}/dpo.jsonl"})
-        evaluation("evaluate-final", "final", "(dpo.Succeeded || dpo.Skipped) && "
-                   "(sft.Succeeded || sft.Skipped) && (pretrain.Succeeded || pretrain.Skipped)")
+        training(
+            "dpo",
+            "plan && (demo-data.Succeeded || demo-data.Skipped) && "
+            "(pretrain.Succeeded || pretrain.Skipped) && (sft.Succeeded || sft.Skipped)",
+            {"data": f"{data}/dpo.jsonl"},
+        )
+        evaluation(
+            "evaluate-final",
+            "final",
+            "(dpo.Succeeded || dpo.Skipped) && "
+            "(sft.Succeeded || sft.Skipped) && (pretrain.Succeeded || pretrain.Skipped)",
+        )
         Task(
             name="gate",
             template_ref=phase("gate", "evaluate"),
@@ -149,4 +161,3 @@ with WorkflowTemplate(
                 "evaluation": PLAN % "final-eval-output",
             },
         )
-

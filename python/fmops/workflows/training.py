@@ -150,8 +150,13 @@ def training_phase(
         ):
             passed = common.inputs(*names, *SCALING)
             Task(name="train", template=train, arguments=passed, when="{{inputs.parameters.nodes}} == 1")
-            Task(name="train-distributed", template=distributed, arguments=passed,
-                 when="{{inputs.parameters.nodes}} > 1")
-            Task(name="collect", template=collect, arguments=common.inputs("output"),
-                 depends="train.Succeeded || train-distributed.Succeeded")
+            Task(
+                name="train-distributed", template=distributed, arguments=passed, when="{{inputs.parameters.nodes}} > 1"
+            )
+            Task(
+                name="collect",
+                template=collect,
+                arguments=common.inputs("output"),
+                depends="train.Succeeded || train-distributed.Succeeded",
+            )
     return template

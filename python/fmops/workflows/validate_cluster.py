@@ -95,10 +95,13 @@ with WorkflowTemplate(
         active_deadline_seconds=HOUR,
     )
     collect = collect_container([])
-    with DAG(name="validate-cluster", inputs=PARAMS,
-             outputs=[common.from_task("allreduce", "collect", "metrics")]):
+    with DAG(name="validate-cluster", inputs=PARAMS, outputs=[common.from_task("allreduce", "collect", "metrics")]):
         Task(name="gpu-train", template=smi, arguments={"pool": "gpu-train"})
         Task(name="gpu-serve", template=smi, arguments={"pool": "gpu-serve"})
-        Task(name="allreduce", template=allreduce, depends="gpu-train",
-             arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb"))
+        Task(
+            name="allreduce",
+            template=allreduce,
+            depends="gpu-train",
+            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb"),
+        )
         Task(name="collect", template=collect, depends="allreduce", arguments=common.inputs("output"))
