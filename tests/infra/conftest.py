@@ -93,16 +93,17 @@ def checkov_reports(checkov: Path) -> dict[str, list[dict]]:
             name: subprocess.Popen(
                 [str(checkov), "--directory", str(ROOT / name), "--output", "json", "--compact",
                  "--skip-download"],
-                stdout=out.open("w"), stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                stdout=out.with_suffix(".partial").open("w"), stderr=subprocess.PIPE, text=True, cwd=ROOT,
             )  # fmt: skip
             for name, out in outputs.items()
-            if not out.exists() or out.stat().st_size == 0
+            if not out.exists()
         }
         for name, process in running.items():
             _, stderr = process.communicate(timeout=600)
             if process.returncode not in (0, 1):  # 1 means "failed checks", reported by the tests
-                outputs[name].unlink()
                 pytest.fail(f"checkov on {name}/ exited {process.returncode}: {stderr[-2000:]}")
+            # Published only when complete, so an interrupted scan is never read as a report.
+            outputs[name].with_suffix(".partial").rename(outputs[name])
         return {name: _as_list(json.loads(out.read_text())) for name, out in outputs.items()}
 
 
