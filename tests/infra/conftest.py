@@ -89,6 +89,8 @@ def checkov_reports(checkov: Path) -> dict[str, list[dict]]:
     shared.mkdir(exist_ok=True)
     with FileLock(str(shared / "run.lock")):
         outputs = {name: shared / f"{name}-{_tree_stamp(ROOT / name)}.json" for name in CHECKOV_DIRS}
+        for stale in {p for name in CHECKOV_DIRS for p in shared.glob(f"{name}-*")} - set(outputs.values()):
+            stale.unlink()  # reports of earlier contents
         running = {
             name: subprocess.Popen(
                 [str(checkov), "--directory", str(ROOT / name), "--output", "json", "--compact",
