@@ -159,7 +159,7 @@ def test_workflow_role():
     granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
                for resource in rule["resources"] for verb in rule["verbs"]}  # fmt: skip
     needed = {("argoproj.io", "workflowtaskresults", "create"), ("argoproj.io", "workflowtaskresults", "patch"),
-              ("", "pods/log", "get")}
+              ("", "pods/log", "get"), ("argoproj.io", "workflows", "get")}
     needed |= {("kubeflow.org", "pytorchjobs", verb) for verb in ("create", "get", "delete")}
     for group, resources in {"apps": ["deployments"], "": ["services", "configmaps"],
                              "monitoring.coreos.com": ["servicemonitors", "prometheusrules"],
