@@ -13,18 +13,21 @@ import pytest
 from fmops.serving.process import LocalServer
 
 from tests.conftest import fmops
+from tests.stages.test_evaluate import ONE_THREAD
 
 LIMIT = "60"  # documents: enough to compare answers one by one, small enough for a CPU server
 
 
 @pytest.fixture(scope="module")
 def served(pretrained_model) -> LocalServer:
-    with LocalServer(model=str(pretrained_model)) as server:
-        yield server
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")  # the server inherits it (see ONE_THREAD)
+        with LocalServer(model=str(pretrained_model)) as server:
+            yield server
 
 
 def evaluate(output: Path, *target: str) -> tuple[dict, list[dict]]:
-    fmops("evaluate", *target, "--tasks", "demo_addition", "--limit", LIMIT, "--output", str(output))
+    fmops("evaluate", *target, "--tasks", "demo_addition", "--limit", LIMIT, "--output", str(output), env=ONE_THREAD)
     samples = [json.loads(line) for line in (output / "samples.jsonl").read_text().splitlines()]
     return json.loads((output / "metrics.json").read_text()), samples
 
