@@ -43,11 +43,16 @@ def unavailable(message: str) -> None:
     pytest.skip(f"{message} (skipped outside CI; set CI=true to make this a failure)")
 
 
+def _marker() -> str:
+    """What the venv was built from: a restored cache built on another interpreter is rebuilt."""
+    return f"checkov=={CHECKOV_VERSION} python={sys.version.split()[0]} base={sys.base_prefix}"
+
+
 def _checkov_ready(venv: Path) -> bool:
     """Installed completely by an earlier session (the marker is written last; `checkov --version`
     alone takes seconds to import)."""
     marker = venv / "fmops-installed"
-    return (venv / "bin" / "checkov").exists() and marker.exists() and marker.read_text() == CHECKOV_VERSION
+    return (venv / "bin" / "checkov").exists() and marker.exists() and marker.read_text() == _marker()
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +72,7 @@ def checkov() -> Path:
                 result = subprocess.run(step, capture_output=True, text=True)
                 if result.returncode != 0:
                     unavailable(f"cannot install checkov=={CHECKOV_VERSION}: {result.stderr.strip()[-500:]}")
-            (venv / "fmops-installed").write_text(CHECKOV_VERSION)
+            (venv / "fmops-installed").write_text(_marker())
             print(f"checkov venv created in {time.monotonic() - start:.1f} s: {venv}", file=sys.stderr)
     return binary
 
