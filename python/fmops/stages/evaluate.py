@@ -8,6 +8,8 @@ or a standard lm-eval task name (hellaswag, arc_easy, gsm8k: the harness downloa
 tasks read python/fmops/data/demo/eval/*.jsonl, or the same file names under --task-data DIR.
 Against an endpoint, generation runs through /v1/chat/completions (the server applies the chat template);
 log-likelihood tasks need /v1/completions with echo+logprobs, which vLLM has and `transformers serve` lacks.
+The endpoint's API key is read from $OPENAI_API_KEY; an unreachable endpoint is retried (max_retries), then
+refused. --limit N evaluates at most N documents per task ('' = all). Settings: EvaluateConfig below.
 
 Output (--output URI): metrics.json, samples.jsonl (one line per document), report.md + chart.png (candidate
 against --baseline), manifest.json last. --results-dir DIR gets metrics.json, report.md, chart.png.
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from fmops import config, manifest, storage
+from fmops import config, manifest, registry, storage
 from fmops.errors import InputError
 from fmops.evaluation import baseline, catalog, endpoint, harness, report, samples, taskdata
 
@@ -47,7 +49,7 @@ class EvaluateConfig(config.StageConfig):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="", help="model directory URI, or a hub id")
+    parser.add_argument("--model", default="", help="model directory URI, registry pointer, or a hub id")
     parser.add_argument("--endpoint", default="", help="OpenAI-compatible base URL instead of --model")
     parser.add_argument("--model-name", default="", help="model name at the endpoint (default: its first model)")
     parser.add_argument("--tasks", default="", help="comma-separated tasks (default: demo)")
@@ -73,7 +75,7 @@ def _target(args: argparse.Namespace, cfg: EvaluateConfig) -> tuple[str | None, 
     if bool(args.model) == bool(args.endpoint):
         raise InputError("give exactly one of --model and --endpoint")
     if args.model:
-        return manifest.require_complete_model(args.model), None
+        return manifest.require_complete_model(registry.resolve(args.model)), None
     return None, endpoint.connect(args.endpoint, args.model_name, cfg.max_retries)
 
 
