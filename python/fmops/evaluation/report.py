@@ -73,4 +73,5 @@ def _bars(axes, results: Results, keys: list[str], xs: list[float], width: float
         entry = results.metrics.get(task, {}).get(metric) or {"value": 0.0}
         values.append(entry["value"])
         errors.append(entry.get("stderr") or 0.0)
-    axes.bar(xs, values, width, yerr=errors, capsize=3, label=label)
+    bars = axes.bar(xs, values, width, yerr=errors, capsize=3, label=label)
+    axes.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
