@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,7 +122,13 @@ def failures(nodes: list[Node]) -> list[Node]:
     return [n for n in nodes if n.leaf and n.phase in ("Failed", "Error")]
 
 
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a CI timeout, `kill`) stops the run like Ctrl-C: the running step's processes are stopped too."""
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, interrupt)
     library, document, run_dir, variables, previous, notes = start(args)
     entry = library.local(document, spec_of(document).get("entrypoint", ""))
     problems = unsupported_on_path(library, entry, variables, set())

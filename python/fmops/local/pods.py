@@ -101,6 +101,11 @@ def environment(env: list[dict[str, Any]], variables: dict[str, str], notes: lis
     return result
 
 
+def deadline_of(template: dict[str, Any]) -> float | None:
+    deadline = str(template.get("activeDeadlineSeconds") or "")
+    return float(deadline) if deadline.isdigit() else None
+
+
 def container_process(template: dict[str, Any], variables: dict[str, str], directory: Path) -> Process:
     body = template.get("container") or template.get("script") or {}
     notes: list[str] = []
@@ -114,12 +119,11 @@ def container_process(template: dict[str, Any], variables: dict[str, str], direc
         command.append(str(script))
     if "nvidia.com/gpu" in str(body.get("resources") or {}):
         notes.append("GPU request ignored: runs on this machine's CPU")
-    deadline = template.get("activeDeadlineSeconds")
     return Process(
         command=interpreter(command),
         env=environment(body.get("env") or [], variables, notes),
         directory=directory,
-        timeout=float(deadline) if str(deadline or "").isdigit() else None,
+        timeout=deadline_of(template),
         paths=paths,
         files=[paths[path] for path in declared],
         notes=notes,
@@ -135,12 +139,11 @@ def pytorchjob_process(template: dict[str, Any], variables: dict[str, str], dire
     notes = [f"PyTorchJob of {processes} replica(s) runs as torchrun --nproc_per_node {processes} on this machine"]
     if command[0] == "fmops":
         command = ["torchrun", "--standalone", "--nproc_per_node", str(processes), "-m", "fmops.cli", *command[1:]]
-    deadline = template.get("activeDeadlineSeconds")
     return Process(
         command=interpreter(command),
         env=environment(container.get("env") or [], variables, notes),
         directory=directory,
-        timeout=float(deadline) if str(deadline or "").isdigit() else None,
+        timeout=deadline_of(template),
         notes=notes,
     )
 

@@ -57,6 +57,18 @@ def workflow_options(title: str, description: str, deadline: int) -> dict[str, A
     }
 
 
+def cron_options(schedule: str, starting_deadline: int, keep_succeeded: int, keep_failed: int) -> dict[str, Any]:
+    """How every fmops CronWorkflow is scheduled: in UTC, never overlapping its previous run."""
+    return {
+        "schedules": [schedule],
+        "timezone": "UTC",
+        "concurrency_policy": "Forbid",
+        "starting_deadline_seconds": starting_deadline,
+        "successful_jobs_history_limit": keep_succeeded,
+        "failed_jobs_history_limit": keep_failed,
+    }
+
+
 def param(name: str, description: str, default: str | None = None, enum: list[str] | None = None) -> Parameter:
     """A documented template input; without a default it is required."""
     options = {"default": default} if default is not None else {}

@@ -13,7 +13,7 @@ from hera.workflows import DAG, CronWorkflow, Task
 from hera.workflows.models import TemplateRef
 
 from fmops.workflows import common
-from fmops.workflows.common import DAY, RESULTS_DIR, param
+from fmops.workflows.common import DAY, HOUR, RESULTS_DIR, param
 
 PARAMS = [
     param("storage-root", "URI under which runs, watermarks and the model registry live", "s3://fmops-data/fmops"),
@@ -35,12 +35,7 @@ WATERMARK = f"{ROOT}/watermarks/{NAME}.json"
 
 with CronWorkflow(
     name="fmops-continuous-pretrain",
-    schedules=["0 2 * * *"],
-    timezone="UTC",
-    concurrency_policy="Forbid",
-    starting_deadline_seconds=3600,
-    successful_jobs_history_limit=7,
-    failed_jobs_history_limit=7,
+    **common.cron_options("0 2 * * *", starting_deadline=HOUR, keep_succeeded=7, keep_failed=7),
     entrypoint="continuous-pretrain",
     arguments=[common.argument(p) for p in PARAMS],
     **common.workflow_options(

@@ -23,12 +23,7 @@ W = "{{workflow.parameters.%s}}"
 
 with CronWorkflow(
     name="fmops-monitor",
-    schedules=["*/30 * * * *"],
-    timezone="UTC",
-    concurrency_policy="Forbid",
-    starting_deadline_seconds=600,
-    successful_jobs_history_limit=3,
-    failed_jobs_history_limit=10,
+    **common.cron_options("*/30 * * * *", starting_deadline=600, keep_succeeded=3, keep_failed=10),
     entrypoint="monitor",
     arguments=[common.argument(p) for p in PARAMS],
     **common.workflow_options(
