@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,38 @@ def test_task_yamls_validate_against_shipped_data(demo_dir):
     readme = (catalog.tasks_dir() / "README.md").read_text()
     for name, task in tasks.items():
         assert f"| `{name}` | {task.config.metadata['version']} |" in readme
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch) -> Iterator[tuple[str, dict[str, str]]]:
+    """A bucket on moto's S3-compatible server on loopback, and the environment that reaches it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="fmops-eval")
+    yield "fmops-eval", env
+    server.stop()
+
+
+def test_s3_task_data_and_output(s3_bucket, tiny_model, demo_dir):
+    import boto3
+
+    bucket, env = s3_bucket
+    s3 = boto3.client("s3")
+    lines = (demo_dir / "eval" / "addition.jsonl").read_text().splitlines()
+    s3.put_object(Bucket=bucket, Key="eval/addition.jsonl", Body="\n".join(lines[:4]) + "\n")
+    fmops("evaluate", "--model", str(tiny_model), "--tasks", "demo_addition", "--task-data", f"s3://{bucket}/eval",
+          "--output", f"s3://{bucket}/runs/eval", env={**env, **ONE_THREAD})  # fmt: skip
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix="runs/eval/")
+    names = sorted(item["Key"].removeprefix("runs/eval/") for item in listing["Contents"])
+    assert names == ["chart.png", "manifest.json", "metrics.json", "report.md", "samples.jsonl"]
+    metrics = json.loads(s3.get_object(Bucket=bucket, Key="runs/eval/metrics.json")["Body"].read())
+    assert metrics["demo_addition"]["exact_match"]["samples"] == 4
