@@ -17,7 +17,8 @@ def test_local_deploy_publishes_smoke_tests_promotes_and_stops_the_server(tiny_m
     (evaluation / "metrics.json").write_text('{"demo_addition": {"exact_match": {"value": 0.25}}}')
     root, results = tmp_path / "registry", tmp_path / "results"
     result = fmops("deploy", "--model", str(tiny_model), "--name", "demo", "--target", "local", "--registry",
-                   str(root), "--evaluation", str(evaluation), "--results-dir", str(results))  # fmt: skip
+                   str(root), "--evaluation", str(evaluation), "--results-dir", str(results),
+                   "--timeout", "", "--namespace", "")  # '' = not given, as templates pass it  # fmt: skip
     report = json.loads((results / "deploy.json").read_text())
     version = report["version"]
     assert report["status"] == "promoted" and report["server_exit_code"] == 0

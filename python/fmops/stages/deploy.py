@@ -63,12 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry", required=True, help="registry root URI (s3:// for the cluster)")
     parser.add_argument("--evaluation", default="", help="evaluation output to keep with the version")
     parser.add_argument("--namespace", default="fmops", help="Kubernetes namespace (default fmops)")
-    parser.add_argument("--timeout", type=float, default=0.0,
+    parser.add_argument("--timeout", type=seconds, default=0.0,
                         help="rollout deadline in s (default: 1800 cluster, 120 local)")  # fmt: skip
     parser.add_argument("--endpoint", default="",
                         help="base URL the smoke test uses (default: the in-cluster Service URL)")  # fmt: skip
     parser.add_argument("--results-dir", default="", help="local dir for endpoint, deploy.json, metrics.json")
     config.add_config_arguments(parser)
+
+
+def seconds(text: str) -> float:
+    """A --timeout value; '' (what templates pass for unset) means the target's default."""
+    try:
+        return float(text) if text else 0.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
 
 
 def check_inputs(args: argparse.Namespace) -> str:
@@ -88,6 +96,7 @@ def check_inputs(args: argparse.Namespace) -> str:
                          "deploy publishes only complete stage outputs")  # fmt: skip
     if args.evaluation and not storage.exists(storage.join(args.evaluation, manifest.METRICS)):
         raise InputError(f"{args.evaluation}: not an evaluation output (no {manifest.METRICS})")
+    args.namespace = args.namespace or "fmops"
     if args.timeout < 0:
         raise InputError(f"--timeout {args.timeout}: must not be negative")
     return model
