@@ -24,10 +24,12 @@ def refused(*args: str) -> str:
 
 @pytest.fixture
 def model_dir(tmp_path) -> Path:
-    """A plain Hugging Face model directory (only its config.json is looked at before the refusal)."""
+    """A plain Hugging Face model directory (only its config.json and chat template are looked at before
+    the refusal)."""
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
+    (model / "chat_template.jinja").write_text("{{ messages[0]['content'] }}")
     return model
 
 
@@ -91,3 +93,9 @@ def test_unreachable_endpoint(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
     message = refused("--endpoint", url, "--set", "max_retries=1", "--output", str(tmp_path / "o"))
     assert re.fullmatch(rf"{re.escape(url)}/v1: endpoint unreachable after 2 tries \(.+\)", message), message
+
+
+def test_model_without_chat_template(model_dir, tmp_path):
+    (model_dir / "chat_template.jinja").unlink()
+    message = refused("--model", str(model_dir), "--output", str(tmp_path / "o"))
+    assert message == f"{model_dir}: the tokenizer has no chat template; add one, or --set apply_chat_template=false"

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from fmops import manifest
 from fmops.errors import InputError
 from fmops.evaluation.catalog import ProjectTask, tasks_dir
 from fmops.evaluation.endpoint import Endpoint
@@ -87,6 +88,18 @@ def load_tasks(manager, task_specs: list[Any]) -> dict[str, Any]:
         return manager.load(task_specs)["tasks"]
     except (ValueError, KeyError, FileNotFoundError) as error:
         raise InputError(f"--tasks: could not load tasks ({error})") from None
+
+
+def require_chat_template(model: str) -> None:
+    """A local model evaluated with chat-formatted prompts must carry a chat template (SFT saves one)."""
+    from fmops import storage
+
+    if not manifest.looks_like_path(model) or storage.exists(storage.join(model, "chat_template.jinja")):
+        return
+    tokenizer_config = storage.join(model, "tokenizer_config.json")
+    if storage.exists(tokenizer_config) and "chat_template" in storage.read_json(tokenizer_config):
+        return
+    raise InputError(f"{model}: the tokenizer has no chat template; add one, or --set apply_chat_template=false")
 
 
 def is_loglikelihood(task) -> bool:

@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         limit=_int_flag("--limit", args.limit), batch_size=_int_flag("--batch-size", args.batch_size),
     )  # fmt: skip
     model, served = _target(args, cfg)
+    if model and cfg.apply_chat_template:
+        harness.require_chat_template(model)
     source = model or f"{served.base_url} ({served.model_name})"
     known = catalog.project_tasks()
     names, standard = catalog.split_names(cfg.tasks, known)
