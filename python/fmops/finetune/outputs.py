@@ -1,0 +1,69 @@
+"""The stage output directory: where training works, and how it is finished (metrics, results, manifest last).
+
+A local output is worked in place (the model lands at its root, checkpoints under checkpoints/). An s3://
+output is worked in a local temporary directory and uploaded: checkpoints as they complete, the model at
+the end. Starting a run removes an old manifest.json first, so a rerun is never "complete" half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fmops import manifest, storage
+from fmops.finetune import checkpoints
+from fsspec.core import url_to_fs
+
+
+@contextlib.contextmanager
+def workspace(output: str) -> Iterator[Path]:
+    """A local directory standing for `output` while the stage runs."""
+    _remove_manifest(output)
+    if not storage.is_remote(output):
+        path = storage.local_path(output)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="fmops-finetune-") as tmp:
+        yield Path(tmp)
+
+
+def _remove_manifest(output: str) -> None:
+    uri = storage.join(output, manifest.MANIFEST)
+    if not storage.exists(uri):
+        return
+    if storage.is_remote(uri):
+        fs, path = url_to_fs(uri)
+        fs.rm(path)
+    else:
+        storage.local_path(uri).unlink()
+
+
+def finish(
+    output: str,
+    work: Path,
+    *,
+    stage: str,
+    inputs: dict[str, Any],
+    config: dict[str, Any],
+    metrics: dict[str, Any],
+    started_at: str,
+    results_dir: str,
+) -> None:
+    """Upload the model (remote output), write metrics.json (also into results_dir), then manifest.json."""
+    if storage.is_remote(output):
+        shutil.rmtree(work / "checkpoints", ignore_errors=True)  # already uploaded as each completed
+        storage.upload_dir(work, output)
+    else:
+        shutil.rmtree(work / "checkpoints" / checkpoints.INCOMPLETE, ignore_errors=True)
+    storage.write_json(storage.join(output, manifest.METRICS), metrics)
+    if results_dir:
+        storage.write_json(storage.join(results_dir, manifest.METRICS), metrics)
+    manifest.write(output, stage=stage, inputs=inputs, config=config, metrics=metrics, started_at=started_at)
+    print(f"{stage}: model written to {output}", file=sys.stderr)
+    print(output)
