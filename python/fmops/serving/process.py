@@ -48,6 +48,8 @@ class LocalServer:
     port: int = 0
     api_key: str = ""
     startup_timeout: float = 120.0
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for the server, e.g. OMP_NUM_THREADS=1 on oversubscribed CPUs."""
     process: subprocess.Popen | None = field(default=None, init=False)
     log_path: Path | None = field(default=None, init=False)
     ready_after_s: float | None = field(default=None, init=False)
@@ -66,7 +68,7 @@ class LocalServer:
         log = tempfile.NamedTemporaryFile(prefix="fmops-serve-", suffix=".log", delete=False)
         self.log_path = Path(log.name)
         started = time.monotonic()
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
         log.close()
         self.wait_ready(started)
         return self
