@@ -110,8 +110,10 @@ def test_unknown_config_field(tmp_path):
 
 def test_refused_before_torch_is_imported(tmp_path):
     data = write_lines(tmp_path / "sft.jsonl", json.dumps({"messages": []}))
-    code = ("import sys\nfrom fmops.cli import main\n"
-            "status = main(['sft', '--model', 'm', '--data', sys.argv[1], '--output', 'o'])\n"
-            "print(status, sorted(m for m in ('torch', 'transformers', 'trl', 'datasets') if m in sys.modules))")
+    code = (
+        "import sys\nfrom fmops.cli import main\n"
+        "status = main(['sft', '--model', 'm', '--data', sys.argv[1], '--output', 'o'])\n"
+        "print(status, sorted(m for m in ('torch', 'transformers', 'trl', 'datasets') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code, str(data)], capture_output=True, text=True)
     assert result.stdout.strip() == "2 []", result.stderr

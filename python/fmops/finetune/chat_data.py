@@ -99,7 +99,7 @@ def preference_record(record: Record, uri: str, line: int) -> Record:
 
 
 def _shape(record: Record) -> str:
-    """"messages", or the fields with their kind, e.g. "prompt/chosen/rejected as str"."""
+    """The record shape: `messages`, or its fields and their kind, e.g. `prompt/completion as str`."""
     if "messages" in record:
         return "messages"
     kind = "str" if isinstance(next(iter(record.values())), str) else "messages"

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from fmops import storage
-from fsspec.core import url_to_fs
+from fmops.training.checkpoint import remove
 from transformers import TrainerCallback
 
 INCOMPLETE = ".incomplete"
@@ -80,11 +80,4 @@ class PublishCheckpoints(TrainerCallback):
         for step in complete_steps(str(self.published))[: -self.keep]:
             shutil.rmtree(self.published / f"checkpoint-{step}")
             if self.remote:
-                _remove_remote(storage.join(self.remote, f"checkpoint-{step}"))
-
-
-def _remove_remote(uri: str) -> None:
-    """Delete an S3 "directory" (fmops.storage has no delete: only checkpoints are ever removed)."""
-    fs, path = url_to_fs(uri)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
+                remove(storage.join(self.remote, f"checkpoint-{step}"))

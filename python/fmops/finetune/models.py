@@ -36,4 +36,3 @@ def load(model_uri: str, template_uri: str = "") -> tuple[PreTrainedModel, PreTr
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
-

@@ -17,6 +17,7 @@ from typing import Any
 
 from fmops import manifest, storage
 from fmops.finetune import checkpoints
+from fmops.training.metrics import write as write_metrics
 from fsspec.core import url_to_fs
 
 
@@ -61,9 +62,7 @@ def finish(
         storage.upload_dir(work, output)
     else:
         shutil.rmtree(work / "checkpoints" / checkpoints.INCOMPLETE, ignore_errors=True)
-    storage.write_json(storage.join(output, manifest.METRICS), metrics)
-    if results_dir:
-        storage.write_json(storage.join(results_dir, manifest.METRICS), metrics)
+    write_metrics(output, metrics, results_dir)
     manifest.write(output, stage=stage, inputs=inputs, config=config, metrics=metrics, started_at=started_at)
     print(f"{stage}: model written to {output}", file=sys.stderr)
     print(output)

@@ -35,8 +35,23 @@ METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "
            "logps/chosen", "logps/rejected")  # fmt: skip
 
 
-Loss = Literal["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
-               "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm"]  # TRL 1.16's loss_type
+Loss = Literal[
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+]  # fmt: skip (TRL 1.16 loss_type)
 
 
 class DPOStageConfig(FinetuneConfig):

@@ -6,7 +6,7 @@
 Data: JSONL, every line either {"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}
 (loss on the assistant turns, through the chat template's {% generation %} markers) or {"prompt": ...,
 "completion": ...} (strings or message lists; loss on the completion). Examples are packed into blocks of
-`max_length` tokens (`packing`, TRL's best-fit-decreasing: no example is cut in two).
+`max_length` tokens (`packing`; `packing_strategy` bfd on GPUs, wrapped on CPU).
 Output: the HF model at the root with the tokenizer and the chat template it trained with (evaluation and
 serving render prompts with that same template), `checkpoints/` (a rerun resumes), metrics.json, manifest.json.
 LoRA (`--set lora=true`): the merged full model at the root, the adapter in `adapter/` (see fmops.finetune.lora).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Literal
 
 from pydantic import Field
 
@@ -37,7 +38,12 @@ class SFTStageConfig(FinetuneConfig):
     """SFT options on top of the shared finetuning ones."""
 
     epochs: float = Field(3.0, gt=0, description="passes over the data")
-    packing: bool = Field(True, description="pack examples into max_length blocks (best-fit decreasing)")
+    packing: bool = Field(True, description="pack examples into blocks of max_length tokens")
+    packing_strategy: Literal["bfd", "wrapped"] = Field(
+        "wrapped",
+        description="bfd: best-fit decreasing, padding-free, no example cut (GPU with flash attention); "
+        "wrapped: concatenate and cut into full blocks (fastest on CPU/SDPA, where padding-free is slow)",
+    )
     assistant_only_loss: bool = Field(True, description="messages data: loss on assistant turns only")
     completion_only_loss: bool = Field(True, description="prompt/completion data: loss on the completion only")
 
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             args=SFTConfig(
                 **trainer.arguments(config, work),
                 packing=config.packing,
+                packing_strategy=config.packing_strategy,
                 assistant_only_loss=config.assistant_only_loss and "messages" in records[0],
                 completion_only_loss=config.completion_only_loss,
             ),
