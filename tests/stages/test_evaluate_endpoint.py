@@ -51,3 +51,21 @@ def test_loglikelihood_needs_vllm(tmp_path, served):
         "with echo and logprobs), which this endpoint does not return; serve the model with vLLM for log-likelihood "
         "tasks (the local `transformers serve` ignores logprobs/echo)"
     ]
+
+
+def test_model_name_not_served(tmp_path, served, pretrained_model):
+    args = [
+        "--endpoint",
+        served.base_url,
+        "--model-name",
+        "nope",
+        "--tasks",
+        "demo_addition",
+        "--output",
+        str(tmp_path),
+    ]
+    result = fmops("evaluate", *args, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"fmops evaluate: error: {served.base_url}/models: model 'nope' is not served here (served: {pretrained_model})"
+    ]

@@ -58,6 +58,8 @@ def connect(url: str, model_name: str, max_retries: int = 3, timeout: float = 10
         raise InputError(f"{root}: endpoint unreachable after {max_retries + 1} tries ({cause})") from None
     except openai.APIStatusError as error:
         raise InputError(f"{root}/models: endpoint answered HTTP {error.status_code}") from None
+    if model_name and served and model_name not in served:
+        raise InputError(f"{root}/models: model '{model_name}' is not served here (served: {', '.join(served)})")
     if not model_name:
         if not served:
             raise InputError(f"{root}/models: the endpoint serves no model; pass --model-name")
