@@ -1,0 +1,70 @@
+"""`fmops sft` with s3:// model, data and output (moto's server on loopback), resuming from an S3 checkpoint."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import fmops
+
+pytestmark = pytest.mark.slow
+BUCKET = "fmops-sft-test"
+
+
+@pytest.fixture
+def s3_env(monkeypatch) -> Iterator[dict[str, str]]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    yield env
+    server.stop()
+
+
+def keys(prefix: str) -> list[str]:
+    import boto3
+
+    listing = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def upload(local: Path, key: str) -> None:
+    import boto3
+
+    s3 = boto3.client("s3")
+    for file in [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file()):
+        name = key if local.is_file() else f"{key}/{file.relative_to(local).as_posix()}"
+        s3.upload_file(str(file), BUCKET, name)
+
+
+def test_s3_in_and_out_with_resume(s3_env, pretrained_model, demo_dir, tmp_path):
+    small = tmp_path / "sft.jsonl"
+    small.write_text("".join((demo_dir / "sft.jsonl").read_text().splitlines(keepends=True)[:48]))
+    upload(small, "data/sft.jsonl")
+    for name in os.listdir(pretrained_model):
+        if name != "checkpoints":
+            upload(pretrained_model / name, f"models/pt/{name}")
+    args = ["sft", "--model", f"s3://{BUCKET}/models/pt", "--data", f"s3://{BUCKET}/data/sft.jsonl",
+            "--output", f"s3://{BUCKET}/runs/sft", "--set", "save_steps=1", "--set", "save_total_limit=1"]  # fmt: skip
+    fmops(*args, "--set", "max_steps=1", env=s3_env)
+    written = keys("runs/sft/")
+    for name in ["manifest.json", "metrics.json", "model.safetensors", "config.json", "tokenizer.json",
+                 "chat_template.jinja", "checkpoints/checkpoint-1/trainer_state.json"]:  # fmt: skip
+        assert f"runs/sft/{name}" in written, written
+    assert not any(".incomplete" in key for key in written)
+
+    second = fmops(*args, "--set", "max_steps=2", env=s3_env)
+    assert "resuming from" in second.stderr and "checkpoint-1" in second.stderr
+    checkpoints = {key.split("/")[3] for key in keys("runs/sft/checkpoints/")}
+    assert checkpoints == {"checkpoint-2"}  # save_total_limit=1 pruned the first on S3 too
