@@ -8,7 +8,7 @@ import shutil
 from fmops import registry
 
 from tests.conftest import fmops
-from tests.stages.test_serve import ONE_THREAD, tiny_model  # noqa: F401  (session fixture)
+from tests.stages.test_serve import tiny_model  # noqa: F401  (session fixture)
 
 
 def test_local_deploy_publishes_smoke_tests_promotes_and_stops_the_server(tiny_model, tmp_path):  # noqa: F811
@@ -18,8 +18,7 @@ def test_local_deploy_publishes_smoke_tests_promotes_and_stops_the_server(tiny_m
     root, results = tmp_path / "registry", tmp_path / "results"
     result = fmops("deploy", "--model", str(tiny_model), "--name", "demo", "--target", "local", "--registry",
                    str(root), "--evaluation", str(evaluation), "--results-dir", str(results),
-                   "--timeout", "", "--namespace", "",  # '' = not given, as templates pass it
-                   env=ONE_THREAD)  # fmt: skip
+                   "--timeout", "", "--namespace", "")  # '' = not given, as templates pass it  # fmt: skip
     report = json.loads((results / "deploy.json").read_text())
     version = report["version"]
     assert report["status"] == "promoted" and report["server_exit_code"] == 0
@@ -46,7 +45,7 @@ def test_a_model_the_server_cannot_load_is_not_promoted(tiny_model, tmp_path):  
     shutil.copytree(tiny_model, broken)
     (broken / "model.safetensors").write_bytes(b"not safetensors")
     result = fmops("deploy", "--model", str(broken), "--name", "demo", "--target", "local", "--registry",
-                   str(root), "--results-dir", str(tmp_path / "results"), check=False, env=ONE_THREAD)  # fmt: skip
+                   str(root), "--results-dir", str(tmp_path / "results"), check=False)  # fmt: skip
     assert result.returncode == 1
     assert "fmops serve exited with status" in result.stderr
     assert "NOT promoted; production stays at v-old" in result.stderr

@@ -14,8 +14,6 @@ import pytest
 from tests.conftest import fmops, shared_output
 
 _SERVERS: dict[str, object] = {}
-# torch's OpenMP threads spin; on 2 cores shared with other test workers one thread serves ~10x faster.
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 def build_tiny(output: Path) -> None:
@@ -39,12 +37,13 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def served(tiny_model):
-    """One `fmops serve --model TINY` on loopback for the session (shared by every module importing it)."""
+    """One `fmops serve --model TINY --threads 1` on loopback for the session (shared by every module
+    importing it). One torch thread: OpenMP threads spin, and on 2 shared cores that is ~10x slower."""
     from fmops.serving.process import LocalServer
 
     key = str(tiny_model)
     if key not in _SERVERS:
-        _SERVERS[key] = LocalServer(str(tiny_model), env=ONE_THREAD).start()
+        _SERVERS[key] = LocalServer(str(tiny_model), threads=1).start()
     server = _SERVERS[key]
     yield server
     server.stop()
@@ -100,7 +99,7 @@ def test_an_unknown_model_id_is_refused(served):
 def test_api_key_is_enforced_when_configured_and_sigterm_stops_cleanly(tiny_model):
     from fmops.serving.process import LocalServer, get_json
 
-    server = LocalServer(str(tiny_model), api_key="s3cret", env=ONE_THREAD).start()
+    server = LocalServer(str(tiny_model), api_key="s3cret", threads=1).start()
     try:
         with pytest.raises(openai.AuthenticationError):
             client(server, "wrong").models.list()

@@ -47,6 +47,8 @@ class LocalServer:
     host: str = "127.0.0.1"
     port: int = 0
     api_key: str = ""
+    threads: int = 0
+    """torch CPU threads of the server (`fmops serve --threads`); 0: torch's default."""
     startup_timeout: float = 120.0
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the server, e.g. OMP_NUM_THREADS=1 on oversubscribed CPUs."""
@@ -65,6 +67,8 @@ class LocalServer:
                    "--host", self.host, "--port", str(self.port)]  # fmt: skip
         if self.api_key:
             command += ["--api-key", self.api_key]
+        if self.threads:
+            command += ["--threads", str(self.threads)]
         log = tempfile.NamedTemporaryFile(prefix="fmops-serve-", suffix=".log", delete=False)
         self.log_path = Path(log.name)
         started = time.monotonic()

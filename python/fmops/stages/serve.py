@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model directory, registry pointer or s3:// URI")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--threads", type=lambda text: int(text) if text else 0, default=0,
+                        help="torch CPU threads (default: torch's own; 1 suits small models on shared cores)")
     parser.add_argument("--api-key", default=os.environ.get("FMOPS_API_KEY", ""),
                         help="bearer key required on /v1 routes (default: $FMOPS_API_KEY; empty: any key)")
 
@@ -39,7 +41,11 @@ def resolve_model(uri: str) -> str:
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port}: must be between 1 and 65535")
+    if args.threads < 0:
+        raise InputError(f"--threads {args.threads}: must not be negative")
     model = resolve_model(args.model)
+    if args.threads:  # before torch is imported, so its OpenMP pool is sized once
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     from fmops.serving import local
 
     with storage.local_copy(model) as directory:
