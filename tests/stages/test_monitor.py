@@ -64,6 +64,9 @@ def test_monitor_appends_to_the_history_and_alerts_on_drift(served, tmp_path):  
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["alerts"] == 3 and "demo_addition/exact_match" in metrics
     assert "fmops monitor: ALERT demo_addition/exact_match" in result.stderr
+    table = (results / "drift.md").read_text()
+    exact = new["quality"]["demo_addition/exact_match"]
+    assert f"| demo_addition/exact_match | {exact:.4g} | 1 |" in table and "- ttft_ms_p95:" in table
 
 
 def test_a_malformed_history_is_refused_before_any_request(tmp_path):

@@ -75,3 +75,20 @@ def alerts(record: dict[str, Any], ref: dict[str, Any] | None, *, quality_drop: 
             found.append(f"{key}: {value:.1f} ms is {value / before - 1:.0%} above the reference "
                          f"{before:.1f} ms (threshold {latency_increase:.0%})")  # fmt: skip
     return found
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """This run against the reference, one row per metric, then the alerts."""
+    record, ref = report["record"], report["reference"] or {"quality": {}, "latency": {}, "records": 0}
+    rows = [(key, value, ref["quality"].get(key)) for key, value in sorted(record["quality"].items())]
+    rows += [(key, record["latency"].get(key), ref["latency"].get(key)) for key in LATENCY_KEYS]
+    lines = [f"# Drift of {record['model_name']} at {record['time']}", "",
+             f"Reference: mean of the last {ref['records']} records of this model.", "",
+             "| metric | now | reference |", "| --- | --- | --- |"]  # fmt: skip
+    lines += [f"| {key} | {_cell(now)} | {_cell(before)} |" for key, now, before in rows]
+    lines += ["", "## Alerts", ""] + ([f"- {line}" for line in report["alerts"]] or ["none"])
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}"

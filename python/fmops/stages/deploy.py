@@ -19,7 +19,8 @@
 Results (--results-dir): `endpoint` (the base URL), `deploy.json` (everything below and the smoke checks),
 `metrics.json`: promoted (0/1), rollout_s, smoke_passed (0/1), smoke_errors, smoke_ttft_ms_p95,
 smoke_latency_ms_p95, smoke_output_tokens_per_s; cluster runs also write `manifests.yaml`.
-The smoke test's API key: $FMOPS_API_KEY (the deploy template maps it from fmops-serving-api-key).
+The smoke test's API key: $FMOPS_API_KEY or $OPENAI_API_KEY (the template maps it from the Secret
+fmops-serving-api-key); a local deploy's server then requires it too. Local server threads: local_threads.
 """
 
 from __future__ import annotations
@@ -120,11 +121,16 @@ def publish(args: argparse.Namespace, model: str) -> tuple[str, str]:
     return version, target
 
 
+def api_key() -> str:
+    """The serving API key: $FMOPS_API_KEY, else $OPENAI_API_KEY (as `fmops monitor` reads it)."""
+    return os.environ.get("FMOPS_API_KEY") or os.environ.get("OPENAI_API_KEY", "")
+
+
 def smoke(endpoint: str, cfg: DeployConfig) -> dict[str, Any]:
     """The smoke test on the model the endpoint lists first (vLLM lists only --served-model-name)."""
     from fmops.serving.smoke import smoke_test
 
-    return smoke_test(endpoint, api_key=os.environ.get("FMOPS_API_KEY", ""), timeout=cfg.request_timeout,
+    return smoke_test(endpoint, api_key=api_key(), timeout=cfg.request_timeout,
                       connect_deadline_s=cfg.smoke_connect_s, load_requests=cfg.smoke_requests,
                       load_concurrency=cfg.smoke_concurrency)  # fmt: skip
 
@@ -132,8 +138,7 @@ def smoke(endpoint: str, cfg: DeployConfig) -> dict[str, Any]:
 def deploy_local(args: argparse.Namespace, cfg: DeployConfig, target: str) -> dict[str, Any]:
     from fmops.serving.process import LocalServer, ServerFailed
 
-    api_key = os.environ.get("FMOPS_API_KEY", "")
-    server = LocalServer(target, api_key=api_key, threads=cfg.local_threads,
+    server = LocalServer(target, api_key=api_key(), threads=cfg.local_threads,
                          startup_timeout=args.timeout or 120.0)
     outcome: dict[str, Any] = {"endpoint": "", "rollout_s": None}
     try:

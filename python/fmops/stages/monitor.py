@@ -13,7 +13,8 @@ allowed absolute drop of any task/metric, default 0.05), latency_increase (large
 of ttft_ms_p95 and latency_ms_p95, default 0.5), max_errors (failed latency requests, default 0).
 
 Results (--results-dir): monitor.json (the record, the reference, the alerts), metrics.json (task/metric
-values, ttft_ms_p95, latency_ms_p95, output_tokens_per_s, errors, alerts), `alert` (`true` or `false`).
+values, ttft_ms_p95, latency_ms_p95, output_tokens_per_s, errors, alerts), `alert` (`true` or `false`),
+drift.md (this run against the reference, and the alerts, as a table).
 Exit status 1 when any threshold is passed, so the scheduled workflow fails and notifies.
 """
 
@@ -109,6 +110,7 @@ def write_results(results_dir: str, report: dict[str, Any]) -> None:
     storage.write_json(str(out / "monitor.json"), report)
     storage.write_json(str(out / manifest.METRICS), metrics)
     storage.atomic_write_text(str(out / "alert"), "true" if report["alerts"] else "false")
+    storage.atomic_write_text(str(out / "drift.md"), drift.markdown(report))
 
 
 def run(args: argparse.Namespace) -> int:
