@@ -182,3 +182,18 @@ def test_the_cluster_target_needs_an_s3_registry(tiny_model, tmp_path):  # noqa:
     assert result.returncode == 2
     assert result.stderr.strip() == (f"fmops deploy: error: --registry {tmp_path / 'reg'}: the cluster target "
                                      "needs an s3:// registry (the serving pods read the model from S3)")
+
+
+def test_a_missing_monitoring_crd_fails_before_the_deployment_is_touched(s3_env, registry_root, tiny_model,  # noqa: F811
+                                                                          tmp_path):
+    fake = FakeKube(missing={"servicemonitors"}).start()
+    try:
+        with_previous(fake, registry_root, tiny_model)
+        result = deploy(fake, s3_env, tmp_path, registry_root, tiny_model)
+    finally:
+        fake.stop()
+    assert result.returncode == 1
+    assert ("apply ServiceMonitor/demo: HTTP 404: the server could not find the requested resource "
+            "(is its CustomResourceDefinition installed?)") in result.stderr
+    assert served_version(fake) == "v-old" and production(registry_root) == "v-old"
+    assert not [r for r in fake.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]]

@@ -33,6 +33,7 @@ class FakeKube:
     """State and behaviour of the fake API server. Start with `start()`; `url` is its address."""
 
     ready: Callable[[dict], bool] = lambda deployment: True
+    missing: set[str] = field(default_factory=set)  # plurals whose CRD is "not installed": 404
     objects: dict[tuple[str, str, str], dict] = field(default_factory=dict)  # (plural, ns, name) -> object
     requests: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,6 +98,8 @@ class FakeKube:
             if not match:
                 return 404, status(404, "NotFound", f"the server could not find the requested resource {url.path}")
             key = (match["plural"], match["ns"], match["name"])
+            if match["plural"] in self.missing:
+                return 404, status(404, "NotFound", "the server could not find the requested resource")
             if method == "PATCH":
                 return self.apply(key, headers.get("Content-Type", ""), query, body or b"")
             if key not in self.objects:

@@ -23,6 +23,10 @@ CUSTOM_KINDS = {
 }
 
 
+class ApplyFailed(RuntimeError):
+    """The API server refused an object (a missing CRD, RBAC, validation): kind/name and its message."""
+
+
 class RolloutFailed(RuntimeError):
     """The Deployment did not become ready; the message carries the pods' reason."""
 
@@ -56,7 +60,23 @@ class Cluster:
         self.custom = client.CustomObjectsApi(self.api)
 
     def apply(self, body: dict) -> None:
-        """Server-side apply one object (Deployment, Service, ConfigMap or one of CUSTOM_KINDS)."""
+        """Server-side apply one object; ApplyFailed with the API server's message when it is refused."""
+        import json
+
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self._apply(body)
+        except ApiException as error:
+            try:
+                message = json.loads(error.body or "{}").get("message") or error.reason
+            except json.JSONDecodeError:
+                message = error.reason
+            hint = " (is its CustomResourceDefinition installed?)" if error.status == 404 else ""
+            raise ApplyFailed(f"apply {body['kind']}/{body['metadata']['name']}: HTTP {error.status}: "
+                              f"{message}{hint}") from None  # fmt: skip
+
+    def _apply(self, body: dict) -> None:
         kind, name = body["kind"], body["metadata"]["name"]
         options = {"field_manager": FIELD_MANAGER, "force": True, "_content_type": APPLY}
         if kind == "Deployment":

@@ -167,8 +167,12 @@ def deploy_cluster(args: argparse.Namespace, cfg: DeployConfig, target: str, ver
                                "applied": [f"{o['kind']}/{o['metadata']['name']}" for o in objects]}
     cluster = rollout.Cluster(rollout.connect(), args.namespace)
     previous = cluster.read_deployment(args.name)
-    for body in objects:
-        cluster.apply(body)
+    try:
+        for body in objects:  # the Deployment comes last: a failure before it changes nothing that serves
+            cluster.apply(body)
+    except rollout.ApplyFailed as error:
+        outcome["failure"] = str(error)
+        return outcome
     try:
         outcome["rollout_s"] = round(cluster.wait_ready(args.name, deadline), 2)
     except rollout.RolloutFailed as error:
