@@ -107,6 +107,8 @@ def test_rollout_applies_everything_smoke_tests_then_promotes(s3_env, registry_r
     assert (tmp_path / "results" / "endpoint").read_text() == served.base_url
     kinds = [doc["kind"] for doc in yaml.safe_load_all((tmp_path / "results" / "manifests.yaml").read_text())]
     assert kinds == ["Service", "ServiceMonitor", "PrometheusRule", "ConfigMap", "Deployment"]
+    assert report["applied"] == ["Service/demo", "ServiceMonitor/demo", "PrometheusRule/demo",
+                                 "ConfigMap/demo-dashboard", "Deployment/demo"]
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
     assert (metrics["promoted"], metrics["smoke_passed"], metrics["smoke_errors"]) == (1, 1, 0)
 

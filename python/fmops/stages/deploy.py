@@ -163,13 +163,13 @@ def deploy_cluster(args: argparse.Namespace, cfg: DeployConfig, target: str, ver
                        memory=cfg.memory, progress_deadline_s=int(deadline))  # fmt: skip
     objects = manifests.all_manifests(spec)
     endpoint = args.endpoint or manifests.service_url(spec)
-    outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": objects,
-                               "applied": [f"{o['kind']}/{o['metadata']['name']}" for o in objects]}
+    outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": objects, "applied": []}
     cluster = rollout.Cluster(rollout.connect(), args.namespace)
     previous = cluster.read_deployment(args.name)
     try:
         for body in objects:  # the Deployment comes last: a failure before it changes nothing that serves
             cluster.apply(body)
+            outcome["applied"].append(f"{body['kind']}/{body['metadata']['name']}")
     except rollout.ApplyFailed as error:
         outcome["failure"] = str(error)
         return outcome
