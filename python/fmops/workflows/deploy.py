@@ -6,7 +6,7 @@
 The `production` pointer moves only after the smoke test passes; a failed rollout rolls back.
 """
 
-from hera.workflows import Artifact, WorkflowTemplate
+from hera.workflows import Artifact, SecretEnv, WorkflowTemplate
 
 from fmops.workflows import common
 from fmops.workflows.common import HOUR, RESULTS_DIR, param, result
@@ -46,6 +46,10 @@ with WorkflowTemplate(
             result("endpoint", "endpoint"),
             result("metrics", "metrics.json"),
             Artifact(name="deployment", path=f"{RESULTS_DIR}/deploy.json", optional=True),
+            Artifact(name="manifests", path=f"{RESULTS_DIR}/manifests.yaml", optional=True),
         ],
+        # the smoke test authenticates with the key vLLM is started with
+        env=[SecretEnv(name="FMOPS_API_KEY", secret_name="fmops-serving-api-key", secret_key="api-key",
+                       optional=True)],
         deadline=HOUR,
     )  # fmt: skip
