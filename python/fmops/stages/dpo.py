@@ -57,7 +57,8 @@ Loss = Literal[
 class DPOStageConfig(FinetuneConfig):
     """DPO options on top of the shared finetuning ones."""
 
-    learning_rate: float = Field(1e-4, gt=0, description="peak learning rate")
+    learning_rate: float = Field(5e-4, gt=0, description="peak learning rate (tiny model; real sizes: recipes)")
+    max_length: int = Field(64, ge=8, description="tokens of prompt + answer; longer is truncated")
     beta: float = Field(0.1, gt=0, description="DPO temperature: how far the policy may move from the reference")
     loss: Loss = Field("sigmoid", description="TRL loss_type: sigmoid (the DPO paper's), ipo, hinge, robust, ...")
     precompute_ref_log_probs: bool = Field(False, description="score the reference once up front, then free it")
