@@ -46,6 +46,7 @@ class EvaluateConfig(config.StageConfig):
     timeout_s: int = Field(120, description="seconds per endpoint request")
     bootstrap_iters: int = Field(1000, description="bootstrap resamples for non-mean stderrs")
     device: str | None = Field(None, description="torch device for --model (None: cuda if present)")
+    cpu_threads: int | None = Field(1, description="torch threads on CPU (null: torch's default; see harness)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
