@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fmops import manifest
+from fmops import manifest, storage
 from fmops.errors import InputError
 from fmops.evaluation.catalog import ProjectTask, tasks_dir
 from fmops.evaluation.endpoint import Endpoint
@@ -93,8 +93,6 @@ def load_tasks(manager, task_specs: list[Any]) -> dict[str, Any]:
 
 def require_chat_template(model: str) -> None:
     """A local model evaluated with chat-formatted prompts must carry a chat template (SFT saves one)."""
-    from fmops import storage
-
     if not manifest.looks_like_path(model) or storage.exists(storage.join(model, "chat_template.jinja")):
         return
     tokenizer_config = storage.join(model, "tokenizer_config.json")
