@@ -42,7 +42,7 @@ def reasons(promote: bool, checks: list[Check], candidate: str, base: baseline.R
         f"# Gate: {'promote' if promote else 'blocked'}",
         "",
         f"- candidate: `{candidate}`",
-        f"- {note}" + ("" if base else "; regression rules do not apply"),
+        f"- baseline: `{base.uri}`" if base else f"- {note}; regression rules do not apply",
         "",
     ]
     lines += [f"- {'PASS' if check.passed else 'FAIL'} {check.rule}: {check.reason}" for check in checks]
