@@ -47,7 +47,7 @@ def test_promotes_when_every_rule_holds(tmp_path):
                                               "--rules", "demo")  # fmt: skip
     assert (status, promote, decision["promote"]) == (0, "true", True)
     assert len(decision["checks"]) == 5 and all(check["passed"] for check in decision["checks"])
-    assert reasons.startswith("# Gate: promote\n")
+    assert reasons.startswith(f"# Gate: promote\n\n- candidate: `{candidate}`\n- baseline: `{base}`\n")
     assert "PASS max_regression: demo_choice/acc 0.7800 vs baseline 0.8000: change -0.0200, within tolerance" in reasons
 
 
