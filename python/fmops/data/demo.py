@@ -91,11 +91,10 @@ def eval_records(held_out: list[tuple[int, int]], rng: random.Random) -> dict[st
     addition = [{"question": question(a, b), "answer": str(a + b)} for a, b in held_out]
     choice, preference = [], []
     for a, b in held_out:
-        wrong = near_miss(a + b, rng)
-        options = [str(a + b), str(wrong)]
+        options = [str(a + b), str(near_miss(a + b, rng))]
         rng.shuffle(options)
         choice.append({"question": question(a, b), "choices": options, "label": options.index(str(a + b))})
-        preference.append({"prompt": question(a, b), "chosen": str(a + b), "rejected": str(wrong)})
+        preference.append({"prompt": question(a, b), "chosen": str(a + b), "rejected": str(near_miss(a + b, rng))})
     return {"eval/addition.jsonl": addition, "eval/choice.jsonl": choice, "eval/preference.jsonl": preference}
 
 

@@ -1,0 +1,42 @@
+"""The demo data: shipped files are exactly what the generator writes; held-out problems stay held out."""
+
+import json
+import re
+
+from fmops.data import demo
+from tests.conftest import fmops
+
+
+def records(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_shipped_files_are_what_fmops_demo_writes(tmp_path, demo_dir):
+    result = fmops("demo", "--output", str(tmp_path))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jsonl")) == sorted(demo.FILES)
+    for name in demo.FILES:
+        assert (tmp_path / name).read_bytes() == (demo_dir / name).read_bytes(), name
+        assert name in result.stdout
+
+
+def test_held_out_problems_never_appear_in_training_files(demo_dir):
+    held_out = {r["question"] for r in records(demo_dir / "eval" / "addition.jsonl")}
+    assert len(held_out) >= 200
+    pretrain = "\n".join(r["text"] for r in records(demo_dir / "pretrain.jsonl"))
+    trained = {f"What is {a}+{b}?" for a, b in re.findall(r"(\d+)\+(\d+)=", pretrain)}
+    trained |= {r["messages"][0]["content"] for r in records(demo_dir / "sft.jsonl")}
+    trained |= {r["prompt"][0]["content"] for r in records(demo_dir / "dpo.jsonl")}
+    assert trained and not held_out & trained
+
+
+def test_rejected_answers_are_near_misses(demo_dir):
+    for record in records(demo_dir / "dpo.jsonl"):
+        chosen, rejected = record["chosen"][0]["content"], record["rejected"][0]["content"]
+        assert len(chosen) == len(rejected)
+        assert sum(x != y for x, y in zip(chosen, rejected, strict=True)) == 1
+        assert sum(abs(int(x) - int(y)) for x, y in zip(chosen, rejected, strict=True)) == 1
+
+
+def test_every_held_out_set_is_large_enough(demo_dir):
+    for name in ("addition", "choice", "preference"):
+        assert len(records(demo_dir / "eval" / f"{name}.jsonl")) >= 200
