@@ -25,6 +25,12 @@ class FinetuneConfig(StageConfig):
     max_length: int = Field(128, ge=8, description="tokens per sequence (or packed block); longer is truncated")
     gradient_checkpointing: bool = Field(False, description="recompute activations to save memory (big models)")
     precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto = bf16 where the GPU supports it")
+    cpu_threads: int = Field(
+        1,
+        ge=0,
+        description="torch threads when training on CPU (0 = torch's default; spinning OpenMP threads "
+        "on shared cores are ~5x slower for the tiny model than one)",
+    )
     seed: int = Field(0, description="seed for data order and initialisation of new weights (LoRA)")
     logging_steps: int = Field(10, ge=1, description="steps between logged metrics")
     save_steps: int = Field(100, ge=1, description="steps between checkpoints under <output>/checkpoints/")

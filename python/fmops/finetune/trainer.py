@@ -24,8 +24,16 @@ def use_bf16(precision: str) -> bool:
     return precision == "bf16" or (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
+def set_cpu_threads(threads: int) -> None:
+    import torch
+
+    if threads and not torch.cuda.is_available():
+        torch.set_num_threads(threads)
+
+
 def arguments(config: FinetuneConfig, work: Path) -> dict[str, Any]:
     """Keyword arguments of SFTConfig/DPOConfig that both stages set from the shared config."""
+    set_cpu_threads(config.cpu_threads)
     return {
         "output_dir": str(work / "checkpoints" / checkpoints.INCOMPLETE),
         "num_train_epochs": config.epochs,
