@@ -70,7 +70,7 @@ def test_bad_beta(tmp_path):
 
 def test_unknown_loss(tmp_path):
     message, _ = dpo_error(tmp_path, [json.dumps(GOOD)], "--loss", "hinged")
-    assert message.startswith("fmops dpo: error: command line: field 'loss': Input should be 'sigmoid', 'hinge'")
+    assert message.startswith("fmops dpo: error: command line: field 'loss': Value error, unknown loss ['hinged']; ")
 
 
 def test_non_positive_beta(tmp_path):

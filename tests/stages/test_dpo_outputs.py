@@ -44,4 +44,4 @@ def test_empty_flags_mean_not_given(sft_model, demo_dir, tmp_path):
     fmops("dpo", "--model", str(sft_model), "--data", str(data), "--output", str(output), "--config", "",
           "--beta", "", "--loss", "", "--results-dir", "", "--set", "max_steps=1")  # fmt: skip
     config = json.loads((output / "manifest.json").read_text())["config"]
-    assert (config["beta"], config["loss"], config["lora"]) == (0.1, "sigmoid", False)
+    assert (config["beta"], config["loss"], config["lora"]) == (0.1, "sigmoid,sft", False)

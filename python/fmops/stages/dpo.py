@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fmops import config as stage_config
 from fmops import manifest
@@ -35,7 +34,7 @@ METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "
            "logps/chosen", "logps/rejected")  # fmt: skip
 
 
-Loss = Literal[
+LOSSES = (
     "sigmoid",
     "hinge",
     "ipo",
@@ -51,7 +50,7 @@ Loss = Literal[
     "discopop",
     "sft",
     "sigmoid_norm",
-]  # fmt: skip (TRL 1.16 loss_type)
+)  # fmt: skip (TRL 1.16 loss_type)
 
 
 class DPOStageConfig(FinetuneConfig):
@@ -60,8 +59,20 @@ class DPOStageConfig(FinetuneConfig):
     learning_rate: float = Field(5e-4, gt=0, description="peak learning rate (tiny model; real sizes: recipes)")
     max_length: int = Field(64, ge=8, description="tokens of prompt + answer; longer is truncated")
     beta: float = Field(0.1, gt=0, description="DPO temperature: how far the policy may move from the reference")
-    loss: Loss = Field("sigmoid", description="TRL loss_type: sigmoid (the DPO paper's), ipo, hinge, robust, ...")
+    loss: str = Field(
+        "sigmoid,sft",
+        description="TRL loss_type, comma-separated terms summed with equal weight: sigmoid (the DPO paper's), "
+        "ipo, hinge, ...; `sft` adds the chosen answers' NLL (RPO), which keeps exact match from sliding",
+    )
     precompute_ref_log_probs: bool = Field(False, description="score the reference once up front, then free it")
+
+    @field_validator("loss")
+    @classmethod
+    def _known_losses(cls, value: str) -> str:
+        unknown = [term for term in value.split(",") if term.strip() not in LOSSES]
+        if unknown or not value.strip():
+            raise ValueError(f"unknown loss {unknown or [value]}; TRL's are {', '.join(LOSSES)}")
+        return value
 
 
 def _float_or_none(text: str) -> float | None:
@@ -110,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             args=DPOConfig(
                 **trainer.arguments(config, work),
                 beta=config.beta,
-                loss_type=[config.loss],
+                loss_type=[term.strip() for term in config.loss.split(",")],
                 precompute_ref_log_probs=config.precompute_ref_log_probs,
             ),
         )

@@ -6,7 +6,7 @@
 Data: JSONL, every line either {"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}
 (loss on the assistant turns, through the chat template's {% generation %} markers) or {"prompt": ...,
 "completion": ...} (strings or message lists; loss on the completion). Examples are packed into blocks of
-`max_length` tokens (`packing`; `packing_strategy` bfd on GPUs, wrapped on CPU).
+`max_length` tokens (`packing`, TRL's best-fit decreasing by default: padding-free, no example cut).
 Output: the HF model at the root with the tokenizer and the chat template it trained with (evaluation and
 serving render prompts with that same template), `checkpoints/` (a rerun resumes), metrics.json, manifest.json.
 LoRA (`--set lora=true`): the merged full model at the root, the adapter in `adapter/` (see fmops.finetune.lora).
@@ -42,9 +42,9 @@ class SFTStageConfig(FinetuneConfig):
     batch_size: int = Field(8, ge=1, description="sequences (or packed blocks) per device per step")
     packing: bool = Field(True, description="pack examples into blocks of max_length tokens")
     packing_strategy: Literal["bfd", "wrapped"] = Field(
-        "wrapped",
-        description="bfd: best-fit decreasing, padding-free, no example cut (GPU with flash attention); "
-        "wrapped: concatenate and cut into full blocks (fastest on CPU/SDPA, where padding-free is slow)",
+        "bfd",
+        description="bfd: best-fit decreasing, padding-free, no example cut in two; wrapped: concatenate and cut "
+        "into full blocks (examples split across blocks lose their question: 7.0% -> 1.7% exact match on the demo)",
     )
     assistant_only_loss: bool = Field(True, description="messages data: loss on assistant turns only")
     completion_only_loss: bool = Field(True, description="prompt/completion data: loss on the completion only")
