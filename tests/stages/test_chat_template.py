@@ -14,9 +14,8 @@ def _demo_conversation(demo_dir) -> list[dict]:
 
 
 def test_saved_tokenizers_carry_the_training_template(pretrained_model, sft_model, dpo_model):
-    from transformers import AutoTokenizer
-
     from fmops.finetune import models
+    from transformers import AutoTokenizer
 
     trained_with = models.chat_template(AutoTokenizer.from_pretrained(str(pretrained_model)), "")
     assert "{% generation %}" in trained_with  # what TRL's assistant_only_loss masks by
@@ -28,10 +27,9 @@ def test_saved_tokenizers_carry_the_training_template(pretrained_model, sft_mode
 def test_evaluation_prompt_is_byte_identical_to_the_training_format(demo_dir, pretrained_model, sft_model):
     """lm-eval's `hf` model (what `fmops evaluate` runs, like `transformers serve` and vLLM, renders with the
     model's own tokenizer) must produce exactly the prefix SFT trained the answer after."""
+    from fmops.finetune import models
     from lm_eval.models.huggingface import HFLM
     from transformers import AutoTokenizer
-
-    from fmops.finetune import models
 
     conversation = _demo_conversation(demo_dir)
     question, answer = conversation[0]["content"], conversation[1]["content"]

@@ -1,4 +1,4 @@
-"""What `fmops dpo` leaves behind: the reward metrics TRL logs, manifest last; flags and LoRA as the template passes them."""
+"""What `fmops dpo` leaves behind: reward metrics, manifest last; flags and LoRA as the template passes them."""
 
 from __future__ import annotations
 
