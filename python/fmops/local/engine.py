@@ -102,7 +102,8 @@ class Engine:
         """Run a template as node `node_id`; returns the finished node."""
         template = scope.template
         composite = "dag" in template or "steps" in template
-        node = self.node(node_id, scope.name, leaf=not composite)
+        node = self.node(node_id, scope.name)
+        node.leaf = not composite
         earlier = self.previous.get(node_id)
         if not composite and earlier and earlier["phase"] == "Succeeded":
             node.outputs, node.attempts, node.log = earlier["outputs"], earlier["attempts"], earlier["log"]

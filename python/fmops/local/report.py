@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def phase_name(node: Node) -> str:
 def training_rows(nodes: list[Node]) -> list[tuple[str, dict[str, float]]]:
     rows = []
     for node in nodes:
-        metrics = parse_metrics(node)
+        metrics = parse_metrics(node) if node.leaf else None
         if metrics is None or is_evaluation(metrics):
             continue
         flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
@@ -59,7 +60,7 @@ def evaluation_rows(nodes: list[Node]) -> tuple[list[str], list[tuple[str, dict[
     columns: list[str] = []
     rows = []
     for node in nodes:
-        metrics = parse_metrics(node)
+        metrics = parse_metrics(node) if node.leaf else None
         if not metrics or not is_evaluation(metrics):
             continue
         values = {
@@ -81,7 +82,7 @@ def console_tables(nodes: list[Node]) -> list[Table]:
     tables = []
     training = training_rows(nodes)
     if training:
-        table = Table(title="training")
+        table = Table(title="phase metrics")
         table.add_column("phase")
         table.add_column("metrics")
         for phase, metrics in training:
@@ -108,7 +109,7 @@ def markdown(title: str, status: str, nodes: list[Node], run_dir: Path) -> str:
     lines += [f"| {n.id} | {n.phase} | {n.seconds or 0:.1f} |" for n in nodes]
     training = training_rows(nodes)
     if training:
-        lines += ["", "## Training", "", "| phase | metrics |", "| --- | --- |"]
+        lines += ["", "## Phase metrics", "", "| phase | metrics |", "| --- | --- |"]
         lines += [f"| {p} | {', '.join(f'{k}={number(v)}' for k, v in m.items())} |" for p, m in training]
     columns, rows = evaluation_rows(nodes)
     if rows:
@@ -133,7 +134,7 @@ def markdown(title: str, status: str, nodes: list[Node], run_dir: Path) -> str:
 
 def show(title: str, status: str, nodes: list[Node], run_dir: Path) -> Path:
     """Print the final tables and where things are; write report.md. Returns its path."""
-    console = Console(stderr=True, soft_wrap=True)
+    console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
     for table in console_tables(nodes):
         console.print(table)
     report = run_dir / "report.md"

@@ -1,0 +1,45 @@
+"""The main job end to end: `fmops run` executes the committed fmops-pipeline on the tiny model."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import fmops
+
+PHASES = ("demo-data", "plan", "pretrain", "evaluate-pretrain", "sft", "evaluate-sft", "dpo", "evaluate-final",
+          "gate", "deploy")  # fmt: skip
+
+
+def exact_match(node: dict) -> float:
+    return json.loads(node["outputs"]["metrics"])["demo_addition"]["exact_match"]["value"]
+
+
+@pytest.mark.slow
+def test_demo_lifecycle_runs_from_the_committed_templates(tmp_path: Path):
+    run_dir = tmp_path / "run"
+    result = fmops("run", "--workdir", str(run_dir), check=False, timeout=1200)
+    assert result.returncode == 0, result.stderr[-4000:]
+    nodes = json.loads((run_dir / "run.json").read_text())["nodes"]
+    assert {p: nodes[f"pipeline/{p}"]["phase"] for p in PHASES} == dict.fromkeys(PHASES, "Succeeded")
+    assert nodes["pipeline/pretrain/train"]["phase"] == "Succeeded"
+    assert nodes["pipeline/pretrain/train-distributed"]["phase"] == "Skipped"
+
+    # every phase's gain is measured on the held-out set, and finetuning gains on the demo skill
+    assert exact_match(nodes["pipeline/evaluate-sft"]) > exact_match(nodes["pipeline/evaluate-pretrain"])
+    assert "evaluation (held-out)" in result.stderr
+
+    # the gate promoted, deploy published the version and moved production after its smoke test
+    assert nodes["pipeline/gate"]["outputs"]["promote"] == "true"
+    models = run_dir / "storage" / "models" / "demo"
+    production = json.loads((models / "production").read_text())
+    assert (models / production["version"] / "manifest.json").is_file()
+    assert (models / production["version"] / "evaluation" / "metrics.json").is_file()
+
+    # the exit handler recorded the outcome; the report has the tables and the plots
+    status = json.loads((run_dir / "storage" / "runs" / "run" / "status.json").read_text())
+    assert status["status"] == "Succeeded"
+    report = (run_dir / "report.md").read_text()
+    assert "## Evaluation (held-out demo sets)" in report and "Gate (pipeline/gate): promote = **true**" in report
+    plots = [line for line in report.splitlines() if line.startswith("![")]
+    assert plots and all((run_dir / line.split("](")[1].rstrip(")")).is_file() for line in plots)
