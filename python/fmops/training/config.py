@@ -16,12 +16,12 @@ from fmops.config import StageConfig
 class TrainConfig(StageConfig):
     """Optimizer steps, batch shape, LR schedule, checkpointing, evaluation and precision."""
 
-    steps: int = Field(500, ge=1, description="optimizer steps (ignored when `tokens` is set)")
+    steps: int = Field(320, ge=1, description="optimizer steps (ignored when `tokens` is set)")
     tokens: int | None = Field(None, ge=1, description="token budget; sets steps = ceil(tokens / tokens per step)")
     seq_len: int = Field(128, ge=8, description="tokens per packed sequence (block)")
-    batch_size: int = Field(16, ge=1, description="sequences per device per micro-batch")
+    batch_size: int = Field(32, ge=1, description="sequences per device per micro-batch")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
-    lr: float = Field(5e-3, gt=0, description="peak learning rate")
+    lr: float = Field(3e-3, gt=0, description="peak learning rate")
     schedule: Literal["wsd", "cosine"] = Field(
         "wsd", description="wsd: warm-up, stable, cosine decay; cosine: warm-up then cosine to the floor"
     )
