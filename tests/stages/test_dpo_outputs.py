@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import fmops
 
 pytestmark = pytest.mark.slow
+LAUNCH = ("launch", "--nodes", "1", "--gpus-per-node", "1", "--strategy", "ddp", "--")
 REWARDS = ("rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
 
 
@@ -23,11 +24,11 @@ def test_demo_output_has_reward_metrics(dpo_model, sft_model):
 
 
 def test_template_command_line_with_lora(sft_model, demo_dir, tmp_path):
-    """The WorkflowTemplate's line: --config RECIPE --beta B --loss L --set lora=... --results-dir DIR."""
+    """The template's line: fmops launch ... -- dpo --config R --beta B --loss L --set lora=... --results-dir D."""
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join((demo_dir / "dpo.jsonl").read_text().splitlines(keepends=True)[:32]))
     output, results = tmp_path / "dpo-lora", tmp_path / "results"
-    fmops("dpo", "--model", str(sft_model), "--data", str(data), "--output", str(output), "--config", "demo",
+    fmops(*LAUNCH, "dpo", "--model", str(sft_model), "--data", str(data), "--output", str(output), "--config", "demo",
           "--beta", "0.2", "--loss", "ipo", "--set", "lora=true", "--set", "max_steps=2", "--set", "logging_steps=1",
           "--results-dir", str(results))  # fmt: skip
     metrics = json.loads((results / "metrics.json").read_text())
