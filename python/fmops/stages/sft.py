@@ -37,7 +37,7 @@ from fmops.finetune.config import FinetuneConfig
 class SFTStageConfig(FinetuneConfig):
     """SFT options on top of the shared finetuning ones."""
 
-    epochs: float = Field(4.0, gt=0, description="passes over the data")
+    epochs: float = Field(3.0, gt=0, description="passes over the data (2 epochs: 0.7% exact match, 3: 7%)")
     learning_rate: float = Field(3e-3, gt=0, description="peak learning rate (tiny model; real sizes: recipes)")
     batch_size: int = Field(8, ge=1, description="sequences (or packed blocks) per device per step")
     packing: bool = Field(True, description="pack examples into blocks of max_length tokens")
