@@ -1,0 +1,181 @@
+"""The torch side of `fmops bench pretrain`: one model shape, measured twice in this process.
+
+`ours`: the stage's own training function, `fmops.training.loop.train()`, with the accelerator the stage
+builds (`pretrain_run.accelerator_for`) and the stage's default config (`PretrainConfig`), fed random tokens
+through the stage's `Stream`. `baseline`: transformers' `Trainer` tuned as issue 9 says (bf16, sdpa,
+fused AdamW, torch.compile), with what a CPU cannot do dropped and listed in `dropped_on_cpu`.
+Both see the same model shape and initial weights, the same tokens per optimizer step and sequence length;
+the first `warmup` optimizer steps of each are excluded from timing.
+
+Imported only after the flags are validated (it imports torch and transformers).
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from typing import Any
+
+import torch
+
+from fmops.training import flops, loop, metrics
+from fmops.training.pretrain_run import accelerator_for
+from fmops.training.sampling import Stream
+
+SEED = 0
+
+
+def build_model(shape: dict[str, Any]) -> Any:
+    """A freshly initialised Llama of `shape` (the same weights for every call), sdpa attention, fp32."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(SEED)
+    config = LlamaConfig(**shape, attn_implementation="sdpa")
+    return LlamaForCausalLM(config)
+
+
+def random_blocks(vocab_size: int, blocks: int, seq_len: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(SEED)
+    return torch.randint(0, vocab_size, (blocks, seq_len), generator=generator)
+
+
+def reset_device(device: torch.device) -> None:
+    """Free what the previous measurement left, so each one's peak memory is its own (on GPU)."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    torch.compiler.reset()  # forget the previous model's compiled graphs
+
+
+def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """`loop.train()` as `fmops pretrain` runs it, on random tokens; timing from its own per-step history."""
+    from fmops.stages.pretrain import PretrainConfig
+
+    total = run["warmup"] + run["steps"]
+    cfg = PretrainConfig(
+        steps=total, seq_len=run["seq_len"], batch_size=run["batch"], grad_accum=1,
+        checkpoint_interval=0, eval_interval=0, log_interval=max(1, total // 4), seed=SEED,
+    )  # fmt: skip
+    accelerator = accelerator_for(cfg)
+    reset_device(accelerator.device)
+    model = build_model(shape)
+    stream = Stream(random_blocks(shape["vocab_size"], total * run["batch"], run["seq_len"]), seed=SEED)
+    flops_token = flops.model_flops_per_token(model, run["seq_len"])
+    parameters = sum(p.numel() for p in model.parameters())
+    model, state = loop.train(model, stream, cfg, accelerator)
+    timed = state["history"][run["warmup"] :]
+    tokens, seconds = sum(h["tokens"] for h in timed), sum(h["seconds"] for h in timed)
+    result = {
+        "path": "fmops.training.loop.train (the function `fmops pretrain` runs), stage default config",
+        "precision": accelerator.mixed_precision,
+        "micro_batch": cfg.batch_size,
+        "grad_accum": cfg.grad_accum,
+        "tokens_per_step": cfg.tokens_per_step(accelerator.num_processes),
+        "timing": "sum of the loop's per-step seconds (each ends on loss.item(), a device sync)",
+        **_throughput(tokens, seconds, flops_token, accelerator.device, parameters),
+        "final_loss": state["history"][-1]["loss"],
+    }
+    accelerator.end_training()
+    accelerator.free_memory()  # drop its references to model and optimizer before the baseline runs
+    del model, state
+    return result
+
+
+def _throughput(tokens: int, seconds: float, flops_token: float, device: Any, parameters: int) -> dict[str, Any]:
+    name = metrics.device_name(device)
+    tokens_per_s = tokens / seconds if seconds > 0 else 0.0
+    memory, kind = metrics.peak_memory(device)
+    return {
+        "parameters": parameters,
+        "timed_tokens": tokens,
+        "timed_seconds": seconds,
+        "tokens_per_s": tokens_per_s,
+        "flops_per_token": flops_token,
+        "mfu": flops.mfu(tokens_per_s, flops_token, name),
+        "mfu_note": flops.mfu_note(name),
+        "peak_memory_gib": memory,
+        "peak_memory_kind": kind,
+    }
+
+
+class RandomTokens(torch.utils.data.Dataset):
+    """The baseline's data: the same random blocks, as causal-LM examples (labels = inputs)."""
+
+    def __init__(self, blocks: torch.Tensor):
+        self.blocks = blocks
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.blocks[i], "labels": self.blocks[i]}
+
+
+def trainer_arguments(output_dir: str, run: dict[str, Any], cuda: bool) -> tuple[Any, list[str]]:
+    """Issue 9's tuned Trainer; on CPU without bf16, compile and fused AdamW (returned as `dropped`)."""
+    from transformers import TrainingArguments
+
+    dropped = [] if cuda else ["bf16 (fp32 on CPU)", "torch_compile", "adamw_torch_fused (adamw_torch on CPU)"]
+    args = TrainingArguments(
+        output_dir=output_dir, max_steps=run["warmup"] + run["steps"], per_device_train_batch_size=run["batch"],
+        gradient_accumulation_steps=1, bf16=cuda, torch_compile=cuda,
+        optim="adamw_torch_fused" if cuda else "adamw_torch", use_cpu=not cuda,
+        learning_rate=3e-4, weight_decay=0.1, max_grad_norm=1.0, seed=SEED, data_seed=SEED,
+        save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
+    )  # fmt: skip
+    return args, dropped
+
+
+def measure_baseline(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """transformers' Trainer; timed from the end of optimizer step `warmup` to the end of the last one."""
+    from transformers import PrinterCallback, Trainer, TrainerCallback
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    reset_device(device)
+    marks: dict[str, float] = {}
+
+    class StepClock(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step in (run["warmup"], args.max_steps):
+                if cuda:
+                    torch.cuda.synchronize(device)
+                marks.setdefault("start" if state.global_step == run["warmup"] else "end", time.perf_counter())
+
+    model = build_model(shape)
+    flops_token = flops.model_flops_per_token(model, run["seq_len"])
+    parameters = sum(p.numel() for p in model.parameters())
+    blocks = random_blocks(shape["vocab_size"], (run["warmup"] + run["steps"]) * run["batch"], run["seq_len"])
+    with tempfile.TemporaryDirectory(prefix="fmops-bench-trainer-") as tmp:
+        args, dropped = trainer_arguments(tmp, run, cuda)
+        trainer = Trainer(model=model, args=args, train_dataset=RandomTokens(blocks), callbacks=[StepClock()])
+        trainer.remove_callback(PrinterCallback)  # it prints the run's summary dict on stdout, under our table
+        output = trainer.train()
+    tokens = run["steps"] * run["batch"] * run["seq_len"]
+    result = {
+        "path": f"transformers.Trainer, sdpa, bf16={args.bf16}, torch_compile={args.torch_compile}, optim={args.optim}",
+        "precision": "bf16" if args.bf16 else "no",
+        "micro_batch": run["batch"],
+        "grad_accum": 1,
+        "tokens_per_step": run["batch"] * run["seq_len"],
+        "dropped_on_cpu": dropped,
+        "timing": "wall clock from the end of step `warmup` to the end of the last step (device synced)",
+        **_throughput(tokens, marks["end"] - marks["start"], flops_token, device, parameters),
+        "final_loss": output.training_loss,
+    }
+    trainer.accelerator.free_memory()
+    del trainer, model
+    return result
+
+
+def measure(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """Both measurements of one size; `ratio` = ours / baseline tokens/s."""
+    shape = {**shape, "max_position_embeddings": run["seq_len"]}
+    ours = measure_ours(shape, run)
+    baseline = measure_baseline(shape, run)
+    ratio = ours["tokens_per_s"] / baseline["tokens_per_s"] if baseline["tokens_per_s"] > 0 else None
+    device = metrics.device_name(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    return {**run, "device": device, "shape": shape, "ours": ours, "baseline": baseline, "ratio": ratio}

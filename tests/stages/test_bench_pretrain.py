@@ -1,0 +1,63 @@
+"""`fmops bench pretrain`: the stage's training function and the Trainer baseline, measured in one CPU run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import fmops
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench-pretrain") / "bench.json"
+    result = fmops("bench", "pretrain", "--model-size", "tiny", "--steps", "3", "--warmup", "1",
+                   "--output", str(output), check=False, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    return result, json.loads(output.read_text())
+
+
+def test_both_measurements_and_their_ratio(tiny_run):
+    result, report = tiny_run
+    ours, baseline = report["tokens_per_s"]["tiny"]["ours"], report["tokens_per_s"]["tiny"]["baseline"]
+    assert ours > 0 and baseline > 0
+    assert report["ratio_tiny"] == pytest.approx(ours / baseline, rel=1e-12)
+    run = report["runs"]["tiny"]
+    assert run["ours"]["path"].startswith("fmops.training.loop.train")
+    assert run["baseline"]["path"].startswith("transformers.Trainer")
+    # same tokens per optimizer step and sequence length, 3 timed steps of 4 x 128 tokens each
+    assert run["ours"]["tokens_per_step"] == run["baseline"]["tokens_per_step"] == 4 * 128
+    assert run["ours"]["timed_tokens"] == run["baseline"]["timed_tokens"] == 3 * 4 * 128
+    assert run["ours"]["parameters"] == run["baseline"]["parameters"]
+    assert 1e5 < run["ours"]["parameters"] < 1e6
+    assert "tiny" in result.stdout and "ours/baseline" in result.stdout
+
+
+def test_cpu_device_mfu_null_with_reason_and_issue_keys(tiny_run):
+    _, report = tiny_run
+    assert report["device"].startswith("cpu")
+    assert report["mfu_tiny"] is None
+    assert "no bf16 peak for 'cpu" in report["mfu_note"]
+    assert "CPU rehearsal" in report["note"]
+    for key in ("date", "versions", "ratio_124m", "ratio_1b", "mfu_124m", "mfu_1b", "tokens_per_s"):
+        assert key in report
+    assert (report["ratio_124m"], report["ratio_1b"], report["tokens_per_s"]["124m"]) == (None, None, None)
+    assert report["versions"]["torch"] and report["versions"]["transformers"]
+    assert report["peak_memory_kind"] == "process_max_rss"
+    assert report["peak_memory_gib"]["tiny"]["ours"] > 0
+    assert report["runs"]["tiny"]["baseline"]["dropped_on_cpu"] == [
+        "bf16 (fp32 on CPU)", "torch_compile", "adamw_torch_fused (adamw_torch on CPU)"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--model-size", "7b", "--model-size '7b': expected tiny, 124m, 1b (comma-separated)"),
+    ("--steps", "0", "--steps 0: must be at least 1"),
+    ("--warmup", "0", "--warmup 0: must be at least 1"),
+    ("--batch", "two", "--batch 'two': expected an integer"),
+    ("--seq-len", "4", "--seq-len 4: must be at least 8"),
+])  # fmt: skip
+def test_bad_flag_is_one_line_exit_2(flag, value, message):
+    result = fmops("bench", "pretrain", "--model-size", "tiny", flag, value, check=False, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"fmops bench: error: {message}"]
