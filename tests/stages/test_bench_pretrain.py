@@ -46,6 +46,7 @@ def test_cpu_device_mfu_null_with_reason_and_issue_keys(tiny_run):
     assert report["versions"]["torch"] and report["versions"]["transformers"]
     assert report["peak_memory_kind"] == "process_max_rss"
     assert report["peak_memory_gib"]["tiny"]["ours"] > 0
+    assert report["runs"]["tiny"]["baseline"]["compiled"] is False  # torch_compile is dropped on CPU
     assert report["runs"]["tiny"]["baseline"]["dropped_on_cpu"] == [
         "bf16 (fp32 on CPU)", "torch_compile", "adamw_torch_fused (adamw_torch on CPU)"]  # fmt: skip
 
@@ -61,3 +62,32 @@ def test_bad_flag_is_one_line_exit_2(flag, value, message):
     result = fmops("bench", "pretrain", "--model-size", "tiny", flag, value, check=False, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"fmops bench: error: {message}"]
+
+
+def fake_run(size: str, ours: float, baseline: float, device: str = "NVIDIA H100 80GB HBM3") -> dict:
+    from fmops.bench.pretrain import SIZES
+    from fmops.training import flops
+
+    def measured(tokens_per_s: float) -> dict:
+        fpt = 6 * 124e6
+        return {"tokens_per_s": tokens_per_s, "mfu": flops.mfu(tokens_per_s, fpt, device),
+                "mfu_note": flops.mfu_note(device), "peak_memory_gib": 10.0,
+                "peak_memory_kind": "cuda_max_memory_allocated"}  # fmt: skip
+
+    settings = {"steps": 30, "warmup": 10, "batch": SIZES[size]["batch"], "seq_len": SIZES[size]["seq_len"]}
+    return {**settings, "device": device, "ours": measured(ours), "baseline": measured(baseline),
+            "ratio": ours / baseline}  # fmt: skip
+
+
+def test_gpu_report_has_the_issue_keys_and_checks_the_anchor():
+    from fmops.bench.pretrain import report, table
+
+    runs = {"124m": fake_run("124m", 360_000, 290_000), "1b": fake_run("1b", 66_000, 50_000)}
+    result = report(runs, "fmops bench pretrain")
+    assert result["ratio_124m"] == pytest.approx(360 / 290) and result["ratio_1b"] == pytest.approx(66 / 50)
+    assert result["mfu_124m"] == pytest.approx(360_000 * 6 * 124e6 / 989e12)
+    assert result["tokens_per_s"]["1b"] == {"ours": 66_000, "baseline": 50_000}
+    assert "rehearsal" not in result["note"] and "ratio_tiny" not in result
+    assert result["anchor"]["124m"]["valid"] is True  # 290,000 >= 0.95 x 287,041
+    assert result["anchor"]["1b"]["valid"] is False  # 50,000 < 0.95 x 60,438: the run does not count
+    assert "1.24x" in table(result)

@@ -8,7 +8,11 @@ stage's accelerator and default config, on random tokens; (b) `baseline`, transf
 bf16=True, torch_compile=True, optim="adamw_torch_fused", sdpa attention (issue 9). Same model shape and
 initial weights, same tokens per optimizer step (batch × seq_len) and sequence length; the first --warmup
 optimizer steps of each are not timed. On CPU the baseline drops bf16, compile and fused AdamW (listed in
-`dropped_on_cpu`). Nothing is downloaded: the models are built from the shapes below, the tokens are random.
+`dropped_on_cpu`). Both run in one command on the same device, one after the other, each in a fresh child
+process: in one process, accelerate's shared state left by a Trainer would silently compile the next
+`ours` (fmops.bench.pretrain_measure says more); `runs.<size>.<ours|baseline>.compiled` records whether
+each model that trained was compiled.
+Nothing is downloaded: the models are built from the shapes below, the tokens are random.
 
 Sizes (Llama shapes): tiny (~0.46M params, seq 128, batch 4: CPU tests); 124m (hidden 768, 12 layers,
 12 heads, SwiGLU MLP 2048, vocab 50257 tied: the parameter count and per-token FLOPs of the GPT-2 124M shape
@@ -36,8 +40,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import json
 import platform
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fmops import storage
@@ -139,9 +147,8 @@ def report(runs: dict[str, dict[str, Any]], command: str) -> dict[str, Any]:
         result[key] = {size: ({"ours": runs[size]["ours"][key], "baseline": runs[size]["baseline"][key]}
                               if size in runs else None) for size in (*REQUIRED_SIZES, *runs)}  # fmt: skip
     result["peak_memory_kind"] = kind = first["ours"]["peak_memory_kind"]
-    result["peak_memory_note"] = ("the process's peak resident set so far: the baseline, measured second, "
-                                  "includes ours'" if kind == "process_max_rss" else
-                                  "torch.cuda.max_memory_allocated, reset before each measurement")  # fmt: skip
+    result["peak_memory_note"] = ("peak resident set of the measurement's own process" if kind == "process_max_rss"
+                                  else "torch.cuda.max_memory_allocated of the measurement's own process")  # fmt: skip
     result["anchor"] = {size: anchor_check(size, run, on_h100) for size, run in runs.items() if size in ANCHOR}
     result["runs"] = runs
     return result
@@ -164,14 +171,28 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def measure(which: str, size: str, settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """One measurement in a child process of its own (pretrain_measure's docstring says why)."""
+    out = workdir / f"{size}-{which}.json"
+    command = [sys.executable, "-m", "fmops.bench.pretrain_measure", which, json.dumps(SIZES[size]["shape"]),
+               json.dumps(settings), str(out)]  # fmt: skip
+    print(f"bench pretrain {size} {which}: {settings}", file=sys.stderr, flush=True)
+    if subprocess.run(command).returncode != 0 or not out.exists():
+        raise RuntimeError(f"bench pretrain: the {which} measurement of {size} failed (its log is above)")
+    return json.loads(out.read_text())
+
+
 def run(args: argparse.Namespace) -> int:
     plan = validate(args)
-    from fmops.bench import pretrain_measure  # torch and transformers only after the flags are valid
-
     runs = {}
-    for size, settings in plan.items():
-        print(f"bench pretrain {size}: {settings}", file=sys.stderr, flush=True)
-        runs[size] = pretrain_measure.measure(SIZES[size]["shape"], settings)
+    with tempfile.TemporaryDirectory(prefix="fmops-bench-pretrain-") as tmp:
+        for size, settings in plan.items():
+            ours = measure("ours", size, settings, Path(tmp))
+            baseline = measure("baseline", size, settings, Path(tmp))
+            ratio = ours["tokens_per_s"] / baseline["tokens_per_s"] if baseline["tokens_per_s"] > 0 else None
+            runs[size] = {**settings, "device": ours.pop("device"), "shape": ours.pop("shape"), "ours": ours,
+                          "baseline": {k: v for k, v in baseline.items() if k not in ("device", "shape")},
+                          "ratio": ratio}  # fmt: skip
     result = report(runs, " ".join(["fmops", *sys.argv[1:]]))
     print(table(result))
     if args.output:

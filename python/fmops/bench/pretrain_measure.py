@@ -1,4 +1,4 @@
-"""The torch side of `fmops bench pretrain`: one model shape, measured twice in this process.
+"""The torch side of `fmops bench pretrain`: one measurement of one model shape, in a process of its own.
 
 `ours`: the stage's own training function, `fmops.training.loop.train()`, with the accelerator the stage
 builds (`pretrain_run.accelerator_for`) and the stage's default config (`PretrainConfig`), fed random tokens
@@ -7,17 +7,29 @@ fused AdamW, torch.compile), with what a CPU cannot do dropped and listed in `dr
 Both see the same model shape and initial weights, the same tokens per optimizer step and sequence length;
 the first `warmup` optimizer steps of each are excluded from timing.
 
-Imported only after the flags are validated (it imports torch and transformers).
+Each measurement runs in a fresh child process (`python -m fmops.bench.pretrain_measure ours|baseline
+SHAPE RUN OUT`, started by fmops.bench.pretrain one after the other on the same device), because two
+measurements in one process contaminate each other: accelerate's AcceleratorState is a process-wide
+singleton whose torch.compile (dynamo) plugin is fixed by the first Accelerator created after a reset, and
+TrainingArguments resets it and the Trainer leaves it set to inductor, so the stage's Accelerator created
+after a Trainer (the next size's `ours`) silently compiles its model — a bench-only path (checked on CPU
+with accelerate 1.15, transformers 5.24). TrainingArguments(torch_compile=True) also switches TF32 on for
+the whole process. Undoing either would take accelerate's private `_reset_state()`. A fresh process also
+makes each peak memory figure (max RSS on CPU) its own. `compiled` records, for both, whether the model
+that trained was a torch.compile module.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import sys
 import tempfile
 import time
 from typing import Any
 
 import torch
+from accelerate.utils import is_compiled_module
 
 from fmops.training import flops, loop, metrics
 from fmops.training.pretrain_run import accelerator_for
@@ -41,13 +53,12 @@ def random_blocks(vocab_size: int, blocks: int, seq_len: int) -> torch.Tensor:
 
 
 def reset_device(device: torch.device) -> None:
-    """Free what the previous measurement left, so each one's peak memory is its own (on GPU)."""
+    """Start the peak-memory count here (the process is fresh; this only guards a reuse of the functions)."""
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-    torch.compiler.reset()  # forget the previous model's compiled graphs
 
 
 def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +88,7 @@ def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         "timing": "sum of the loop's per-step seconds (each ends on loss.item(), a device sync)",
         **_throughput(tokens, seconds, flops_token, accelerator.device, parameters),
         "final_loss": state["history"][-1]["loss"],
+        "compiled": is_compiled_module(model),
     }
     accelerator.end_training()
     accelerator.free_memory()  # drop its references to model and optimizer before the baseline runs
@@ -154,14 +166,17 @@ def measure_baseline(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, An
         trainer = Trainer(model=model, args=args, train_dataset=RandomTokens(blocks), callbacks=[StepClock()])
         trainer.remove_callback(PrinterCallback)  # it prints the run's summary dict on stdout, under our table
         output = trainer.train()
+        compiled = is_compiled_module(trainer.model_wrapped)
     tokens = run["steps"] * run["batch"] * run["seq_len"]
+    optim = getattr(args.optim, "value", args.optim)  # an OptimizerNames enum in transformers 5
     result = {
-        "path": f"transformers.Trainer, sdpa, bf16={args.bf16}, torch_compile={args.torch_compile}, optim={args.optim}",
+        "path": f"transformers.Trainer, sdpa, bf16={args.bf16}, torch_compile={args.torch_compile}, optim={optim}",
         "precision": "bf16" if args.bf16 else "no",
         "micro_batch": run["batch"],
         "grad_accum": 1,
         "tokens_per_step": run["batch"] * run["seq_len"],
         "dropped_on_cpu": dropped,
+        "compiled": compiled,
         "timing": "wall clock from the end of step `warmup` to the end of the last step (device synced)",
         **_throughput(tokens, marks["end"] - marks["start"], flops_token, device, parameters),
         "final_loss": output.training_loss,
@@ -171,11 +186,19 @@ def measure_baseline(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, An
     return result
 
 
-def measure(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-    """Both measurements of one size; `ratio` = ours / baseline tokens/s."""
+MEASUREMENTS = {"ours": measure_ours, "baseline": measure_baseline}
+
+
+def main(argv: list[str]) -> int:
+    """`python -m fmops.bench.pretrain_measure ours|baseline SHAPE_JSON RUN_JSON OUT`: one measurement."""
+    which, shape, run, out = argv[0], json.loads(argv[1]), json.loads(argv[2]), argv[3]
     shape = {**shape, "max_position_embeddings": run["seq_len"]}
-    ours = measure_ours(shape, run)
-    baseline = measure_baseline(shape, run)
-    ratio = ours["tokens_per_s"] / baseline["tokens_per_s"] if baseline["tokens_per_s"] > 0 else None
-    device = metrics.device_name(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    return {**run, "device": device, "shape": shape, "ours": ours, "baseline": baseline, "ratio": ratio}
+    result = MEASUREMENTS[which](shape, run)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with open(out, "w") as file:
+        json.dump({**result, "device": metrics.device_name(device), "shape": shape}, file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
