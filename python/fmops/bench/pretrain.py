@@ -41,6 +41,7 @@ import argparse
 import datetime
 import importlib.metadata
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -193,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
             runs[size] = {**settings, "device": ours.pop("device"), "shape": ours.pop("shape"), "ours": ours,
                           "baseline": {k: v for k, v in baseline.items() if k not in ("device", "shape")},
                           "ratio": ratio}  # fmt: skip
-    result = report(runs, " ".join(["fmops", *sys.argv[1:]]))
+    threads = os.environ.get("OMP_NUM_THREADS")
+    result = report(runs, " ".join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), "fmops", *sys.argv[1:]]))
     print(table(result))
     if args.output:
         storage.write_json(args.output, result)

@@ -196,7 +196,8 @@ def main(argv: list[str]) -> int:
     result = MEASUREMENTS[which](shape, run)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with open(out, "w") as file:
-        json.dump({**result, "device": metrics.device_name(device), "shape": shape}, file)
+        json.dump({**result, "torch_threads": torch.get_num_threads(), "device": metrics.device_name(device),
+                   "shape": shape}, file)  # fmt: skip
     return 0
 
 
