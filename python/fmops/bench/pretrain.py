@@ -22,8 +22,9 @@ MLP 8192, vocab 32000, untied: ~1.1B, seq 2048, batch 8).
 JSON (--output): device, date, versions, note, ratio_124m, ratio_1b, mfu_124m, mfu_1b (ours' MFU; null where
 a size was not run or off a GPU of fmops.training.flops' peak table, mfu_note says why), ratio_/mfu_ of any
 other size run, tokens_per_s and peak_memory_gib ({size: {ours, baseline}}, null where not run), anchor
-(the baseline against issue 9's anchor row, where one matches), runs (every detail per size). A run off a
-GPU is marked in `note` as a rehearsal, not the issue's measurement.
+(the baseline against issue 9's anchor row, where one matches), runs (every detail per size), failed
+(sizes whose measurement failed: the others are kept, the exit status is 1; the JSON is rewritten after
+each size). A run off a GPU is marked in `note` as a rehearsal, not the issue's measurement.
 
 On one H100 (issue 9's measurement; a few minutes with both sizes' compiles): the machine has torch,
 transformers, accelerate, peft and safetensors, not pydantic (fmops.config needs it); this benchmark needs
@@ -172,32 +173,53 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def measure(which: str, size: str, settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """One measurement in a child process of its own (pretrain_measure's docstring says why)."""
+def measure(which: str, size: str, settings: dict[str, Any], workdir: Path) -> dict[str, Any] | None:
+    """One measurement in a child process of its own (pretrain_measure's docstring says why); None if it failed."""
     out = workdir / f"{size}-{which}.json"
     command = [sys.executable, "-m", "fmops.bench.pretrain_measure", which, json.dumps(SIZES[size]["shape"]),
                json.dumps(settings), str(out)]  # fmt: skip
     print(f"bench pretrain {size} {which}: {settings}", file=sys.stderr, flush=True)
     if subprocess.run(command).returncode != 0 or not out.exists():
-        raise RuntimeError(f"bench pretrain: the {which} measurement of {size} failed (its log is above)")
+        print(f"bench pretrain: the {which} measurement of {size} failed (its log is above)", file=sys.stderr)
+        return None
     return json.loads(out.read_text())
 
 
+def measure_size(size: str, settings: dict[str, Any], workdir: Path) -> dict[str, Any] | None:
+    ours = measure("ours", size, settings, workdir)
+    baseline = measure("baseline", size, settings, workdir) if ours else None
+    if ours is None or baseline is None:
+        return None
+    ratio = ours["tokens_per_s"] / baseline["tokens_per_s"] if baseline["tokens_per_s"] > 0 else None
+    baseline = {k: v for k, v in baseline.items() if k not in ("device", "shape")}
+    return {**settings, "device": ours.pop("device"), "shape": ours.pop("shape"), "ours": ours,
+            "baseline": baseline, "ratio": ratio}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
+    """Sizes one after another; the JSON is rewritten after each, so a later failure (an OOM) keeps the rest."""
     plan = validate(args)
-    runs = {}
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = " ".join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), "fmops", *sys.argv[1:]])
+    runs: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
+    result: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="fmops-bench-pretrain-") as tmp:
         for size, settings in plan.items():
-            ours = measure("ours", size, settings, Path(tmp))
-            baseline = measure("baseline", size, settings, Path(tmp))
-            ratio = ours["tokens_per_s"] / baseline["tokens_per_s"] if baseline["tokens_per_s"] > 0 else None
-            runs[size] = {**settings, "device": ours.pop("device"), "shape": ours.pop("shape"), "ours": ours,
-                          "baseline": {k: v for k, v in baseline.items() if k not in ("device", "shape")},
-                          "ratio": ratio}  # fmt: skip
-    threads = os.environ.get("OMP_NUM_THREADS")
-    result = report(runs, " ".join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), "fmops", *sys.argv[1:]]))
+            measured = measure_size(size, settings, Path(tmp))
+            if measured is None:
+                failed.append(size)
+                continue
+            runs[size] = measured
+            result = {**report(runs, command), "failed": failed}
+            if args.output:
+                storage.write_json(args.output, result)
+    if result is None:
+        print("bench pretrain: no size was measured", file=sys.stderr)
+        return 1
+    result["failed"] = failed
     print(table(result))
     if args.output:
         storage.write_json(args.output, result)
         print(f"wrote {args.output}")
-    return 0
+    return 1 if failed else 0
