@@ -91,3 +91,21 @@ def test_gpu_report_has_the_issue_keys_and_checks_the_anchor():
     assert result["anchor"]["124m"]["valid"] is True  # 290,000 >= 0.95 x 287,041
     assert result["anchor"]["1b"]["valid"] is False  # 50,000 < 0.95 x 60,438: the run does not count
     assert "1.24x" in table(result)
+
+
+def test_a_failed_size_is_listed_the_others_kept_and_exit_1(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from fmops.bench import pretrain
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    broken = {**pretrain.SIZES["tiny"]["shape"], "num_attention_heads": 3}  # hidden 128 is not divisible by 3
+    monkeypatch.setitem(pretrain.SIZES, "124m", {"seq_len": 16, "batch": 1, "shape": broken})
+    output = tmp_path / "bench.json"
+    args = argparse.Namespace(model_size="124m,tiny", steps="1", warmup="1", batch="", seq_len="", output=str(output))
+    assert pretrain.run(args) == 1
+    report = json.loads(output.read_text())
+    assert report["failed"] == ["124m"]
+    assert report["ratio_124m"] is None and report["tokens_per_s"]["124m"] is None
+    assert report["tokens_per_s"]["tiny"]["ours"] > 0
+    assert "the ours measurement of 124m failed" in capsys.readouterr().err
