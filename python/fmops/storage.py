@@ -38,8 +38,15 @@ def join(uri: str, *parts: str) -> str:
 
 def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     if is_remote(uri):
-        return url_to_fs(uri)
+        return url_to_fs(uri, **_options(uri))
     return fsspec.filesystem("file"), str(local_path(uri))
+
+
+def _options(uri: str) -> dict[str, str]:
+    """The S3 endpoint as an explicit option: fsspec caches filesystems by their options, so one that was
+    made for another endpoint (AWS_ENDPOINT_URL changed within the process) is never reused."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    return {"endpoint_url": endpoint} if endpoint and uri.startswith("s3://") else {}
 
 
 def exists(uri: str) -> bool:

@@ -137,7 +137,7 @@ def test_task_yamls_validate_against_shipped_data(demo_dir):
     assert rendered == {
         "demo_addition": ("What is 22+13?", "35", None),
         "demo_choice": ("What is 22+13?", 1, ["25", "35"]),
-        "demo_preference": ("What is 22+13?", 0, ["35", "25"]),
+        "demo_preference": ("What is 22+13?", 0, ["35", "36"]),
     }
     readme = (catalog.tasks_dir() / "README.md").read_text()
     for name, task in tasks.items():
