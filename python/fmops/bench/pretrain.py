@@ -1,4 +1,4 @@
-"""Pretraining throughput: the stage's own training function against the tuned Trainer, in one process.
+"""Pretraining throughput: the stage's own training function against the tuned Trainer, in one run on one device.
 
     fmops bench pretrain --model-size tiny --steps 3 --warmup 1 --output bench.json     # CPU rehearsal
     fmops bench pretrain --model-size 124m,1b --steps 30 --warmup 10 --output benchmarks/pretrain-h100.json
@@ -29,11 +29,15 @@ each size). A run off a GPU is marked in `note` as a rehearsal, not the issue's 
 On one H100 (issue 9's measurement; a few minutes with both sizes' compiles): the machine has torch,
 transformers, accelerate, peft and safetensors, not pydantic (fmops.config needs it); this benchmark needs
 neither trl nor datasets (beware: transformers imports `datasets` whenever it is installed, so a
-`--no-deps` datasets wheel without pyarrow, dill, multiprocess and xxhash breaks the Trainer import):
-    pip download -d wheels --python-version 3.12 --only-binary=:all: --no-deps \\
-        pydantic pydantic-core annotated-types typing-inspection   # + liger-kernel once the stage uses it
-    pip install --no-deps wheels/*.whl && pip install --no-deps -e .
-    fmops bench pretrain --model-size 124m,1b --steps 30 --warmup 10 --output benchmarks/pretrain-h100.json
+`--no-deps` datasets wheel without pyarrow, dill, multiprocess and xxhash breaks the Trainer import).
+Download the wheels where there is an index, copy them over, and run from the source tree (no build step):
+    pip download -d wheels --python-version 3.12 --platform manylinux2014_x86_64 --only-binary=:all: \
+        --no-deps pydantic pydantic-core annotated-types typing-inspection  # + liger-kernel once the stage uses it
+    pip install --no-deps wheels/*.whl
+    PYTHONPATH=python python -m fmops bench pretrain --model-size 124m,1b --steps 30 --warmup 10 \
+        --output benchmarks/pretrain-h100.json
+Check before committing: `anchor.<size>.valid` true (else the run does not count), `runs.<size>.baseline
+.compiled` true, and nothing in `failed`.
 """
 
 from __future__ import annotations
