@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
+from fmops.bench import pretrain
+from fmops.training import flops
 
 from tests.conftest import fmops
 
@@ -65,39 +68,35 @@ def test_bad_flag_is_one_line_exit_2(flag, value, message):
 
 
 def fake_run(size: str, ours: float, baseline: float, device: str = "NVIDIA H100 80GB HBM3") -> dict:
-    from fmops.bench.pretrain import SIZES
-    from fmops.training import flops
-
     def measured(tokens_per_s: float) -> dict:
         fpt = 6 * 124e6
         return {"tokens_per_s": tokens_per_s, "mfu": flops.mfu(tokens_per_s, fpt, device),
                 "mfu_note": flops.mfu_note(device), "peak_memory_gib": 10.0,
                 "peak_memory_kind": "cuda_max_memory_allocated"}  # fmt: skip
 
-    settings = {"steps": 30, "warmup": 10, "batch": SIZES[size]["batch"], "seq_len": SIZES[size]["seq_len"]}
+    settings = {
+        "steps": 30,
+        "warmup": 10,
+        "batch": pretrain.SIZES[size]["batch"],
+        "seq_len": pretrain.SIZES[size]["seq_len"],
+    }
     return {**settings, "device": device, "ours": measured(ours), "baseline": measured(baseline),
             "ratio": ours / baseline}  # fmt: skip
 
 
 def test_gpu_report_has_the_issue_keys_and_checks_the_anchor():
-    from fmops.bench.pretrain import report, table
-
     runs = {"124m": fake_run("124m", 360_000, 290_000), "1b": fake_run("1b", 66_000, 50_000)}
-    result = report(runs, "fmops bench pretrain")
+    result = pretrain.report(runs, "fmops bench pretrain")
     assert result["ratio_124m"] == pytest.approx(360 / 290) and result["ratio_1b"] == pytest.approx(66 / 50)
     assert result["mfu_124m"] == pytest.approx(360_000 * 6 * 124e6 / 989e12)
     assert result["tokens_per_s"]["1b"] == {"ours": 66_000, "baseline": 50_000}
     assert "rehearsal" not in result["note"] and "ratio_tiny" not in result
     assert result["anchor"]["124m"]["valid"] is True  # 290,000 >= 0.95 x 287,041
     assert result["anchor"]["1b"]["valid"] is False  # 50,000 < 0.95 x 60,438: the run does not count
-    assert "1.24x" in table(result)
+    assert "1.24x" in pretrain.table(result)
 
 
 def test_a_failed_size_is_listed_the_others_kept_and_exit_1(tmp_path, monkeypatch, capsys):
-    import argparse
-
-    from fmops.bench import pretrain
-
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     broken = {**pretrain.SIZES["tiny"]["shape"], "num_attention_heads": 3}  # hidden 128 is not divisible by 3
     monkeypatch.setitem(pretrain.SIZES, "124m", {"seq_len": 16, "batch": 1, "shape": broken})
