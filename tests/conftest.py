@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,28 @@ def shared_output(tmp_path_factory: pytest.TempPathFactory, name: str, build: Ca
         if not (output / "manifest.json").exists():
             build(output)
     return output
+
+
+@pytest.fixture
+def s3_server(monkeypatch) -> Iterator[dict[str, str]]:
+    """moto's S3-compatible server on loopback; the environment that reaches it is set and returned."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
+    server.stop()
+
+
+def create_bucket(name: str) -> None:
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket=name)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fmops, shared_output
+from tests.conftest import create_bucket, fmops, shared_output
 
 # One torch thread per process: under `pytest -n 2` two workers share two cores, and torch's spinning
 # OpenMP threads on oversubscribed cores make a CPU evaluation several times slower (measured 67 s -> 26 s).
@@ -145,22 +145,11 @@ def test_task_yamls_validate_against_shipped_data(demo_dir):
 
 
 @pytest.fixture
-def s3_bucket(monkeypatch) -> Iterator[tuple[str, dict[str, str]]]:
+def s3_bucket(s3_server) -> Iterator[tuple[str, dict[str, str]]]:
     """A bucket on moto's S3-compatible server on loopback, and the environment that reaches it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    import boto3
-
-    boto3.client("s3").create_bucket(Bucket="fmops-eval")
+    create_bucket("fmops-eval")
+    env = s3_server
     yield "fmops-eval", env
-    server.stop()
 
 
 def test_s3_task_data_and_output(s3_bucket, tiny_model, demo_dir):

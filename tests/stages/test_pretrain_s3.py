@@ -8,30 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import fmops
+from tests.conftest import create_bucket, fmops
 
 pytestmark = pytest.mark.slow
 BUCKET = "fmops-test"
 
 
 @pytest.fixture
-def s3_env(monkeypatch) -> Iterator[dict[str, str]]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    }  # fmt: skip
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    import boto3
-
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
+def s3_env(s3_server) -> Iterator[dict[str, str]]:
+    create_bucket(BUCKET)
+    env = s3_server
     yield env
-    server.stop()
 
 
 def keys(prefix: str) -> list[str]:
