@@ -40,7 +40,10 @@ def fmops(
 
 def shared_output(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
     """A directory built once for the whole session (across xdist workers), then reused."""
-    root = tmp_path_factory.getbasetemp().parent / "shared"
+    basetemp = tmp_path_factory.getbasetemp()
+    # xdist workers get basetemp/popen-gwN: their parent is this session's; without xdist it is basetemp itself
+    # (its parent holds every earlier session, whose outputs must not be reused).
+    root = (basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp) / "shared"
     root.mkdir(exist_ok=True)
     output = root / name
     with FileLock(str(root / f"{name}.lock")):
