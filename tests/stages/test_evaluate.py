@@ -76,7 +76,7 @@ def test_samples_agree_with_metrics(evaluation):
         assert metrics[task][metric]["value"] == pytest.approx(sum(r["metrics"][metric] for r in rows) / 300)
     addition = next(row for row in samples if row["task"] == "demo_addition")
     assert addition["prompt"] == "<|im_start|>user\nWhat is 22+13?<|im_end|>\n<|im_start|>assistant\n"
-    assert addition["target"] == "35"
+    assert addition["target"] == "22+13=35"
     for row in (r for r in samples if r["task"] == "demo_preference"):
         chosen, rejected = (loglikelihood for loglikelihood, _ in row["response"])
         assert row["metrics"]["acc"] == float(chosen > rejected)
@@ -135,9 +135,9 @@ def test_task_yamls_validate_against_shipped_data(demo_dir):
         choices = task.doc_to_choice(doc) if task.OUTPUT_TYPE == "multiple_choice" else None
         rendered[name] = (task.doc_to_text(doc), task.doc_to_target(doc), choices)
     assert rendered == {
-        "demo_addition": ("What is 22+13?", "35", None),
-        "demo_choice": ("What is 22+13?", 1, ["25", "35"]),
-        "demo_preference": ("What is 22+13?", 0, ["35", "36"]),
+        "demo_addition": ("What is 22+13?", "22+13=35", None),
+        "demo_choice": ("What is 22+13?", 1, ["22+13=36", "22+13=35"]),
+        "demo_preference": ("What is 22+13?", 0, ["22+13=35", "22+13=45"]),
     }
     readme = (catalog.tasks_dir() / "README.md").read_text()
     for name, task in tasks.items():

@@ -45,7 +45,7 @@ def exact_match(model_dir: Path, items: list[dict]) -> float:
         batch = items[start : start + BATCH]
         encoded = tokenizer([_prompt(tokenizer, item["question"]) for item in batch], return_tensors="pt",
                             padding=True, add_special_tokens=False)  # fmt: skip
-        generated = model.generate(**encoded, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+        generated = model.generate(**encoded, max_new_tokens=10, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                                    eos_token_id=tokenizer.eos_token_id)  # fmt: skip
         answers = tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
         correct += sum(answer.strip() == item["answer"] for answer, item in zip(answers, batch, strict=True))
@@ -100,21 +100,15 @@ def scores(pretrained_model, sft_model, dpo_model, demo_dir) -> dict[str, tuple[
     return measured
 
 
-# Not met yet (measured 2026-11-28, benchmarks/finetune-cpu.json): the demo pretrained model answers 7% of held-out
-# sums even in its own "a+b=" format, and SFT within the time budget reaches ~7% exact match in chat format; DPO
-# (sigmoid+sft) on the near-miss pairs leaves held-out preference accuracy level (plain sigmoid: -4 to -11).
-# benchmarks/addition-skill-cpu.json: more, smaller steps teach the sums on some seeds only (units digit at chance
-# on the others), and SFT carries a learned skill into chat format for some models only. Not strict: they pass
-# (XPASS) as soon as a stronger pretrained model or better recipe meets the issue's numbers.
-NOT_MET = pytest.mark.xfail(reason="issue 4 target not met on the current demo chain; see the comment above")
+# Measured 2026-11-28 (benchmarks/finetune-cpu.json): pretrained 0.0% exact match / 71.3% preference, SFT 99.0% /
+# 99.7%, DPO 96.7% / 100.0%. The pretrained model does the sums only in its own "a+b=c" text; SFT teaches the chat
+# answer "a+b=c". Preference accuracy is near its ceiling after SFT: DPO's rise is one pair of 300.
 
 
-@NOT_MET
 def test_sft_raises_exact_match_by_20_points(scores):
     assert scores["sft"][0] >= scores["pretrained"][0] + 20, scores
 
 
-@NOT_MET
 def test_dpo_raises_preference_accuracy_above_sft(scores):
     assert scores["dpo"][1] > scores["sft"][1], scores
 

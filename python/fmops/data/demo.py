@@ -3,8 +3,9 @@
     fmops demo --output demo-data
 
 Every phase has its file, all generated deterministically from a seed (the same bytes every time):
-pretrain.jsonl (raw "a+b=c" text), replay.jsonl (an "earlier corpus": counting), sft.jsonl (chat),
-dpo.jsonl (chosen = the sum, rejected = a near miss off by one digit), and held-out sets under eval/
+pretrain.jsonl (raw "a+b=c" text, with the one-digit table), replay.jsonl (an "earlier corpus": counting),
+sft.jsonl (chat: the assistant answers "a+b=c"), dpo.jsonl (chosen = the right equation, rejected = a near miss
+off by one digit), and held-out sets under eval/
 whose problems never appear in any training file.
 """
 
@@ -21,6 +22,10 @@ from fmops import storage
 SEED = 1234
 EVAL_SIZE = 300
 PROBLEMS_PER_PRETRAIN_LINE = 16
+# The one-digit addition table (0+0 .. 9+9) is repeated through the pretraining corpus: the units digit of every
+# two-digit sum is a one-digit sum mod 10, and a tiny model that has not found that lookup leaves the units
+# digit at chance (benchmarks/addition-skill-cpu.json).
+DIGIT_TABLE_REPEATS = 20
 FILES = {
     "pretrain.jsonl": "pretraining corpus (fmops pretrain --data)",
     "replay.jsonl": "replay of an earlier corpus (fmops pretrain --replay)",
@@ -35,6 +40,16 @@ FILES = {
 def question(a: int, b: int) -> str:
     """The one prompt format every phase and every evaluation uses for a problem."""
     return f"What is {a}+{b}?"
+
+
+def equation(a: int, b: int, total: int) -> str:
+    """How the pretraining text writes a sum, and how the assistant answers a question: "22+13=35".
+
+    The answer restates the problem: the model then finds the operands right before "=" as in pretraining,
+    and SFT only has to teach the chat format (answering with the bare sum, SFT had to re-learn the
+    arithmetic at new positions and kept 3-36% of it; restated, 89-100%: benchmarks/addition-skill-cpu.json).
+    """
+    return f"{a}+{b}={total}"
 
 
 def near_miss(total: int, rng: random.Random) -> int:
@@ -61,10 +76,18 @@ def split_problems(rng: random.Random) -> tuple[list[tuple[int, int]], list[tupl
     return problems[EVAL_SIZE:], problems[:EVAL_SIZE]
 
 
-def pretrain_records(train: list[tuple[int, int]]) -> list[dict]:
-    lines = [f"{a}+{b}={a + b}" for a, b in train]
+def equation_blocks(problems: list[tuple[int, int]]) -> list[str]:
+    lines = [equation(a, b, a + b) for a, b in problems]
     size = PROBLEMS_PER_PRETRAIN_LINE
-    return [{"text": "\n".join(lines[i : i + size])} for i in range(0, len(lines), size)]
+    return ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
+
+
+def pretrain_records(train: list[tuple[int, int]], rng: random.Random) -> list[dict]:
+    digit_table = [(a, b) for a in range(10) for b in range(10)] * DIGIT_TABLE_REPEATS
+    rng.shuffle(digit_table)
+    blocks = equation_blocks(train) + equation_blocks(digit_table)
+    rng.shuffle(blocks)
+    return [{"text": block} for block in blocks]
 
 
 def replay_records(rng: random.Random) -> list[dict]:
@@ -73,28 +96,30 @@ def replay_records(rng: random.Random) -> list[dict]:
 
 
 def sft_records(train: list[tuple[int, int]]) -> list[dict]:
-    return [{"messages": [user(question(a, b)), assistant(str(a + b))]} for a, b in train[:3000]]
+    return [{"messages": [user(question(a, b)), assistant(equation(a, b, a + b))]} for a, b in train[:3000]]
 
 
 def dpo_records(train: list[tuple[int, int]], rng: random.Random) -> list[dict]:
     return [
         {
             "prompt": [user(question(a, b))],
-            "chosen": [assistant(str(a + b))],
-            "rejected": [assistant(str(near_miss(a + b, rng)))],
+            "chosen": [assistant(equation(a, b, a + b))],
+            "rejected": [assistant(equation(a, b, near_miss(a + b, rng)))],
         }
         for a, b in train[3000:4000]
     ]
 
 
 def eval_records(held_out: list[tuple[int, int]], rng: random.Random) -> dict[str, list[dict]]:
-    addition = [{"question": question(a, b), "answer": str(a + b)} for a, b in held_out]
+    addition = [{"question": question(a, b), "answer": equation(a, b, a + b)} for a, b in held_out]
     choice, preference = [], []
     for a, b in held_out:
-        options = [str(a + b), str(near_miss(a + b, rng))]
+        right = equation(a, b, a + b)
+        options = [right, equation(a, b, near_miss(a + b, rng))]
         rng.shuffle(options)
-        choice.append({"question": question(a, b), "choices": options, "label": options.index(str(a + b))})
-        preference.append({"prompt": question(a, b), "chosen": str(a + b), "rejected": str(near_miss(a + b, rng))})
+        choice.append({"question": question(a, b), "choices": options, "label": options.index(right)})
+        preference.append({"prompt": question(a, b), "chosen": right,
+                           "rejected": equation(a, b, near_miss(a + b, rng))})
     return {"eval/addition.jsonl": addition, "eval/choice.jsonl": choice, "eval/preference.jsonl": preference}
 
 
@@ -102,7 +127,7 @@ def generate(seed: int = SEED) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     train, held_out = split_problems(rng)
     return {
-        "pretrain.jsonl": pretrain_records(train),
+        "pretrain.jsonl": pretrain_records(train, rng),
         "replay.jsonl": replay_records(rng),
         "sft.jsonl": sft_records(train),
         "dpo.jsonl": dpo_records(train, rng),

@@ -37,10 +37,14 @@ from fmops.finetune.config import FinetuneConfig
 class SFTStageConfig(FinetuneConfig):
     """SFT options on top of the shared finetuning ones."""
 
-    epochs: float = Field(3.0, gt=0, description="passes over the data (2 epochs: 0.7% exact match, 3: 7%)")
-    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate (tiny model; real sizes: recipes)")
-    batch_size: int = Field(8, ge=1, description="sequences (or packed blocks) per device per step")
-    packing: bool = Field(True, description="pack examples into blocks of max_length tokens")
+    epochs: float = Field(4.0, gt=0, description="passes over the data (demo: 2 give 6.3% exact match, 3 88.7%, 4 99%)")
+    learning_rate: float = Field(1e-3, gt=0, description="peak learning rate (tiny model; real sizes: recipes)")
+    batch_size: int = Field(16, ge=1, description="sequences (or packed blocks) per device per step")
+    packing: bool = Field(
+        False,
+        description="pack examples into blocks of max_length tokens (GPU recipes; on the CPU demo, unpacked "
+        "batches of 16 give 3x the optimizer steps of packed ones in less time)",
+    )
     packing_strategy: Literal["bfd", "wrapped"] = Field(
         "bfd",
         description="bfd: best-fit decreasing, padding-free, no example cut in two; wrapped: concatenate and cut "
