@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from fmops import config, manifest, storage
-from fmops.errors import InputError
+from fmops.core import config, manifest, storage
+from fmops.core.errors import InputError
 
 from tests.conftest import fmops
 
@@ -98,7 +98,7 @@ def test_notify_records_and_posts(tmp_path):
 def test_launch_runs_one_process_in_place_and_builds_an_accelerate_line():
     from argparse import Namespace
 
-    from fmops.launch import accelerate_command
+    from fmops.steps.launch import accelerate_command
 
     line = accelerate_command(Namespace(nodes=2, gpus_per_node=8, strategy="fsdp2"), ["pretrain", "--model", "m"])
     assert line[:2] == ["accelerate", "launch"]

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from fmops.errors import InputError
-from fmops.plan import plan
+from fmops.core.errors import InputError
+from fmops.steps.plan import plan
 
 from tests.conftest import fmops
 

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fmops import manifest, registry
-from fmops.errors import InputError
+from fmops.core import manifest, registry
+from fmops.core.errors import InputError
 
 from tests.conftest import fmops
 

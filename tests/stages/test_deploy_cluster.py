@@ -51,7 +51,7 @@ def registry_root(s3_env) -> str:
 
 def with_previous(fake: FakeKube, registry_root: str, model) -> str:
     """A cluster already serving version `v-old`, which is also the registry's production."""
-    from fmops import registry
+    from fmops.core import registry
 
     target = registry.publish(registry_root, "demo", str(model), version="v-old", pointer="production")
     fake.apply(("deployments", "fmops", "demo"), "application/apply-patch+yaml", {"fieldManager": "fmops-deploy"},
@@ -67,7 +67,7 @@ def deploy(fake: FakeKube, env: dict, tmp_path, registry_root: str, model, *extr
 
 
 def production(registry_root: str) -> str | None:
-    from fmops import registry
+    from fmops.core import registry
 
     pointer = registry.read_pointer(registry_root, "demo", "production")
     return pointer and pointer["version"]
@@ -98,7 +98,7 @@ def test_rollout_applies_everything_smoke_tests_then_promotes(s3_env, registry_r
         "services", "servicemonitors", "prometheusrules", "configmaps", "deployments"]
     assert all(r["content_type"] == "application/apply-patch+yaml" for r in applies)
     assert all(r["query"]["fieldManager"] == "fmops-deploy" for r in applies)
-    from fmops import storage
+    from fmops.core import storage
 
     version_uri = f"{registry_root}/models/demo/{report['version']}"
     init = fake.deployment("demo")["spec"]["template"]["spec"]["initContainers"][0]
@@ -173,7 +173,7 @@ def test_an_incomplete_output_is_refused_before_anything_is_applied(s3_env, regi
     assert result.stderr.strip() == (f"fmops deploy: error: {incomplete}: incomplete fmops output (no manifest.json); "
                                      "the stage that writes it did not finish")
     assert fake.requests == []
-    from fmops import storage
+    from fmops.core import storage
 
     assert not storage.exists(f"{registry_root}/models/demo")
 

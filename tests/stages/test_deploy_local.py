@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from fmops import registry
+from fmops.core import registry
 
 from tests.conftest import fmops
 from tests.stages.test_serve import tiny_model  # noqa: F401  (session fixture)

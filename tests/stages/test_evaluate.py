@@ -19,7 +19,7 @@ DEMO_TASKS = {"demo_addition": "exact_match", "demo_choice": "acc", "demo_prefer
 
 def build_tiny(output: Path) -> None:
     """An untrained tiny model with the project's tokenizer (enough for plumbing and parity)."""
-    from fmops import manifest
+    from fmops.core import manifest
     from fmops.data.demo import shipped_dir
     from fmops.data.jsonl import iter_records
     from fmops.models import tiny

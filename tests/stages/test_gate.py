@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fmops import manifest, registry
+from fmops.core import manifest, registry
 from fmops.cli import main
 
 FLOORS_MET = {"demo_addition": {"exact_match": 0.60}, "demo_choice": {"acc": 0.80}, "demo_preference": {"acc": 0.90}}

@@ -7,7 +7,7 @@ import math
 import re
 
 import pytest
-from fmops import registry
+from fmops.core import registry
 from fmops.training.packing import unigram_entropy
 
 from tests.conftest import fmops

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fmops import manifest
-from fmops.errors import InputError
+from fmops.core import manifest
+from fmops.core.errors import InputError
 from fmops.training import checkpoint
 
 from tests.conftest import ROOT, fmops

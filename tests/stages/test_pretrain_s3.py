@@ -61,7 +61,7 @@ def test_s3_data_and_output_with_resume_from_s3_checkpoint(s3_env, demo_dir):
 
 
 def test_endpoint_is_honoured_by_storage(s3_env):
-    from fmops import storage
+    from fmops.core import storage
 
     storage.atomic_write_text(f"s3://{BUCKET}/probe.txt", "ok")
     assert keys("probe") == ["probe.txt"]

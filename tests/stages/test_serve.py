@@ -18,7 +18,7 @@ _SERVERS: dict[str, object] = {}
 
 def build_tiny(output: Path) -> None:
     """An untrained tiny model with the project's tokenizer and chat template, as a complete fmops output."""
-    from fmops import manifest
+    from fmops.core import manifest
     from fmops.data.demo import shipped_dir
     from fmops.data.jsonl import iter_records
     from fmops.models import tiny

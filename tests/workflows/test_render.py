@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fmops import render
+from fmops.argo import render
 
 from tests.conftest import ROOT, fmops
 

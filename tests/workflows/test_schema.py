@@ -10,7 +10,7 @@ from functools import cache
 
 import pytest
 import yaml
-from fmops import render
+from fmops.argo import render
 from jsonschema import Draft202012Validator
 
 from tests.conftest import ROOT

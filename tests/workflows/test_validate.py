@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fmops.validate import validate
+from fmops.argo.validate import validate
 
 from tests.conftest import ROOT, fmops
 

@@ -27,7 +27,7 @@ other size run, tokens_per_s and peak_memory_gib ({size: {ours, baseline}}, null
 each size). A run off a GPU is marked in `note` as a rehearsal, not the issue's measurement.
 
 On one H100 (issue 9's measurement; a few minutes with both sizes' compiles): the machine has torch,
-transformers, accelerate, peft and safetensors, not pydantic (fmops.config needs it); this benchmark needs
+transformers, accelerate, peft and safetensors, not pydantic (fmops.core.config needs it); this benchmark needs
 neither trl nor datasets (beware: transformers imports `datasets` whenever it is installed, so a
 `--no-deps` datasets wheel without pyarrow, dill, multiprocess and xxhash breaks the Trainer import).
 Download the wheels where there is an index, copy them over, and run from the source tree (no build step):
@@ -54,8 +54,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fmops import storage
-from fmops.errors import InputError
+from fmops.core import storage
+from fmops.core.errors import InputError
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"seq_len": 128, "batch": 4, "shape": {

@@ -22,8 +22,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from fmops import storage
-from fmops.errors import InputError
+from fmops.core import storage
+from fmops.core.errors import InputError
 
 PERCENTILES = (50, 95, 99)
 

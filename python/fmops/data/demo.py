@@ -17,7 +17,7 @@ import random
 from importlib import resources
 from pathlib import Path
 
-from fmops import storage
+from fmops.core import storage
 
 SEED = 1234
 EVAL_SIZE = 300

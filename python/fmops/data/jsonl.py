@@ -9,8 +9,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from fmops import storage
-from fmops.errors import InputError, where
+from fmops.core import storage
+from fmops.core.errors import InputError, where
 
 
 def read_lines(uri: str) -> list[str]:

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fmops import manifest, registry, storage
-from fmops.errors import InputError
+from fmops.core import manifest, registry, storage
+from fmops.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The project's own lm-eval tasks (python/fmops/tasks/*.yaml), read WITHOUT importing lm_eval.
+"""The project's own lm-eval tasks (python/fmops/evaluation/lm_eval_tasks/*.yaml), read WITHOUT importing lm_eval.
 
 `fmops evaluate` resolves task names and checks task data before it pays for importing the harness, so
 this module reads the same YAML files the harness will read: a task is a file with a `task:` key, files
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from fmops.errors import InputError
+from fmops.core.errors import InputError
 
 TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "list": list}
 
@@ -43,7 +43,7 @@ class ProjectTask:
 
 def tasks_dir() -> Path:
     """The package's task folder: what the harness's TaskManager is built on (without its default index)."""
-    return Path(str(resources.files("fmops") / "tasks"))
+    return Path(str(resources.files("fmops.evaluation") / "lm_eval_tasks"))
 
 
 def _load(path: Path, seen: frozenset[Path] = frozenset()) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from fmops.errors import InputError
+from fmops.core.errors import InputError
 
 NEEDS_VLLM = (
     "{url}: task {task} needs prompt log-likelihoods (/v1/completions with echo and logprobs), which this "

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fmops import manifest, storage
-from fmops.errors import InputError
+from fmops.core import manifest, storage
+from fmops.core.errors import InputError
 from fmops.evaluation.catalog import ProjectTask, tasks_dir
 from fmops.evaluation.endpoint import Endpoint
 

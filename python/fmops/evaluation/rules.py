@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from fmops import config
-from fmops.errors import InputError
+from fmops.core import config
+from fmops.core.errors import InputError
 from fmops.evaluation.baseline import Results
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from fmops.data.jsonl import iter_records
-from fmops.errors import InputError, where
+from fmops.core.errors import InputError, where
 
 ROLES = ("system", "user", "assistant")
 Record = dict[str, Any]

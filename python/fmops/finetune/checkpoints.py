@@ -15,7 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from fmops import storage
+from fmops.core import storage
 from fmops.training.checkpoint import remove
 from transformers import TrainerCallback
 

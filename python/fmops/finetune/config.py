@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fmops.config import StageConfig
+from fmops.core.config import StageConfig
 from pydantic import Field
 
 

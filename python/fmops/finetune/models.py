@@ -9,8 +9,8 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
-from fmops import storage
-from fmops.manifest import looks_like_path
+from fmops.core import storage
+from fmops.core.manifest import looks_like_path
 from fmops.models import tiny
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fmops import manifest, storage
+from fmops.core import manifest, storage
 from fmops.finetune import checkpoints
 from fmops.training.metrics import write as write_metrics
 from fsspec.core import url_to_fs

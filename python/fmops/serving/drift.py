@@ -11,8 +11,8 @@ import json
 import statistics
 from typing import Any
 
-from fmops import storage
-from fmops.errors import InputError
+from fmops.core import storage
+from fmops.core.errors import InputError
 
 LATENCY_KEYS = ("ttft_ms_p95", "latency_ms_p95")
 

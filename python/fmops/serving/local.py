@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from fmops.errors import InputError
+from fmops.core.errors import InputError
 
 
 def vllm_installed() -> bool:

@@ -34,9 +34,9 @@ from typing import Any
 
 from pydantic import Field
 
-from fmops import config, manifest, registry, storage
-from fmops.config import StageConfig
-from fmops.errors import InputError
+from fmops.core import config, manifest, registry, storage
+from fmops.core.config import StageConfig
+from fmops.core.errors import InputError
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$")
 

@@ -24,9 +24,9 @@ import sys
 
 from pydantic import Field, field_validator
 
-from fmops import config as stage_config
-from fmops import manifest
-from fmops.errors import InputError
+from fmops.core import config as stage_config
+from fmops.core import manifest
+from fmops.core.errors import InputError
 from fmops.finetune import chat_data
 from fmops.finetune.config import FinetuneConfig
 

@@ -3,7 +3,7 @@
     fmops evaluate --model runs/sft --tasks demo --output runs/eval-sft --baseline runs/eval-pretrain
     fmops evaluate --endpoint http://127.0.0.1:8000 --tasks demo_addition --output runs/eval-served
 
-Tasks: `demo` (demo_addition, demo_choice, demo_preference: python/fmops/tasks/), any project task name,
+Tasks: `demo` (demo_addition, demo_choice, demo_preference: python/fmops/evaluation/lm_eval_tasks/), any project task name,
 or a standard lm-eval task name (hellaswag, arc_easy, gsm8k: the harness downloads its dataset). The demo
 tasks read python/fmops/data/demo/eval/*.jsonl, or the same file names under --task-data DIR.
 Against an endpoint, generation runs through /v1/chat/completions (the server applies the chat template);
@@ -28,8 +28,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from fmops import config, manifest, registry, storage
-from fmops.errors import InputError
+from fmops.core import config, manifest, registry, storage
+from fmops.core.errors import InputError
 from fmops.evaluation import baseline, catalog, endpoint, harness, report, samples, taskdata
 
 

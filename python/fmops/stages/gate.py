@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fmops import manifest, storage
+from fmops.core import manifest, storage
 from fmops.evaluation import baseline, rules
 from fmops.evaluation.rules import Check
 

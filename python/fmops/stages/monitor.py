@@ -30,8 +30,8 @@ from typing import Any
 
 from pydantic import Field
 
-from fmops import config, manifest, storage
-from fmops.errors import InputError
+from fmops.core import config, manifest, storage
+from fmops.core.errors import InputError
 from fmops.serving import drift
 
 

@@ -44,8 +44,8 @@ from typing import Any
 
 from pydantic import Field
 
-from fmops import config, manifest, storage
-from fmops.errors import InputError
+from fmops.core import config, manifest, storage
+from fmops.core.errors import InputError
 from fmops.training import model as model_source
 from fmops.training.config import TrainConfig
 from fmops.training.text_data import Corpus, read_corpus

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from fmops import manifest, registry, storage
-from fmops.errors import InputError
+from fmops.core import manifest, registry, storage
+from fmops.core.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

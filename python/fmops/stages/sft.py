@@ -27,9 +27,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from fmops import config as stage_config
-from fmops import manifest
-from fmops.errors import InputError
+from fmops.core import config as stage_config
+from fmops.core import manifest
+from fmops.core.errors import InputError
 from fmops.finetune import chat_data
 from fmops.finetune.config import FinetuneConfig
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fmops import storage
+from fmops.core import storage
 
 PREFIX = "step-"
 MARKER = "complete.json"

@@ -1,4 +1,4 @@
-"""The training loop's configuration: every field documented, unknown keys refused (fmops.config.StageConfig).
+"""The training loop's configuration: every field documented, unknown keys refused (fmops.core.config.StageConfig).
 
 Stages extend it (PretrainConfig adds replay and held-out fields); `fmops bench pretrain` builds one directly.
 """
@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from fmops.config import StageConfig
+from fmops.core.config import StageConfig
 
 
 class TrainConfig(StageConfig):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fmops import manifest, storage
+from fmops.core import manifest, storage
 from fmops.training import flops
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fmops import manifest, registry, storage
+from fmops.core import manifest, registry, storage
 
 TINY = "tiny"
 # Rendered through the chat template and added to the tiny tokenizer's training text.

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from fmops.errors import InputError
+from fmops.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from fmops import storage
-from fmops.errors import InputError
+from fmops.core import storage
+from fmops.core.errors import InputError
 from fmops.training import checkpoint, flops, loop, metrics, packing, plot
 from fmops.training import model as model_source
 from fmops.training.sampling import Stream

@@ -15,9 +15,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from fmops import storage
+from fmops.core import storage
 from fmops.data.jsonl import iter_records, read_lines, require_text
-from fmops.errors import InputError, where
+from fmops.core.errors import InputError, where
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "text", ".text": "text", ".parquet": "parquet"}
 FIELD = "text"

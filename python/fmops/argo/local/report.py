@@ -1,0 +1,146 @@
+"""The end of `fmops run`: a table of every phase's key metrics, where things are, and report.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from fmops.argo.local.engine import Node
+
+KEY_METRICS = (
+    "loss",
+    "eval_loss",
+    "heldout_loss",
+    "replay_loss",
+    "rewards/accuracies",
+    "rewards/margins",
+    "tokens_per_s",
+    "mfu",
+)
+
+
+def parse_metrics(node: Node) -> dict[str, Any] | None:
+    try:
+        value = json.loads(node.outputs.get("metrics", ""))
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def is_evaluation(metrics: dict[str, Any]) -> bool:
+    """An evaluation's metrics.json: task -> metric -> {value, ...}."""
+    return bool(metrics) and all(
+        isinstance(v, dict) and all(isinstance(m, dict) and "value" in m for m in v.values()) for v in metrics.values()
+    )
+
+
+def phase_name(node: Node) -> str:
+    parts = node.id.split("/")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def training_rows(nodes: list[Node]) -> list[tuple[str, dict[str, float]]]:
+    rows = []
+    for node in nodes:
+        metrics = parse_metrics(node) if node.leaf else None
+        if metrics is None or is_evaluation(metrics):
+            continue
+        flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        chosen = {k: flat[k] for k in KEY_METRICS if k in flat} or dict(list(flat.items())[:4])
+        rows.append((phase_name(node), chosen))
+    return rows
+
+
+def evaluation_rows(nodes: list[Node]) -> tuple[list[str], list[tuple[str, dict[str, float]]]]:
+    columns: list[str] = []
+    rows = []
+    for node in nodes:
+        metrics = parse_metrics(node) if node.leaf else None
+        if not metrics or not is_evaluation(metrics):
+            continue
+        values = {
+            f"{task}/{metric}": entry["value"]
+            for task, ms in metrics.items()
+            for metric, entry in ms.items()
+            if isinstance(entry.get("value"), int | float)
+        }
+        columns += [c for c in values if c not in columns]
+        rows.append((phase_name(node), values))
+    return columns, rows
+
+
+def number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def console_tables(nodes: list[Node]) -> list[Table]:
+    tables = []
+    training = training_rows(nodes)
+    if training:
+        table = Table(title="phase metrics")
+        table.add_column("phase")
+        table.add_column("metrics")
+        for phase, metrics in training:
+            table.add_row(phase, "  ".join(f"{k}={number(v)}" for k, v in metrics.items()))
+        tables.append(table)
+    columns, rows = evaluation_rows(nodes)
+    if rows:
+        table = Table(title="evaluation (held-out)")
+        table.add_column("model")
+        for column in columns:
+            table.add_column(column)
+        for phase, values in rows:
+            table.add_row(phase, *[number(values.get(c, "")) for c in columns])
+        tables.append(table)
+    return tables
+
+
+def outputs_named(nodes: list[Node], name: str) -> list[tuple[str, str]]:
+    return [(node.id, node.outputs[name]) for node in nodes if name in node.outputs and node.leaf]
+
+
+def markdown(title: str, status: str, nodes: list[Node], run_dir: Path) -> str:
+    lines = [f"# {title}: {status}", "", "| step | status | seconds |", "| --- | --- | --- |"]
+    lines += [f"| {n.id} | {n.phase} | {n.seconds or 0:.1f} |" for n in nodes]
+    training = training_rows(nodes)
+    if training:
+        lines += ["", "## Phase metrics", "", "| phase | metrics |", "| --- | --- |"]
+        lines += [f"| {p} | {', '.join(f'{k}={number(v)}' for k, v in m.items())} |" for p, m in training]
+    columns, rows = evaluation_rows(nodes)
+    if rows:
+        lines += [
+            "",
+            "## Evaluation (held-out demo sets)",
+            "",
+            "| model | " + " | ".join(columns) + " |",
+            "| --- |" + " --- |" * len(columns),
+        ]
+        lines += [f"| {p} | " + " | ".join(number(v.get(c, "")) for c in columns) + " |" for p, v in rows]
+    for node_id, value in outputs_named(nodes, "promote"):
+        lines += ["", f"Gate ({node_id}): promote = **{value}**"]
+    for node_id, value in outputs_named(nodes, "endpoint"):
+        lines += ["", f"Deployed ({node_id}): {value}"]
+    images = sorted((run_dir / "artifacts").rglob("*.png")) if (run_dir / "artifacts").is_dir() else []
+    if images:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{p.parent.relative_to(run_dir / 'artifacts')}]({p.relative_to(run_dir)})" for p in images]
+    return "\n".join(lines) + "\n"
+
+
+def show(title: str, status: str, nodes: list[Node], run_dir: Path) -> Path:
+    """Print the final tables and where things are; write report.md. Returns its path."""
+    console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+    for table in console_tables(nodes):
+        console.print(table)
+    report = run_dir / "report.md"
+    report.write_text(markdown(title, status, nodes, run_dir), encoding="utf-8")
+    for _, value in outputs_named(nodes, "final-model"):
+        console.print(f"model:  {value}")
+    console.print(f"report: {report}")
+    console.print(f"logs:   {run_dir / 'steps'}/<step>/log.txt")
+    return report

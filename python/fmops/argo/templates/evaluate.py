@@ -1,0 +1,88 @@
+"""WorkflowTemplate `fmops-evaluate`: lm-evaluation-harness on a model, and the promotion gate.
+
+    argo submit -n fmops --from workflowtemplate/fmops-evaluate \
+        -p model=s3://bucket/runs/r1/dpo -p output=s3://bucket/runs/r1/eval-final
+
+Templates: `evaluate` (the entrypoint, on a GPU) and `gate` (called by fmops-pipeline).
+"""
+
+from hera.workflows import Artifact, Container, WorkflowTemplate
+
+from fmops.argo.templates import common
+from fmops.argo.templates.common import DAY, EVAL_IMAGE, HOUR, RESULTS_DIR, STEP_KIND, param, result
+
+EVALUATE_PARAMS = [
+    param("model", "model to evaluate: a complete fmops output, model directory URI or hub id"),
+    param("tasks", "comma-separated lm-eval tasks: 'demo' (the packaged demo tasks) or harness task names",
+          "demo"),
+    param("task-data", "directory URI holding the demo tasks' JSONL files ('' for the packaged copy)", ""),
+    param("baseline", "an earlier evaluation output (or registry version) to compare with ('' for none)", ""),
+    param("output", "URI of the output directory (metrics.json, samples, report.md, chart.png)"),
+    param("limit", "evaluate at most this many samples per task ('' for all)", ""),
+]  # fmt: skip
+
+GATE_PARAMS = [
+    param("candidate", "the candidate's evaluation output URI"),
+    param("baseline", "the baseline: evaluation output, registry version or pointer (.../production)", ""),
+    param("rules", "a packaged rule set name (demo) or a YAML rules URI", "demo"),
+]
+
+
+def evaluate_container() -> Container:
+    return Container(
+        name="evaluate",
+        image=EVAL_IMAGE,
+        command=["fmops"],
+        args=[
+            "evaluate",
+            "--model", "{{inputs.parameters.model}}",
+            "--tasks", "{{inputs.parameters.tasks}}",
+            "--task-data", "{{inputs.parameters.task-data}}",
+            "--baseline", "{{inputs.parameters.baseline}}",
+            "--output", "{{inputs.parameters.output}}",
+            "--limit", "{{inputs.parameters.limit}}",
+            "--results-dir", RESULTS_DIR,
+        ],
+        inputs=EVALUATE_PARAMS,
+        outputs=[
+            result("metrics", "metrics.json"),
+            Artifact(name="report", path=f"{RESULTS_DIR}/report.md", optional=True),
+            Artifact(name="chart", path=f"{RESULTS_DIR}/chart.png", optional=True),
+        ],
+        env=[common.hf_token_env()],
+        labels={STEP_KIND: "gpu"},
+        active_deadline_seconds=6 * HOUR,
+        **common.gpu_scheduling("gpu-serve", "1"),
+    )  # fmt: skip
+
+
+def gate_container() -> Container:
+    return common.cpu_container(
+        "gate",
+        [
+            "gate",
+            "--candidate", "{{inputs.parameters.candidate}}",
+            "--baseline", "{{inputs.parameters.baseline}}",
+            "--rules", "{{inputs.parameters.rules}}",
+            "--results-dir", RESULTS_DIR,
+        ],
+        inputs=GATE_PARAMS,
+        outputs=[
+            result("promote", "promote"),
+            Artifact(name="decision", path=f"{RESULTS_DIR}/reasons.md", optional=True),
+        ],
+    )  # fmt: skip
+
+
+with WorkflowTemplate(
+    name="fmops-evaluate",
+    entrypoint="evaluate",
+    arguments=[common.argument(p) for p in EVALUATE_PARAMS],
+    **common.workflow_options(
+        "fmops: evaluation and promotion gate",
+        "Evaluate a model with lm-evaluation-harness; the gate decides whether it may be deployed.",
+        deadline=DAY,
+    ),
+) as workflow:
+    evaluate_container()
+    gate_container()

@@ -1,0 +1,163 @@
+"""WorkflowTemplate `fmops-pipeline`: the whole lifecycle as one DAG of the phase templates.
+
+    argo submit -n fmops --from workflowtemplate/fmops-pipeline -p base-model=s3://bucket/base -p recipe=h100-8x
+    fmops run                      # the same DAG on this machine, tiny model, demo data
+
+demo-data -> plan -> pretrain -> sft -> dpo; each trained model is evaluated (so the run shows what every
+phase gained); the gate compares the final model with the production baseline; deploy runs only when the
+gate says promote. Any phase can be skipped by a parameter. The exit handler records how the run ended.
+"""
+
+from hera.workflows import DAG, SecretEnv, Task, WorkflowTemplate
+from hera.workflows.models import TemplateRef
+
+from fmops.argo.templates import common
+from fmops.argo.templates.common import DAY, RESULTS_DIR, param
+
+BOOL = ["true", "false"]
+PARAMS = [
+    param("storage-root", "URI under which runs and the model registry live", "s3://fmops-data/fmops"),
+    param("data-root", "URI holding pretrain.jsonl, replay.jsonl, sft.jsonl, dpo.jsonl and eval/",
+          "s3://fmops-data/demo"),
+    param("write-demo-data", "write the demo datasets into data-root first", "true", enum=BOOL),
+    param("model-name", "name of the model in the registry and in serving", "demo"),
+    param("base-model", "model the first phase starts from: 'tiny', hub id or URI", "tiny"),
+    param("recipe", "recipe for every training stage: a packaged name or a YAML URI", "demo"),
+    param("replay-ratio", "share of pretraining tokens replayed from replay.jsonl", "0.1"),
+    param("run-pretrain", "run the continued-pretraining phase", "true", enum=BOOL),
+    param("run-sft", "run the instruction-tuning phase", "true", enum=BOOL),
+    param("run-dpo", "run the preference-alignment phase", "true", enum=BOOL),
+    param("run-deploy", "deploy the model when the gate promotes it", "true", enum=BOOL),
+    param("eval-tasks", "comma-separated lm-eval tasks ('demo' for the packaged demo tasks)", "demo"),
+    param("eval-limit", "samples per evaluation task ('' for all)", ""),
+    param("gate-rules", "promotion rules: a packaged name or a YAML URI", "demo"),
+    param("deploy-target", "cluster (vLLM) or local (transformers serve)", "cluster", enum=["cluster", "local"]),
+    param("nodes", "nodes per training phase (above 1: a PyTorchJob)", "1"),
+    param("gpus-per-node", "GPUs per training node", "1"),
+    param("strategy", "ddp, fsdp2 or zero3", "ddp", enum=["ddp", "fsdp2", "zero3"]),
+]  # fmt: skip
+
+W = "{{workflow.parameters.%s}}"
+PLAN = "{{tasks.plan.outputs.parameters.%s}}"
+SCALING = {"nodes": W % "nodes", "gpus-per-node": W % "gpus-per-node", "strategy": W % "strategy"}
+
+
+def phase(name: str, template: str) -> TemplateRef:
+    return TemplateRef(name=f"fmops-{template}", template=name)
+
+
+def evaluation(name: str, prefix: str, depends: str) -> Task:
+    """Evaluate the model a phase made, against the evaluation of the phase before it."""
+    return Task(
+        name=name,
+        template_ref=phase("evaluate", "evaluate"),
+        depends=depends,
+        arguments={
+            "model": PLAN % f"{prefix}-output" if prefix != "final" else PLAN % "final-model",
+            "tasks": W % "eval-tasks",
+            "task-data": f"{W % 'data-root'}/eval",
+            "baseline": PLAN % f"{prefix}-eval-baseline",
+            "output": PLAN % f"{prefix}-eval-output",
+            "limit": W % "eval-limit",
+        },
+    )
+
+
+def training(name: str, depends: str, arguments: dict[str, str]) -> Task:
+    return Task(
+        name=name,
+        template_ref=phase(name, name),
+        depends=depends,
+        when=f"{W % f'run-{name}'} == true",
+        arguments={"model": PLAN % f"{name}-model", "output": PLAN % f"{name}-output",
+                   "recipe": W % "recipe", **arguments, **SCALING},
+    )  # fmt: skip
+
+
+options = common.workflow_options(
+    "fmops: pipeline",
+    "Pretrain, finetune (SFT, DPO), evaluate every phase, gate against production, deploy.",
+    deadline=7 * DAY,
+)
+with WorkflowTemplate(
+    name="fmops-pipeline",
+    entrypoint="pipeline",
+    on_exit="record-status",
+    arguments=[common.argument(p) for p in PARAMS],
+    **options,
+) as workflow:
+    demo_data = common.cpu_container("demo-data", ["demo", "--output", W % "data-root"])
+    plan = common.cpu_container(
+        "plan",
+        [
+            "plan", "--run-root", f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}",
+            "--base-model", W % "base-model",
+            "--run-pretrain", W % "run-pretrain", "--run-sft", W % "run-sft", "--run-dpo", W % "run-dpo",
+            "--results-dir", RESULTS_DIR,
+        ],
+        outputs=[common.result(name, name) for name in (
+            "pretrain-model", "pretrain-output", "sft-model", "sft-output", "dpo-model", "dpo-output",
+            "final-model", "pretrain-eval-output", "sft-eval-output", "final-eval-output",
+            "pretrain-eval-baseline", "sft-eval-baseline", "final-eval-baseline")],
+    )  # fmt: skip
+    record_status = common.cpu_container(
+        "record-status",
+        [
+            "notify", "--workflow", "{{workflow.name}}", "--status", "{{workflow.status}}",
+            "--failures", "{{workflow.failures}}",
+            "--record", f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}/status.json",
+        ],
+        env=[SecretEnv(name="FMOPS_WEBHOOK_URL", secret_name="fmops-notify", secret_key="webhook-url",
+                       optional=True)],
+    )  # fmt: skip
+    with DAG(name="pipeline"):
+        Task(name="demo-data", template=demo_data, when=f"{W % 'write-demo-data'} == true")
+        Task(name="plan", template=plan)
+        data = f"{W % 'data-root'}"
+        training(
+            "pretrain",
+            "plan && (demo-data.Succeeded || demo-data.Skipped)",
+            {"data": f"{data}/pretrain.jsonl", "replay": f"{data}/replay.jsonl", "replay-ratio": W % "replay-ratio"},
+        )
+        evaluation("evaluate-pretrain", "pretrain", "pretrain.Succeeded")
+        training(
+            "sft",
+            "plan && (demo-data.Succeeded || demo-data.Skipped) && (pretrain.Succeeded || pretrain.Skipped)",
+            {"data": f"{data}/sft.jsonl"},
+        )
+        evaluation("evaluate-sft", "sft", "sft.Succeeded")
+        training(
+            "dpo",
+            "plan && (demo-data.Succeeded || demo-data.Skipped) && "
+            "(pretrain.Succeeded || pretrain.Skipped) && (sft.Succeeded || sft.Skipped)",
+            {"data": f"{data}/dpo.jsonl"},
+        )
+        evaluation(
+            "evaluate-final",
+            "final",
+            "(dpo.Succeeded || dpo.Skipped) && "
+            "(sft.Succeeded || sft.Skipped) && (pretrain.Succeeded || pretrain.Skipped)",
+        )
+        Task(
+            name="gate",
+            template_ref=phase("gate", "evaluate"),
+            depends="evaluate-final",
+            arguments={
+                "candidate": PLAN % "final-eval-output",
+                "baseline": f"{W % 'storage-root'}/models/{W % 'model-name'}/production",
+                "rules": W % "gate-rules",
+            },
+        )
+        Task(
+            name="deploy",
+            template_ref=phase("deploy", "deploy"),
+            depends="gate",
+            when=f"{{{{tasks.gate.outputs.parameters.promote}}}} == true && {W % 'run-deploy'} == true",
+            arguments={
+                "model": PLAN % "final-model",
+                "name": W % "model-name",
+                "target": W % "deploy-target",
+                "registry": W % "storage-root",
+                "evaluation": PLAN % "final-eval-output",
+            },
+        )

@@ -1,0 +1,107 @@
+"""WorkflowTemplate `fmops-validate-cluster`: check a new cluster before the first training run.
+
+    argo submit -n fmops --from workflowtemplate/fmops-validate-cluster -p output=s3://bucket/fmops/cluster-check
+
+`nvidia-smi` on one node of each GPU pool, then an all-reduce across two GPU nodes of the training pool
+(a PyTorchJob over EFA) whose bus bandwidth appears as the `allreduce` output parameter.
+"""
+
+import copy
+
+import yaml
+from hera.workflows import DAG, Container, Resource, Task, WorkflowTemplate
+
+from fmops.argo.templates import common
+from fmops.argo.templates.common import HOUR, NAMESPACE, NODE_POOL, STEP_KIND, TRAIN_IMAGE, param
+from fmops.argo.templates.training import collect_container
+
+CUDA_IMAGE = "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
+PARAMS = [
+    param("output", "URI where the all-reduce result (metrics.json, manifest.json) is written"),
+    param("gpus-per-node", "GPUs per training node to include in the all-reduce", "8"),
+    param("efa-per-node", "EFA interfaces per node (p5: 32, p4d: 4)", "32"),
+    param("size-mb", "all-reduce message size in MiB", "1024"),
+]
+
+
+def nvidia_smi() -> Container:
+    return Container(
+        name="nvidia-smi",
+        image=CUDA_IMAGE,
+        command=["nvidia-smi"],
+        inputs=common.bare("pool"),
+        labels={STEP_KIND: "gpu"},
+        active_deadline_seconds=HOUR,
+        **common.gpu_scheduling("{{inputs.parameters.pool}}", "1"),
+    )
+
+
+def allreduce_manifest() -> str:
+    pod = {
+        "metadata": {"labels": {STEP_KIND: "gpu"}},
+        "spec": {
+            "serviceAccountName": common.SERVICE_ACCOUNT,
+            "nodeSelector": {NODE_POOL: "gpu-train"},
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
+            "containers": [{
+                "name": "pytorch",
+                "image": "{{inputs.parameters.image}}",
+                "command": ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}",
+                            "-m", "fmops.cli", "allreduce", "--size-mb", "{{inputs.parameters.size-mb}}",
+                            "--output", "{{inputs.parameters.output}}"],
+                "env": [{"name": "NCCL_DEBUG", "value": "INFO"}],
+                "resources": {"limits": {"nvidia.com/gpu": "{{inputs.parameters.gpus-per-node}}",
+                                         "vpc.amazonaws.com/efa": "{{inputs.parameters.efa-per-node}}"}},
+                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+            }],
+        },
+    }  # fmt: skip
+    job = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"generateName": "{{workflow.name}}-allreduce-", "namespace": NAMESPACE},
+        "spec": {
+            "runPolicy": {"cleanPodPolicy": "Running", "backoffLimit": 0},
+            "pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "restartPolicy": "Never", "template": pod},
+                "Worker": {"replicas": 1, "restartPolicy": "Never", "template": copy.deepcopy(pod)},
+            },
+        },
+    }
+    return yaml.safe_dump(job, sort_keys=False)
+
+
+with WorkflowTemplate(
+    name="fmops-validate-cluster",
+    entrypoint="validate-cluster",
+    arguments=[common.argument(p) for p in PARAMS],
+    **common.workflow_options(
+        "fmops: validate the cluster",
+        "nvidia-smi on each GPU pool and an all-reduce across two training nodes, with its bus bandwidth.",
+        deadline=2 * HOUR,
+    ),
+) as workflow:
+    smi = nvidia_smi()
+    allreduce = Resource(
+        name="allreduce",
+        action="create",
+        set_owner_reference=True,
+        manifest=allreduce_manifest(),
+        success_condition="status.replicaStatuses.Master.succeeded > 0",
+        failure_condition="status.replicaStatuses.Master.failed > 0",
+        inputs=[*common.bare("output", "gpus-per-node", "efa-per-node", "size-mb"), common.image_input(TRAIN_IMAGE)],
+        labels={STEP_KIND: "gpu"},
+        active_deadline_seconds=HOUR,
+    )
+    collect = collect_container([])
+    with DAG(name="validate-cluster", inputs=PARAMS, outputs=[common.from_task("allreduce", "collect", "metrics")]):
+        Task(name="gpu-train", template=smi, arguments={"pool": "gpu-train"})
+        Task(name="gpu-serve", template=smi, arguments={"pool": "gpu-serve"})
+        Task(
+            name="allreduce",
+            template=allreduce,
+            depends="gpu-train",
+            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb"),
+        )
+        Task(name="collect", template=collect, depends="allreduce", arguments=common.inputs("output"))

@@ -1,0 +1,3 @@
+"""`fmops allreduce`."""
+
+from fmops.steps.allreduce import add_arguments, run  # noqa: F401

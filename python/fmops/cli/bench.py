@@ -1,0 +1,3 @@
+"""`fmops bench`."""
+
+from fmops.bench.command import add_arguments, run  # noqa: F401

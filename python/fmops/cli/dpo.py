@@ -1,0 +1,3 @@
+"""`fmops dpo`."""
+
+from fmops.stages.dpo import add_arguments, run  # noqa: F401

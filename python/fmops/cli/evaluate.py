@@ -1,0 +1,3 @@
+"""`fmops evaluate`."""
+
+from fmops.stages.evaluate import add_arguments, run  # noqa: F401

@@ -1,0 +1,3 @@
+"""`fmops gate`."""
+
+from fmops.stages.gate import add_arguments, run  # noqa: F401

@@ -1,0 +1,3 @@
+"""`fmops registry`."""
+
+from fmops.steps.registry import add_arguments, run  # noqa: F401

@@ -1,0 +1,3 @@
+"""`fmops validate`."""
+
+from fmops.argo.validate import add_arguments, run  # noqa: F401

@@ -1,0 +1,108 @@
+"""Stage configuration: defaults in a pydantic model, then a recipe or YAML file, then `--set key=value`.
+
+An unknown key, at any level, is an error that names the file (or flag) and the field.
+Stages declare `class XConfig(StageConfig)` with a `Field(description=...)` per field.
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fmops.core import storage
+from fmops.core.errors import InputError
+
+C = TypeVar("C", bound="StageConfig")
+
+
+class StageConfig(BaseModel):
+    """Base of every stage config: keyword-only, unknown fields refused, assignments validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default="",
+        help="a recipe name shipped with fmops (see fmops/recipes/) or a YAML file/URI of overrides",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config field (YAML value); repeatable; applied last",
+    )
+
+
+def recipe_uri(stage: str, name: str) -> str | None:
+    """The packaged recipe `fmops/recipes/<stage>/<name>.yaml`, if there is one."""
+    candidate = resources.files("fmops") / "recipes" / stage / f"{name}.yaml"
+    return str(candidate) if candidate.is_file() else None
+
+
+def _read_yaml(uri: str) -> dict[str, Any]:
+    if not storage.exists(uri):
+        raise InputError(f"{uri}: config file does not exist")
+    try:
+        data = yaml.safe_load(storage.read_text(uri)) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise InputError(f"{uri}{line}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{uri}: expected a mapping of config fields")
+    if "include" in data:  # a recipe that says only what differs from its base, a file beside it
+        base = str(Path(uri).parent / str(data.pop("include")))
+        data = {**_read_yaml(base), **data}
+    return data
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise InputError(f"--set {text}: expected KEY=VALUE")
+    try:
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return key.strip(), raw
+
+
+def _first_error(error: ValidationError, source: str) -> InputError:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(root)"
+    message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+    return InputError(f"{source}: field '{field}': {message}")
+
+
+def load(cls: type[C], stage: str, config: str = "", overrides: list[str] | None = None, **flags: Any) -> C:
+    """Defaults < recipe/YAML (`config`) < explicit command-line flags (`flags`, None = not given) < --set."""
+    values: dict[str, Any] = {}
+    source = "defaults"
+    if config:
+        source = recipe_uri(stage, config) or config
+        values.update(_read_yaml(source))
+        try:
+            cls(**values)
+        except ValidationError as error:
+            raise _first_error(error, source) from None
+    values.update({key: value for key, value in flags.items() if value is not None})
+    try:
+        cls(**values)
+    except ValidationError as error:
+        raise _first_error(error, "command line") from None
+    for text in overrides or []:
+        key, value = _parse_override(text)
+        values[key] = value
+        try:
+            cls(**values)
+        except ValidationError as error:
+            raise _first_error(error, f"--set {text}") from None
+    return cls(**values)

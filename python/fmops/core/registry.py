@@ -1,0 +1,104 @@
+"""The model registry: a storage layout every phase shares.
+
+    <root>/models/<name>/<version>/      one complete stage output (it has manifest.json)
+    <root>/models/<name>/latest          pointer file: {"version": ..., "previous": ...}
+    <root>/models/<name>/production      pointer file, same form
+
+Continuous pretraining starts from `latest`, the gate compares against `production`, deployment moves
+`production` after its smoke test and rolls back by restoring `previous`. Pointers are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from fmops.core import manifest, storage
+from fmops.core.errors import InputError
+
+POINTERS = ("latest", "production")
+
+
+def model_root(root: str, name: str) -> str:
+    return storage.join(root, "models", name)
+
+
+def read_pointer(root: str, name: str, pointer: str) -> dict[str, str | None] | None:
+    uri = storage.join(model_root(root, name), pointer)
+    if not storage.exists(uri):
+        return None
+    try:
+        data = json.loads(storage.read_text(uri))
+    except json.JSONDecodeError as error:
+        raise InputError(f"{uri}: pointer file is not JSON ({error.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("version"), str):
+        raise InputError(f"{uri}: field 'version': missing or not a string")
+    return data
+
+
+def set_pointer(root: str, name: str, pointer: str, version: str) -> dict[str, str | None]:
+    """Point `pointer` at `version`, remembering what it pointed at before (for rollback)."""
+    if pointer not in POINTERS:
+        raise InputError(f"pointer '{pointer}': must be one of {', '.join(POINTERS)}")
+    if not storage.exists(storage.join(model_root(root, name), version, manifest.MANIFEST)):
+        raise InputError(f"{storage.join(model_root(root, name), version)}: no complete model version there")
+    current = read_pointer(root, name, pointer)
+    if current and current["version"] == version:
+        return current
+    data = {"version": version, "previous": current["version"] if current else None}
+    storage.atomic_write_text(storage.join(model_root(root, name), pointer), json.dumps(data) + "\n")
+    return data
+
+
+def rollback(root: str, name: str, pointer: str = "production") -> dict[str, str | None]:
+    current = read_pointer(root, name, pointer)
+    if not current or not current.get("previous"):
+        raise InputError(f"{storage.join(model_root(root, name), pointer)}: no previous version to roll back to")
+    data = {"version": current["previous"], "previous": current["version"]}
+    storage.atomic_write_text(storage.join(model_root(root, name), pointer), json.dumps(data) + "\n")
+    return data
+
+
+def new_version() -> str:
+    return datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
+
+
+def publish(
+    root: str,
+    name: str,
+    source: str,
+    version: str | None = None,
+    pointer: str | None = "latest",
+    evaluation: str | None = None,
+) -> str:
+    """Copy a complete stage output into the registry as a new version; optionally move a pointer to it.
+
+    `evaluation`, an evaluation output, is kept as <version>/evaluation/ so later gates can compare with it.
+    """
+    if not storage.exists(storage.join(source, manifest.MANIFEST)):
+        raise InputError(f"{source}: incomplete fmops output (no {manifest.MANIFEST}); refusing to publish")
+    version = version or new_version()
+    target = storage.join(model_root(root, name), version)
+    if storage.exists(storage.join(target, manifest.MANIFEST)):
+        raise InputError(f"{target}: version already exists")
+    if evaluation and not storage.exists(storage.join(evaluation, manifest.MANIFEST)):
+        raise InputError(f"{evaluation}: incomplete evaluation output (no {manifest.MANIFEST})")
+    with storage.local_copy(source) as local:
+        storage.upload_dir(local, target)
+    if evaluation:
+        with storage.local_copy(evaluation) as local:
+            storage.upload_dir(local, storage.join(target, "evaluation"))
+    if pointer:
+        set_pointer(root, name, pointer, version)
+    return target
+
+
+def resolve(uri: str) -> str:
+    """Turn `<root>/models/<name>/latest|production` into the version directory it points at."""
+    base, _, last = uri.rstrip("/").rpartition("/")
+    if last not in POINTERS or not base or not storage.exists(uri) or storage.isdir(uri):
+        return uri
+    root, _, name = base.rpartition("/models/")
+    pointer = read_pointer(root, name, last)
+    assert pointer is not None
+    return storage.join(base, str(pointer["version"]))

@@ -1,0 +1,172 @@
+"""Every location is a URI: a local path, `file://...`, or `s3://...` (through fsspec/s3fs).
+
+Large things travel as URIs; these helpers read, write (atomically) and hash them the same way wherever
+they live. For an S3-compatible endpoint other than AWS (MinIO, moto in tests) set AWS_ENDPOINT_URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from fmops.core.errors import InputError
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri and not uri.startswith("file://")
+
+
+def local_path(uri: str) -> Path:
+    """The filesystem path of a local URI (`file://` stripped)."""
+    return Path(uri.removeprefix("file://"))
+
+
+def join(uri: str, *parts: str) -> str:
+    base = uri.rstrip("/")
+    return "/".join([base, *(p.strip("/") for p in parts)])
+
+
+def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    if is_remote(uri):
+        return url_to_fs(uri, **_options(uri))
+    return fsspec.filesystem("file"), str(local_path(uri))
+
+
+def _options(uri: str) -> dict[str, str]:
+    """The S3 endpoint as an explicit option: fsspec caches filesystems by their options, so one that was
+    made for another endpoint (AWS_ENDPOINT_URL changed within the process) is never reused."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    return {"endpoint_url": endpoint} if endpoint and uri.startswith("s3://") else {}
+
+
+def exists(uri: str) -> bool:
+    fs, path = _fs(uri)
+    return fs.exists(path)
+
+
+def isdir(uri: str) -> bool:
+    fs, path = _fs(uri)
+    return fs.isdir(path)
+
+
+def listdir(uri: str) -> list[str]:
+    """Names (not paths) directly under a directory URI, sorted."""
+    fs, path = _fs(uri)
+    if not fs.isdir(path):
+        return []
+    return sorted(Path(entry.rstrip("/")).name for entry in fs.ls(path, detail=False))
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path = _fs(uri)
+    with fs.open(path, "rb") as handle:
+        return handle.read()
+
+
+def read_text(uri: str) -> str:
+    return read_bytes(uri).decode("utf-8")
+
+
+def read_json(uri: str) -> Any:
+    return json.loads(read_text(uri))
+
+
+def atomic_write_bytes(uri: str, data: bytes) -> None:
+    """Write so a reader sees the old content or the whole new content, never a part.
+
+    Locally: a temporary file in the same directory, then rename. On S3 a PUT is already atomic.
+    """
+    fs, path = _fs(uri)
+    if is_remote(uri):
+        fs.pipe_file(path, data)
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(uri: str, text: str) -> None:
+    atomic_write_bytes(uri, text.encode("utf-8"))
+
+
+def write_json(uri: str, obj: Any) -> None:
+    atomic_write_text(uri, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def sha256(uri: str) -> str:
+    """sha256 of a file, or of a directory as the hash of its sorted (relative path, file hash) list."""
+    fs, path = _fs(uri)
+    if not fs.exists(path):
+        raise InputError(f"{uri}: does not exist")
+    if not fs.isdir(path):
+        digest = hashlib.sha256()
+        with fs.open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    listing = hashlib.sha256()
+    root = path.rstrip("/")
+    for file in sorted(fs.find(root)):
+        relative = file[len(root) :].lstrip("/")
+        listing.update(f"{relative}\0{sha256(_rejoin(uri, root, file))}\n".encode())
+    return listing.hexdigest()
+
+
+def _rejoin(uri: str, root: str, file: str) -> str:
+    """A found file's path back in the URI form of its root."""
+    if not is_remote(uri):
+        return file
+    scheme = uri.split("://", 1)[0]
+    return f"{scheme}://{file}"
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[Path]:
+    """A local path holding the file or directory at `uri` (downloaded into a temp dir when remote)."""
+    if not is_remote(uri):
+        yield local_path(uri)
+        return
+    fs, path = _fs(uri)
+    with tempfile.TemporaryDirectory(prefix="fmops-") as tmp:
+        target = Path(tmp) / Path(path.rstrip("/")).name
+        fs.get(path.rstrip("/"), str(target), recursive=fs.isdir(path))
+        yield target
+
+
+def upload_dir(local_dir: str | Path, uri: str) -> None:
+    """Copy a local directory's contents to `uri` (no-op when it is that same directory).
+
+    A top-level manifest.json is copied last, so the copy is complete before it says so.
+    """
+    source = Path(local_dir)
+    if not is_remote(uri) and local_path(uri).resolve() == source.resolve():
+        return
+    files = sorted((p for p in source.rglob("*") if p.is_file()), key=lambda p: (p == source / "manifest.json", p))
+    for file in files:
+        relative = file.relative_to(source).as_posix()
+        if is_remote(uri):
+            fs, path = _fs(uri)
+            fs.put_file(str(file), f"{path.rstrip('/')}/{relative}")
+        else:
+            target = local_path(uri) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, target)
