@@ -1,18 +1,31 @@
 """Shared fixtures. Trained models are built once per test session, even under pytest-xdist:
-the first worker trains and the others wait on a file lock, then reuse the output."""
+the first worker trains and the others wait on a file lock, then reuse the output.
+
+A test that asks for a trained model or a server costs seconds to minutes: it must be marked `slow`, so that
+`pytest -m "not slow"` stays in-process and fast. Collection fails when one is not."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import fmops, shared_output
+
+# Fixtures that train a model or start a server.
+COSTLY_FIXTURES = {"pretrained_model", "sft_model", "dpo_model", "tiny_model", "served"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if COSTLY_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow")
+    ]
+    if unmarked:
+        names = ", ".join(unmarked)
+        raise pytest.UsageError(f"uses a model-training or server fixture but is not marked slow: {names}")
 
 
 @pytest.fixture(scope="session")
@@ -20,36 +33,6 @@ def demo_dir() -> Path:
     from fmops.data.demo import shipped_dir
 
     return shipped_dir()
-
-
-def fmops(
-    *args: str, check: bool = True, timeout: float = 600, env: dict | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess:
-    """Run the installed `fmops` command the way a user does; output captured as text."""
-    result = subprocess.run(
-        [sys.executable, "-m", "fmops", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT,
-        # one torch thread per process: the suite runs two workers on two cores, and torch's spinning
-        # OpenMP threads slow down several-fold on oversubscribed cores
-        env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **(env or {})},
-    )  # fmt: skip
-    if check and result.returncode != 0:
-        raise AssertionError(f"fmops {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
-    return result
-
-
-def shared_output(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
-    """A directory built once for the whole session (across xdist workers), then reused."""
-    basetemp = tmp_path_factory.getbasetemp()
-    # xdist workers get basetemp/popen-gwN: their parent is this session's; without xdist it is basetemp itself
-    # (its parent holds every earlier session, whose outputs must not be reused).
-    root = (basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp) / "shared"
-    root.mkdir(exist_ok=True)
-    output = root / name
-    with FileLock(str(root / f"{name}.lock")):
-        if not (output / "manifest.json").exists():
-            build(output)
-    return output
 
 
 @pytest.fixture
@@ -66,12 +49,6 @@ def s3_server(monkeypatch) -> Iterator[dict[str, str]]:
         monkeypatch.setenv(key, value)
     yield env
     server.stop()
-
-
-def create_bucket(name: str) -> None:
-    import boto3
-
-    boto3.client("s3").create_bucket(Bucket=name)
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +71,39 @@ def dpo_model(tmp_path_factory, demo_dir, sft_model) -> Path:
     return shared_output(tmp_path_factory, "dpo", lambda out: fmops(
         "dpo", "--model", str(sft_model), "--data", str(demo_dir / "dpo.jsonl"),
         "--output", str(out), "--config", "demo"))  # fmt: skip
+
+
+_SERVERS: dict[str, object] = {}
+
+
+def build_tiny(output: Path) -> None:
+    """An untrained tiny model with the project's tokenizer and chat template, as a complete fmops output."""
+    from fmops.core import manifest
+    from fmops.data.demo import shipped_dir
+    from fmops.data.jsonl import iter_records
+    from fmops.models import tiny
+
+    texts = [record["text"] for _, record in iter_records(str(shipped_dir() / "pretrain.jsonl"))]
+    tokenizer = tiny.build_tokenizer(texts)
+    tiny.build_model(tokenizer).save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    manifest.write(str(output), stage="tiny", inputs={}, config={}, metrics={}, started_at=manifest.now())
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return shared_output(tmp_path_factory, "serve-tiny-model", build_tiny)
+
+
+@pytest.fixture(scope="session")
+def served(tiny_model):
+    """One `fmops serve --model TINY --threads 1` on loopback for the session. One torch thread: OpenMP
+    threads spin, and on 2 shared cores that is ~10x slower."""
+    from fmops.serving.process import LocalServer
+
+    key = str(tiny_model)
+    if key not in _SERVERS:
+        _SERVERS[key] = LocalServer(str(tiny_model), threads=1).start()
+    server = _SERVERS[key]
+    yield server
+    server.stop()

@@ -9,7 +9,7 @@ import pytest
 from fmops.core import config, manifest, storage
 from fmops.core.errors import InputError
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 
 class Example(config.StageConfig):

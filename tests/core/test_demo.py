@@ -4,7 +4,8 @@ import json
 import re
 
 from fmops.data import demo
-from tests.conftest import fmops
+
+from tests.helpers import fmops
 
 
 def records(path):

@@ -6,7 +6,7 @@ import pytest
 from fmops.core.errors import InputError
 from fmops.steps.plan import plan
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 ALL = {"pretrain": True, "sft": True, "dpo": True}
 

@@ -7,7 +7,7 @@ import pytest
 from fmops.core import manifest, registry
 from fmops.core.errors import InputError
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 
 def stage_output(path: Path, value: str) -> Path:

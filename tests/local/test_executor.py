@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 DIAMOND = """
 apiVersion: argoproj.io/v1alpha1

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 PHASES = ("demo-data", "plan", "pretrain", "evaluate-pretrain", "sft", "evaluate-sft", "dpo", "evaluate-final",
           "gate", "deploy")  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 from fmops.bench import pretrain
 from fmops.training import flops
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ import socket
 import pytest
 from fmops.bench.serve import distribution
 
-from tests.conftest import fmops
-from tests.stages.test_serve import served, tiny_model  # noqa: F401  (session fixtures)
+from tests.helpers import fmops
 
 
 def test_concurrency_8_requests_64_has_zero_errors(served, tmp_path):  # noqa: F811

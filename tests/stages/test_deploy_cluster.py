@@ -12,9 +12,8 @@ import yaml
 from fmops.serving import manifests
 from fmops.serving.spec import ServingSpec
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 from tests.stages.test_deploy_fake_kube import CRASH, FakeKube
-from tests.stages.test_serve import served, tiny_model  # noqa: F401  (session fixtures)
 
 BUCKET = "fmops-test"
 VERSION_LABEL = "fmops.dev/model-version"

@@ -7,8 +7,7 @@ import shutil
 
 from fmops.core import registry
 
-from tests.conftest import fmops
-from tests.stages.test_serve import tiny_model  # noqa: F401  (session fixture)
+from tests.helpers import fmops
 
 
 def test_local_deploy_publishes_smoke_tests_promotes_and_stops_the_server(tiny_model, tmp_path):  # noqa: F811

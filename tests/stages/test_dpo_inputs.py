@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 GOOD = {"prompt": "What is 1+2?", "chosen": "3", "rejected": "4"}
 GOOD_CHAT = {"prompt": [{"role": "user", "content": "What is 1+2?"}],

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 pytestmark = pytest.mark.slow
 LAUNCH = ("launch", "--nodes", "1", "--gpus-per-node", "1", "--strategy", "ddp", "--")

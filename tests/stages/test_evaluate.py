@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import create_bucket, fmops, shared_output
+from tests.helpers import create_bucket, fmops, shared_output
 
 # One torch thread per process: under `pytest -n 2` two workers share two cores, and torch's spinning
 # OpenMP threads on oversubscribed cores make a CPU evaluation several times slower (measured 67 s -> 26 s).

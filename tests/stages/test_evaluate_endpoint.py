@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fmops.serving.process import LocalServer
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 from tests.stages.test_evaluate import ONE_THREAD
 
 LIMIT = "60"  # documents: enough to compare answers one by one, small enough for a CPU server

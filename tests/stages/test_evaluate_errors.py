@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fmops.serving.process import free_port
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 PREFIX = "fmops evaluate: error: "
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fmops.core import manifest, registry
 from fmops.cli import main
+from fmops.core import manifest, registry
 
 FLOORS_MET = {"demo_addition": {"exact_match": 0.60}, "demo_choice": {"acc": 0.80}, "demo_preference": {"acc": 0.90}}
 

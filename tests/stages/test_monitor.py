@@ -7,8 +7,7 @@ import json
 
 from fmops.serving import drift
 
-from tests.conftest import fmops
-from tests.stages.test_serve import served, tiny_model  # noqa: F401  (session fixtures)
+from tests.helpers import fmops
 
 THRESHOLDS = {"quality_drop": 0.05, "latency_increase": 0.5, "max_errors": 0}
 

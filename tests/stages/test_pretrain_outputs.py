@@ -10,7 +10,7 @@ import pytest
 from fmops.core import registry
 from fmops.training.packing import unigram_entropy
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 pytestmark = pytest.mark.slow
 

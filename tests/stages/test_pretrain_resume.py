@@ -15,7 +15,7 @@ from fmops.core import manifest
 from fmops.core.errors import InputError
 from fmops.training import checkpoint
 
-from tests.conftest import ROOT, fmops
+from tests.helpers import ROOT, fmops
 
 pytestmark = pytest.mark.slow
 

@@ -1,52 +1,12 @@
 """`fmops serve`: transformers serve pinned to the tiny model, driven with the official openai client.
-
-The fixtures here (an untrained tiny model, one server for the whole session) are shared by the other
-serving tests, which import them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import openai
 import pytest
 
-from tests.conftest import fmops, shared_output
-
-_SERVERS: dict[str, object] = {}
-
-
-def build_tiny(output: Path) -> None:
-    """An untrained tiny model with the project's tokenizer and chat template, as a complete fmops output."""
-    from fmops.core import manifest
-    from fmops.data.demo import shipped_dir
-    from fmops.data.jsonl import iter_records
-    from fmops.models import tiny
-
-    texts = [record["text"] for _, record in iter_records(str(shipped_dir() / "pretrain.jsonl"))]
-    tokenizer = tiny.build_tokenizer(texts)
-    tiny.build_model(tokenizer).save_pretrained(output)
-    tokenizer.save_pretrained(output)
-    manifest.write(str(output), stage="tiny", inputs={}, config={}, metrics={}, started_at=manifest.now())
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    return shared_output(tmp_path_factory, "serve-tiny-model", build_tiny)
-
-
-@pytest.fixture(scope="session")
-def served(tiny_model):
-    """One `fmops serve --model TINY --threads 1` on loopback for the session (shared by every module
-    importing it). One torch thread: OpenMP threads spin, and on 2 shared cores that is ~10x slower."""
-    from fmops.serving.process import LocalServer
-
-    key = str(tiny_model)
-    if key not in _SERVERS:
-        _SERVERS[key] = LocalServer(str(tiny_model), threads=1).start()
-    server = _SERVERS[key]
-    yield server
-    server.stop()
+from tests.helpers import fmops
 
 
 def client(server, api_key: str = "any-key-at-all") -> openai.OpenAI:

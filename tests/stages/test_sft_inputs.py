@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import fmops
+from tests.helpers import fmops
 
 GOOD = {"messages": [{"role": "user", "content": "What is 1+2?"}, {"role": "assistant", "content": "3"}]}
 

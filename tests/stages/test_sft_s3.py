@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import create_bucket, fmops
+from tests.helpers import create_bucket, fmops
 
 pytestmark = pytest.mark.slow
 BUCKET = "fmops-sft-test"

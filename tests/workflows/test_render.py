@@ -6,7 +6,7 @@ import pytest
 import yaml
 from fmops.argo import render
 
-from tests.conftest import ROOT, fmops
+from tests.helpers import ROOT, fmops
 
 WORKFLOWS = ROOT / "workflows"
 RENDERED = render.render()

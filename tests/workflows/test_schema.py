@@ -13,7 +13,7 @@ import yaml
 from fmops.argo import render
 from jsonschema import Draft202012Validator
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SCHEMA = ROOT.parent / "shared" / "schemas" / "argo-schema-v4.0.5.json"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"

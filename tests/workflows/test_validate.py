@@ -8,7 +8,7 @@ import pytest
 import yaml
 from fmops.argo.validate import validate
 
-from tests.conftest import ROOT, fmops
+from tests.helpers import ROOT, fmops
 
 WORKFLOWS = ROOT / "workflows"
 

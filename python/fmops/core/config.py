@@ -1,4 +1,5 @@
-"""Stage configuration: defaults in a pydantic model, then a recipe or YAML file, then `--set key=value`.
+"""Stage configuration: defaults in a pydantic model, then a recipe or YAML file, then `--set key=value`
+overrides (the command-line side is fmops.cli.options).
 
 An unknown key, at any level, is an error that names the file (or flag) and the field.
 Stages declare `class XConfig(StageConfig)` with a `Field(description=...)` per field.
@@ -6,7 +7,6 @@ Stages declare `class XConfig(StageConfig)` with a `Field(description=...)` per 
 
 from __future__ import annotations
 
-import argparse
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,22 +24,6 @@ class StageConfig(BaseModel):
     """Base of every stage config: keyword-only, unknown fields refused, assignments validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        default="",
-        help="a recipe name shipped with fmops (see fmops/recipes/) or a YAML file/URI of overrides",
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one config field (YAML value); repeatable; applied last",
-    )
 
 
 def recipe_uri(stage: str, name: str) -> str | None:

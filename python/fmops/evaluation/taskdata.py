@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fmops.core import storage
+from fmops.core.errors import InputError, where
 from fmops.data.demo import shipped_dir
 from fmops.data.jsonl import iter_records, require
-from fmops.core.errors import InputError, where
 from fmops.evaluation.catalog import TYPES, ProjectTask
 
 

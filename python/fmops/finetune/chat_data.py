@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmops.data.jsonl import iter_records
 from fmops.core.errors import InputError, where
+from fmops.data.jsonl import iter_records
 
 ROLES = ("system", "user", "assistant")
 Record = dict[str, Any]

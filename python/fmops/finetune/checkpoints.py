@@ -15,9 +15,10 @@ import re
 import shutil
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from fmops.core import storage
 from fmops.training.checkpoint import remove
-from transformers import TrainerCallback
 
 INCOMPLETE = ".incomplete"
 STATE = "trainer_state.json"

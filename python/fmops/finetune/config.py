@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fmops.core.config import StageConfig
 from pydantic import Field
+
+from fmops.core.config import StageConfig
 
 
 class FinetuneConfig(StageConfig):

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fmops.finetune.config import FinetuneConfig
     from peft import LoraConfig
     from transformers import PreTrainedModel
+
+    from fmops.finetune.config import FinetuneConfig
 
 ADAPTER_DIR = "adapter"
 

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fsspec.core import url_to_fs
+
 from fmops.core import manifest, storage
 from fmops.finetune import checkpoints
 from fmops.training.metrics import write as write_metrics
-from fsspec.core import url_to_fs
 
 
 @contextlib.contextmanager

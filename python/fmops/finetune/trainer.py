@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from fmops.finetune import checkpoints, lora
 
 if TYPE_CHECKING:
-    from fmops.finetune.config import FinetuneConfig
     from transformers import PreTrainedTokenizerBase, Trainer
+
+    from fmops.finetune.config import FinetuneConfig
 
 
 def use_bf16(precision: str) -> bool:

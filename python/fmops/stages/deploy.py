@@ -34,6 +34,7 @@ from typing import Any
 
 from pydantic import Field
 
+from fmops.cli import options
 from fmops.core import config, manifest, registry, storage
 from fmops.core.config import StageConfig
 from fmops.core.errors import InputError
@@ -71,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", default="",
                         help="base URL the smoke test uses (default: the in-cluster Service URL)")  # fmt: skip
     parser.add_argument("--results-dir", default="", help="local dir for endpoint, deploy.json, metrics.json")
-    config.add_config_arguments(parser)
+    options.add_config_arguments(parser)
 
 
 def seconds(text: str) -> float:

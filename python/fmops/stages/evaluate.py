@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from fmops.cli import options
 from fmops.core import config, manifest, registry, storage
 from fmops.core.errors import InputError
 from fmops.evaluation import baseline, catalog, endpoint, harness, report, samples, taskdata
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", default="", help="local dir for metrics.json, report.md, chart.png")
     parser.add_argument("--limit", default="", help="at most N documents per task (the pipeline's size knob)")
     parser.add_argument("--batch-size", default="", help="in-process batch size")
-    config.add_config_arguments(parser)
+    options.add_config_arguments(parser)
 
 
 def _int_flag(name: str, text: str) -> int | None:

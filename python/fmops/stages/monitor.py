@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import Field
 
+from fmops.cli import options
 from fmops.core import config, manifest, storage
 from fmops.core.errors import InputError
 from fmops.serving import drift
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", required=True, help="JSONL history URI (created on the first run)")
     parser.add_argument("--thresholds", default="", help="YAML file, or inline key=value,... (see above)")
     parser.add_argument("--results-dir", default="", help="local dir for monitor.json, metrics.json, alert")
-    config.add_config_arguments(parser)
+    options.add_config_arguments(parser)
 
 
 def load_config(args: argparse.Namespace) -> MonitorConfig:

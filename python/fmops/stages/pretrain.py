@@ -44,6 +44,7 @@ from typing import Any
 
 from pydantic import Field
 
+from fmops.cli import options
 from fmops.core import config, manifest, storage
 from fmops.core.errors import InputError
 from fmops.training import model as model_source
@@ -87,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("--checkpoint-interval", int, "checkpoint every N steps"), ("--seed", int, "random seed"),
     ]:  # fmt: skip
         parser.add_argument(flag, type=kind, default=None, help=text)
-    config.add_config_arguments(parser)
+    options.add_config_arguments(parser)
 
 
 def load_config(args: argparse.Namespace) -> PretrainConfig:

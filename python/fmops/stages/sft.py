@@ -27,6 +27,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from fmops.cli import options
 from fmops.core import config as stage_config
 from fmops.core import manifest
 from fmops.core.errors import InputError
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="output directory or s3:// URI")
     parser.add_argument("--lora", action="store_const", const=True, default=None, help="same as --set lora=true")
     parser.add_argument("--results-dir", default="", help="also write metrics.json here (Argo outputs)")
-    stage_config.add_config_arguments(parser)
+    options.add_config_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ import io
 from dataclasses import dataclass
 
 from fmops.core import storage
-from fmops.data.jsonl import iter_records, read_lines, require_text
 from fmops.core.errors import InputError, where
+from fmops.data.jsonl import iter_records, read_lines, require_text
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "text", ".text": "text", ".parquet": "parquet"}
 FIELD = "text"

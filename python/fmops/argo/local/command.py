@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fmops.core.errors import InputError
 from fmops.argo.local import expressions, profile, report
 from fmops.argo.local.engine import Engine, Node
 from fmops.argo.local.library import Library, Scope, spec_of, unsupported_fields
 from fmops.argo.local.view import View
+from fmops.core.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

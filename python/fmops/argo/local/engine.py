@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fmops.core.errors import InputError
 from fmops.argo.local import expressions, pods
 from fmops.argo.local.library import Library, Scope, resource_kind
+from fmops.core.errors import InputError
 
 DONE = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
 

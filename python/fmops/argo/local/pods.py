@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from fmops.core.errors import InputError
 from fmops.argo.local.expressions import substitute
+from fmops.core.errors import InputError
 
 
 @dataclass

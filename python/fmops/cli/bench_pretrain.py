@@ -1,0 +1,3 @@
+"""`fmops bench pretrain`."""
+
+from fmops.bench.pretrain import add_arguments, run  # noqa: F401
