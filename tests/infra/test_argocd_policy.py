@@ -141,17 +141,21 @@ def test_node_pools():
 
 
 def test_one_file_per_pool_and_node_class():
-    for path in (ARGOCD / "addons" / "karpenter").glob("*.yaml"):
+    paths = sorted((ARGOCD / "addons" / "karpenter").glob("*.yaml"))
+    assert len(paths) >= len(pools()) + 1
+    for path in paths:
         (doc,) = yaml_documents(path)
         prefix = {"NodePool": "nodepool", "EC2NodeClass": "ec2nodeclass"}[doc["kind"]]
         assert path.stem == f"{prefix}-{doc['metadata']['name']}"
 
 
 def test_node_classes_require_imdsv2_and_encrypt_volumes():
-    for _, doc in argocd_documents():
-        if doc["kind"] == "EC2NodeClass":
-            assert doc["spec"]["metadataOptions"]["httpTokens"] == "required"
-            assert all(m["ebs"]["encrypted"] for m in doc["spec"]["blockDeviceMappings"])
+    classes = [doc for _, doc in argocd_documents() if doc["kind"] == "EC2NodeClass"]
+    assert classes
+    for doc in classes:
+        assert doc["spec"]["metadataOptions"]["httpTokens"] == "required"
+        volumes = doc["spec"]["blockDeviceMappings"]
+        assert volumes and all(volume["ebs"]["encrypted"] for volume in volumes)
 
 
 def test_workflow_role():

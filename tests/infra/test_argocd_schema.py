@@ -1,30 +1,25 @@
-"""argocd/ against the Argo CD CRDs (../shared/schemas, spec.versions[0].schema.openAPIV3Schema), made
-strict: every object that lists its properties rejects unknown ones, so a typo (`prun`, `syncOptons`)
-fails here instead of being silently ignored by the API server. Core kinds are checked with
-kubernetes-validate, strictly as well."""
+"""argocd/ against the upstream Argo CD CRDs (their spec.versions[0].schema.openAPIV3Schema, read at test
+time from the shared schemas directory, not copied into the project), made strict: every object that lists
+its properties rejects unknown ones, so a typo (`prun`, `syncOptons`) fails here instead of being silently
+ignored by the API server. Core kinds are checked with kubernetes-validate, strictly as well."""
 
 from __future__ import annotations
 
 import copy
-import os
 from functools import cache
-from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.infra.conftest import ARGOCD, ROOT, argocd_documents, unavailable
+from tests.helpers import shared_dir
+from tests.infra.conftest import ARGOCD, argocd_documents, unavailable
 
 CRDS = {"Application": "application-crd.yaml", "AppProject": "appproject-crd.yaml"}
 METADATA_KEYS = {"name", "namespace", "labels", "annotations", "finalizers"}
 KUBERNETES_VERSION = "1.33"  # the newest release kubernetes-validate knows offline is enough for core kinds
 CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding"}
-
-
-def schemas_dir() -> Path:
-    return Path(os.environ.get("FMOPS_SCHEMAS", ROOT.parent / "shared" / "schemas"))
 
 
 def strict(schema: dict) -> dict:
@@ -48,9 +43,9 @@ def strict(schema: dict) -> dict:
 
 @cache
 def validator(kind: str) -> jsonschema.protocols.Validator:
-    path = schemas_dir() / CRDS[kind]
+    path = shared_dir("schemas") / CRDS[kind]
     if not path.exists():
-        unavailable(f"Argo CD CRD schema {path} is missing (set FMOPS_SCHEMAS to its directory)")
+        unavailable(f"Argo CD CRD schema {path} is missing")
     crd = yaml.safe_load(path.read_text())
     schema = strict(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
     return jsonschema.Draft7Validator(schema)
@@ -104,6 +99,20 @@ def test_core_objects_validate(path, document):
     kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 
 
-def test_every_yaml_file_parses():
-    for path in ARGOCD.rglob("*.yaml"):
-        assert list(yaml.safe_load_all(path.read_text())), path
+def test_every_core_kind_is_validated():
+    """The parametrized checks above pass vacuously on an empty list: the objects they check must exist."""
+    assert {doc["kind"] for _, doc in CORE_DOCUMENTS} == CORE_KINDS
+
+
+def test_strict_core_validation_rejects_a_typo():
+    (_, account) = next((p, d) for p, d in CORE_DOCUMENTS if d["kind"] == "ServiceAccount")
+    broken = copy.deepcopy(account) | {"automountServiceAcountToken": False}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_yaml_file_parses_to_at_least_one_document():
+    paths = sorted(ARGOCD.rglob("*.yaml"))
+    assert paths
+    for path in paths:
+        assert [doc for doc in yaml.safe_load_all(path.read_text()) if doc], path

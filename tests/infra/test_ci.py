@@ -1,5 +1,7 @@
-"""The forks' CI (.github/workflows/ci.yml): every check the issue lists, actions pinned to exact
-versions, images pushed only from main through OIDC (no static AWS keys)."""
+"""The forks' CI (.github/workflows/ci.yml): every check that keeps the repository releasable (tests,
+generated templates current and valid, Terraform formatted and valid, checkov), actions pinned to exact
+versions, images pushed only from main through OIDC (no static AWS keys); and .ci/run, the local CI entry,
+runs exactly the test command the README gives."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import yaml
 from tests.infra.conftest import ROOT
 
 CI = ROOT / ".github" / "workflows" / "ci.yml"
+CI_RUN = ROOT / ".ci" / "run"
 
 
 def workflow() -> dict:
@@ -51,3 +54,20 @@ def test_images_push_from_main_with_oidc_only():
 def test_tests_run_with_ci_true():
     (step,) = [step for step in steps("tests") if step.get("run") == "pytest -n 2"]
     assert step["env"]["CI"] == "true"
+
+
+def readme_test_command() -> str:
+    """The one command in the README's fenced block after "Run the tests"."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("Run the tests") :]
+    block = section[section.index("```bash\n") + len("```bash\n") : section.index("\n```", section.index("```bash"))]
+    (command,) = [line for line in block.splitlines() if line.strip()]
+    return command
+
+
+def test_ci_run_runs_the_readme_test_command():
+    command = readme_test_command()
+    assert command.endswith("pytest -n 2") and "pip install" in command
+    lines = [line for line in CI_RUN.read_text().splitlines() if line and not line.startswith("#")]
+    assert command in lines, f".ci/run does not run the README's test command: {command}"
+    assert lines.index(command) == len(lines) - 1, "the test command must be the last thing .ci/run does"

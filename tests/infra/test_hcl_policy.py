@@ -1,5 +1,6 @@
 """Policy for terraform/, read with python-hcl2: pinned providers and modules, no data "http", no
-account ids, regions only as variable defaults, the components the issue asks for, one file each."""
+account ids, regions only as variable defaults, every component the platform needs (network, cluster,
+Karpenter, bucket, registry, identities, Argo CD), one file each."""
 
 from __future__ import annotations
 

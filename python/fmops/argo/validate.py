@@ -1,24 +1,10 @@
-"""Check rendered (or hand-written) Argo manifests: strict structure, contracts across files, policy.
-
-    fmops validate                  # workflows/
-    fmops validate path/to/dir other.yaml
-
-Each problem is one line, `file: Kind/name: yaml.path: message`; exit 1 when there is any.
-- structure: a lossless round trip through Hera's generated Argo models: a misspelled or unknown field is
-  an error, not silently dropped;
-- contracts: the entrypoint exists; every templateRef names a template that exists; every argument passed
-  is an input the target declares and every required input is passed; every {{inputs.parameters.X}},
-  {{workflow.parameters.X}} and {{tasks.T.outputs.parameters.Y}} reference resolves;
-- policy: images pinned (a tag other than latest, or a digest); steps labelled fmops.io/step-kind gpu or
-  training carry the nvidia.com/gpu toleration, a nodeSelector and a memory-backed /dev/shm, and a step that
-  requests GPUs must be so labelled; every step has a deadline; training steps have retries.
+"""Check Argo manifests in three passes, each problem one line `file: Kind/name: yaml.path: message`:
+structure (a lossless round trip through Hera's generated Argo models), contracts across files (entrypoints,
+templateRefs, arguments, parameter references) and policy (pinned images, GPU placement, deadlines, retries).
 """
 
 from __future__ import annotations
 
-import argparse
-import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,41 +13,24 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from fmops.argo.documents import (
+    Document,
+    Library,
+    calls,
+    first_line,
+    input_references,
+    parameter_names,
+    parameters,
+    read,
+    references,
+    resource_manifest,
+    yaml_files,
+)
 from fmops.argo.templates.common import STEP_KIND
+from fmops.core.errors import InputError
 
-ARGO_KINDS = ("WorkflowTemplate", "CronWorkflow", "Workflow", "ClusterWorkflowTemplate")
 RUNNABLE = ("container", "script", "resource", "containerSet")
-REFERENCE = re.compile(r"\{\{\s*(inputs|workflow|tasks|steps)\.([A-Za-z0-9_.-]+?)\s*\}\}")
-EXPRESSION_INPUT = re.compile(r"\{\{=[^}]*?inputs\.parameters\.([A-Za-z0-9_-]+)")
-TAG = re.compile(r"\{\{[^}]*\}\}")
 UNION_MEMBERS = ("str", "int", "float", "bool")
-
-
-@dataclass(frozen=True)
-class Document:
-    file: str
-    manifest: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        return self.manifest.get("kind", "?")
-
-    @property
-    def name(self) -> str:
-        return self.manifest.get("metadata", {}).get("name", "?")
-
-    @property
-    def spec_path(self) -> str:
-        return "spec.workflowSpec" if self.kind == "CronWorkflow" else "spec"
-
-    @property
-    def spec(self) -> dict[str, Any]:
-        spec = self.manifest.get("spec") or {}
-        return spec.get("workflowSpec", {}) if self.kind == "CronWorkflow" else spec
-
-    def templates(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for index, template in enumerate(self.spec.get("templates") or []):
-            yield f"{self.spec_path}.templates[{index}]", template
 
 
 @dataclass(frozen=True)
@@ -74,26 +43,14 @@ class Problem:
         return f"{self.document.file}: {self.document.kind}/{self.document.name}: {self.path}: {self.message}"
 
 
-# ---- loading ---------------------------------------------------------------------------------------------
-
-
-def yaml_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files += sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
-    return files
-
-
 def load(paths: list[Path]) -> tuple[list[Document], list[str]]:
     """Argo documents in the files, and one-line errors for files that cannot be read."""
     documents, errors = [], []
     for file in yaml_files(paths):
         try:
-            for manifest in yaml.safe_load_all(file.read_text(encoding="utf-8")):
-                if isinstance(manifest, dict) and manifest.get("kind") in ARGO_KINDS:
-                    documents.append(Document(str(file), manifest))
+            documents += read(file)
         except (OSError, yaml.YAMLError) as error:
-            errors.append(f"{file}: cannot read: {str(error).splitlines()[0]}")
+            errors.append(f"{file}: cannot read: {first_line(error)}")
     return documents, errors
 
 
@@ -144,23 +101,9 @@ def check_structure(document: Document) -> list[Problem]:
 # ---- contracts -------------------------------------------------------------------------------------------
 
 
-def parameter_names(section: dict[str, Any] | None) -> list[str]:
-    return [p.get("name") for p in (section or {}).get("parameters") or []]
-
-
 def required_inputs(template: dict[str, Any]) -> set[str]:
-    return {p["name"] for p in (template.get("inputs") or {}).get("parameters") or []
+    return {p["name"] for p in parameters(template.get("inputs"))
             if "default" not in p and "value" not in p and "valueFrom" not in p}  # fmt: skip
-
-
-def template_index(documents: list[Document]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(WorkflowTemplate name, template name) -> template, for templateRef lookups."""
-    index = {}
-    for document in documents:
-        if document.kind in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
-            for _, template in document.templates():
-                index[(document.name, template.get("name"))] = template
-    return index
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -174,42 +117,28 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(item)
 
 
-def invocations(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(relative path, task or step) for every call a DAG or steps template makes."""
-    for index, task in enumerate((template.get("dag") or {}).get("tasks") or []):
-        yield f"dag.tasks[{index}]", task
-    for group_index, group in enumerate(template.get("steps") or []):
-        for index, step in enumerate(group or []):
-            yield f"steps[{group_index}][{index}]", step
-
-
-def resolve_target(document: Document, call: dict[str, Any], index: dict) -> tuple[dict | None, str | None]:
-    """The template a task or step calls, or an error message."""
-    local = {t.get("name"): t for _, t in document.templates()}
+def resolve_target(document: Document, call: dict[str, Any], library: Library) -> dict[str, Any]:
+    """The template a task or step calls; InputError naming what is missing."""
     if "templateRef" in call:
-        ref = call["templateRef"]
-        key = (ref.get("name"), ref.get("template"))
-        if (key[0], None) not in {(k[0], None) for k in index}:
-            return None, f"templateRef: no WorkflowTemplate named '{key[0]}'"
-        if key not in index:
-            return None, f"templateRef: WorkflowTemplate '{key[0]}' has no template '{key[1]}'"
-        return index[key], None
-    if call.get("template") in local:
-        return local[call["template"]], None
+        return library.template_ref(call["templateRef"] or {}).template
+    local = document.template(call.get("template"))
+    if local is not None:
+        return local
     if "inline" in call:
-        return call["inline"], None
-    return None, f"template: no template named '{call.get('template')}' in this file"
+        return call["inline"]
+    raise InputError(f"template: no template named '{call.get('template')}' in this file")
 
 
-def check_calls(document: Document, index: dict) -> list[Problem]:
+def check_calls(document: Document, library: Library) -> list[Problem]:
     problems = []
     for path, template in document.templates():
         outputs_by_task: dict[str, set[str] | None] = {}  # None: the target is unknown, so are its outputs
-        for call_path, call in invocations(template):
+        for call_path, call in calls(template):
             where = f"{path}.{call_path}"
-            target, error = resolve_target(document, call, index)
-            if error:
-                problems.append(Problem(document, where, error))
+            try:
+                target = resolve_target(document, call, library)
+            except InputError as error:
+                problems.append(Problem(document, where, str(error)))
                 outputs_by_task[call.get("name")] = None
                 continue
             passed = parameter_names(call.get("arguments"))
@@ -228,14 +157,14 @@ def check_task_references(
 ) -> list[Problem]:
     problems = []
     for text in strings(template):
-        for scope, rest in REFERENCE.findall(text):
-            if scope not in ("tasks", "steps") or ".outputs.parameters." not in rest:
+        for reference in references(text):
+            if reference.output is None:
                 continue
-            task, _, name = rest.partition(".outputs.parameters.")
+            task, name = reference.output
             if task not in outputs:
-                problems.append(Problem(document, path, f"'{{{{{scope}.{rest}}}}}': no task '{task}' here"))
+                problems.append(Problem(document, path, f"'{reference}': no task '{task}' here"))
             elif outputs[task] is not None and name not in outputs[task]:
-                problems.append(Problem(document, path, f"'{{{{{scope}.{rest}}}}}': '{task}' has no output '{name}'"))
+                problems.append(Problem(document, path, f"'{reference}': '{task}' has no output '{name}'"))
     return problems
 
 
@@ -244,25 +173,16 @@ def check_references(document: Document) -> list[Problem]:
     workflow_parameters = set(parameter_names(document.spec.get("arguments")))
     for entry in ("entrypoint", "onExit"):
         name = document.spec.get(entry)
-        if name and name not in {t.get("name") for _, t in document.templates()}:
+        if name and document.template(name) is None:
             problems.append(Problem(document, f"{document.spec_path}.{entry}", f"no template named '{name}'"))
     for path, template in document.templates():
         inputs = set(parameter_names(template.get("inputs")))
         for text in strings(template):
-            names = [
-                rest.removeprefix("parameters.")
-                for scope, rest in REFERENCE.findall(text)
-                if scope == "inputs" and rest.startswith("parameters.")
-            ] + EXPRESSION_INPUT.findall(text)
-            problems += [
-                Problem(document, path, f"'{{{{inputs.parameters.{n}}}}}': not an input of this template")
-                for n in names
-                if n not in inputs
-            ]
-            problems += [Problem(document, path, f"'{{{{workflow.parameters.{rest[11:]}}}}}': not a workflow parameter")
-                         for scope, rest in REFERENCE.findall(text)
-                         if scope == "workflow" and rest.startswith("parameters.")
-                         and rest[11:] not in workflow_parameters]  # fmt: skip
+            problems += [Problem(document, path, f"'{{{{inputs.parameters.{name}}}}}': not an input of this template")
+                         for name in input_references(text) if name not in inputs]  # fmt: skip
+            problems += [Problem(document, path, f"'{reference}': not a workflow parameter")
+                         for reference in references(text)
+                         if reference.parameter("workflow") not in (None, *workflow_parameters)]  # fmt: skip
     return problems
 
 
@@ -278,14 +198,9 @@ def is_pinned(image: str) -> bool:
 
 def embedded_manifest(template: dict[str, Any]) -> dict[str, Any]:
     """A resource template's manifest, with its image input filled in and other variables blanked."""
-    text = (template.get("resource") or {}).get("manifest") or ""
-    for parameter in (template.get("inputs") or {}).get("parameters") or []:
-        if parameter.get("name") == "image" and "default" in parameter:
-            text = text.replace("{{inputs.parameters.image}}", str(parameter["default"]))
-    try:
-        return yaml.safe_load(TAG.sub("0", text)) or {}
-    except yaml.YAMLError:
-        return {}
+    image = {f"{{{{inputs.parameters.{p['name']}}}}}": str(p["default"])
+             for p in parameters(template.get("inputs")) if p.get("name") == "image" and "default" in p}  # fmt: skip
+    return resource_manifest(template, image)
 
 
 def pod_specs(value: Any) -> Iterator[dict[str, Any]]:
@@ -350,37 +265,20 @@ def check_policy(document: Document) -> list[Problem]:
     return problems
 
 
-# ---- command ---------------------------------------------------------------------------------------------
+# ---- all of it ------------------------------------------------------------------------------------------
 
 
 def validate(paths: list[Path]) -> list[str]:
+    """One line per problem in the files and directories named (none: they are clean)."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise InputError(f"{missing[0]}: does not exist")
     documents, errors = load(paths)
-    index = template_index(documents)
+    library = Library(documents)
     problems: list[Problem] = []
     for document in documents:
         problems += check_structure(document)
         problems += check_references(document)
-        problems += check_calls(document, index)
+        problems += check_calls(document, library)
         problems += check_policy(document)
     return errors + [str(p) for p in problems]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", type=Path, help="files or directories (default: workflows/)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from fmops.argo.render import default_dir
-
-    paths = args.paths or [default_dir()]
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        from fmops.core.errors import InputError
-
-        raise InputError(f"{missing[0]}: does not exist")
-    problems = validate(paths)
-    for line in problems:
-        print(line, file=sys.stderr)
-    documents, _ = load(paths)
-    print(f"{len(documents)} documents checked, {len(problems)} problem(s)")
-    return 1 if problems else 0

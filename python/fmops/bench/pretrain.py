@@ -1,52 +1,11 @@
-"""Pretraining throughput: the stage's own training function against the tuned Trainer, in one run on one device.
-
-    fmops bench pretrain --model-size tiny --steps 3 --warmup 1 --output bench.json     # CPU rehearsal
-    fmops bench pretrain --model-size 124m,1b --steps 30 --warmup 10 --output benchmarks/pretrain-h100.json
-
-For each size: (a) `ours`, `fmops.training.loop.train()` — the function `fmops pretrain` runs — with the
-stage's accelerator and default config, on random tokens; (b) `baseline`, transformers' `Trainer` with
-bf16=True, torch_compile=True, optim="adamw_torch_fused", sdpa attention (issue 9). Same model shape and
-initial weights, same tokens per optimizer step (batch × seq_len) and sequence length; the first --warmup
-optimizer steps of each are not timed. On CPU the baseline drops bf16, compile and fused AdamW (listed in
-`dropped_on_cpu`). Both run in one command on the same device, one after the other, each in a fresh child
-process: in one process, accelerate's shared state left by a Trainer would silently compile the next
-`ours` (fmops.bench.pretrain_measure says more); `runs.<size>.<ours|baseline>.compiled` records whether
-each model that trained was compiled.
-Nothing is downloaded: the models are built from the shapes below, the tokens are random.
-
-Sizes (Llama shapes): tiny (~0.46M params, seq 128, batch 4: CPU tests); 124m (hidden 768, 12 layers,
-12 heads, SwiGLU MLP 2048, vocab 50257 tied: the parameter count and per-token FLOPs of the GPT-2 124M shape
-the issue's anchor table uses, seq 1024, batch 16); 1b (hidden 2048, 16 layers, 32 heads / 8 KV heads,
-MLP 8192, vocab 32000, untied: ~1.1B, seq 2048, batch 8).
-
-JSON (--output): device, date, versions, note, ratio_124m, ratio_1b, mfu_124m, mfu_1b (ours' MFU; null where
-a size was not run or off a GPU of fmops.training.flops' peak table, mfu_note says why), ratio_/mfu_ of any
-other size run, tokens_per_s and peak_memory_gib ({size: {ours, baseline}}, null where not run), anchor
-(the baseline against issue 9's anchor row, where one matches), runs (every detail per size), failed
-(sizes whose measurement failed: the others are kept, the exit status is 1; the JSON is rewritten after
-each size). A run off a GPU is marked in `note` as a rehearsal, not the issue's measurement.
-
-On one H100 (issue 9's measurement; a few minutes with both sizes' compiles): the machine has torch,
-transformers, accelerate, peft and safetensors, not pydantic (fmops.core.config needs it); this benchmark needs
-neither trl nor datasets (beware: transformers imports `datasets` whenever it is installed, so a
-`--no-deps` datasets wheel without pyarrow, dill, multiprocess and xxhash breaks the Trainer import).
-Download the wheels where there is an index, copy them over, and run from the source tree (no build step):
-    pip download -d wheels --python-version 3.12 --platform manylinux2014_x86_64 --only-binary=:all: \
-        --no-deps pydantic pydantic-core annotated-types typing-inspection  # + liger-kernel once the stage uses it
-    pip install --no-deps wheels/*.whl
-    PYTHONPATH=python python -m fmops bench pretrain --model-size 124m,1b --steps 30 --warmup 10 \
-        --output benchmarks/pretrain-h100.json
-Check before committing: `anchor.<size>.valid` true (else the run does not count), `runs.<size>.baseline
-.compiled` true, and nothing in `failed`.
-"""
+"""Pretraining throughput: the stage's own training function against the tuned Trainer, measured in child
+processes on one device (`fmops bench pretrain`; fmops.cli.bench_pretrain documents the command and its JSON)."""
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import importlib.metadata
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -68,21 +27,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
         "num_key_value_heads": 8, "vocab_size": 32000, "tie_word_embeddings": False}},
 }  # fmt: skip
-REQUIRED_SIZES = ("124m", "1b")  # the keys issue 9's benchmarks/pretrain-h100.json must carry
-# Issue 9's anchor: the tuned Trainer on one H100 (a run whose baseline is >5% below it is not valid).
+REQUIRED_SIZES = ("124m", "1b")  # the sizes benchmarks/pretrain-h100.json always reports (null where not run)
+# The tuned Trainer measured once on one H100: a run whose own baseline is >5% below it ran on a slower machine
+# or setup, so its ratio is not comparable (it is marked invalid).
 ANCHOR = {"124m": {"batch": 16, "seq_len": 1024, "tokens_per_s": 287_041},
           "1b": {"batch": 8, "seq_len": 2048, "tokens_per_s": 60_438}}  # fmt: skip
 VERSIONED = ("torch", "transformers", "accelerate", "trl", "datasets", "pydantic", "liger-kernel", "fmops")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # Numbers are parsed in validate(), so a bad value is one line (InputError), not argparse's usage block.
-    parser.add_argument("--model-size", default="124m,1b", help="tiny | 124m | 1b, comma-separated (124m,1b)")
-    parser.add_argument("--steps", default="30", help="timed optimizer steps per measurement (30)")
-    parser.add_argument("--warmup", default="10", help="untimed optimizer steps before them, at least 1 (10)")
-    parser.add_argument("--batch", default="", help="sequences per optimizer step (default per size: 4/16/8)")
-    parser.add_argument("--seq-len", default="", help="tokens per sequence (default per size: 128/1024/2048)")
-    parser.add_argument("--output", default="", help="write the JSON result here (path or URI)")
 
 
 def _integer(flag: str, text: str, minimum: int) -> int:
@@ -95,18 +45,17 @@ def _integer(flag: str, text: str, minimum: int) -> int:
     return value
 
 
-def validate(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """size -> {steps, warmup, batch, seq_len}; raises InputError naming the flag."""
-    sizes = [s.strip() for s in args.model_size.split(",") if s.strip()]
+def plan(*, model_size: str, steps: str, warmup: str, batch: str = "", seq_len: str = "") -> dict[str, dict]:
+    """size -> {steps, warmup, batch, seq_len} from the flags' text; raises InputError naming the flag."""
+    sizes = [s.strip() for s in model_size.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown or not sizes:
-        raise InputError(f"--model-size {args.model_size!r}: expected {', '.join(SIZES)} (comma-separated)")
-    steps = _integer("--steps", args.steps, 1)
-    warmup = _integer("--warmup", args.warmup, 1)
-    batch = _integer("--batch", args.batch, 1) if args.batch.strip() else None
-    seq_len = _integer("--seq-len", args.seq_len, 8) if args.seq_len.strip() else None
-    return {size: {"steps": steps, "warmup": warmup, "batch": batch or SIZES[size]["batch"],
-                   "seq_len": seq_len or SIZES[size]["seq_len"]} for size in dict.fromkeys(sizes)}  # fmt: skip
+        raise InputError(f"--model-size {model_size!r}: expected {', '.join(SIZES)} (comma-separated)")
+    timed, untimed = _integer("--steps", steps, 1), _integer("--warmup", warmup, 1)
+    batch_size = _integer("--batch", batch, 1) if batch.strip() else None
+    length = _integer("--seq-len", seq_len, 8) if seq_len.strip() else None
+    return {size: {"steps": timed, "warmup": untimed, "batch": batch_size or SIZES[size]["batch"],
+                   "seq_len": length or SIZES[size]["seq_len"]} for size in dict.fromkeys(sizes)}  # fmt: skip
 
 
 def versions() -> dict[str, str | None]:
@@ -130,7 +79,7 @@ def anchor_check(size: str, run: dict[str, Any], on_h100: bool) -> dict[str, Any
     return {"anchor_tokens_per_s": anchor["tokens_per_s"], "baseline_tokens_per_s": measured,
             "baseline_vs_anchor": measured / anchor["tokens_per_s"],
             "valid": measured >= 0.95 * anchor["tokens_per_s"],
-            "note": "issue 9: a baseline more than 5% below the anchor makes the run invalid"
+            "note": "a baseline more than 5% below the anchor makes the run invalid (a slower machine or setup)"
                     + ("; the anchor is the GPT-2 124M shape, this run a Llama shape of the same size and 6N FLOPs"
                        if size == "124m" else "")}  # fmt: skip
 
@@ -142,7 +91,7 @@ def report(runs: dict[str, dict[str, Any]], command: str) -> dict[str, Any]:
     on_h100 = "H100" in device
     note = "one GPU, both measurements in one process"
     if not gpu:
-        note = (f"CPU rehearsal on {device}: not issue 9's measurement (that needs one H100); the baseline runs "
+        note = (f"CPU rehearsal on {device}: not the H100 measurement; the baseline runs "
                 "without bf16, torch.compile and fused AdamW, which a CPU lacks, so the ratio says nothing about "
                 "GPUs")  # fmt: skip
     date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -203,30 +152,27 @@ def measure_size(size: str, settings: dict[str, Any], workdir: Path) -> dict[str
             "baseline": baseline, "ratio": ratio}  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> int:
-    """Sizes one after another; the JSON is rewritten after each, so a later failure (an OOM) keeps the rest."""
-    plan = validate(args)
-    threads = os.environ.get("OMP_NUM_THREADS")
-    command = " ".join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), "fmops", *sys.argv[1:]])
+def bench(
+    sizes: dict[str, dict[str, Any]], *, output: str = "", command: str = "fmops bench pretrain"
+) -> dict[str, Any] | None:
+    """Measure each size of `sizes` (from plan()), one after another. The JSON (the returned dict; `failed` lists
+    the sizes whose measurement failed) is rewritten to `output` after each, so a later failure (an OOM) keeps
+    the rest. None when no size could be measured."""
     runs: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
     result: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="fmops-bench-pretrain-") as tmp:
-        for size, settings in plan.items():
+        for size, settings in sizes.items():
             measured = measure_size(size, settings, Path(tmp))
             if measured is None:
                 failed.append(size)
                 continue
             runs[size] = measured
             result = {**report(runs, command), "failed": failed}
-            if args.output:
-                storage.write_json(args.output, result)
-    if result is None:
-        print("bench pretrain: no size was measured", file=sys.stderr)
-        return 1
-    result["failed"] = failed
-    print(table(result))
-    if args.output:
-        storage.write_json(args.output, result)
-        print(f"wrote {args.output}")
-    return 1 if failed else 0
+            if output:
+                storage.write_json(output, result)
+    if result is not None:
+        result["failed"] = failed
+        if output:
+            storage.write_json(output, result)
+    return result

@@ -1,9 +1,10 @@
 """The torch side of `fmops bench pretrain`: one measurement of one model shape, in a process of its own.
 
 `ours`: the stage's own training function, `fmops.training.loop.train()`, with the accelerator the stage
-builds (`pretrain_run.accelerator_for`) and the stage's default config (`PretrainConfig`), fed random tokens
-through the stage's `Stream`. `baseline`: transformers' `Trainer` tuned as issue 9 says (bf16, sdpa,
-fused AdamW, torch.compile), with what a CPU cannot do dropped and listed in `dropped_on_cpu`.
+builds (`fmops.training.pretrain.accelerator_for`) and the stage's default config (`PretrainConfig`), fed random
+tokens through the stage's `Stream`. `baseline`: transformers' `Trainer` as a practitioner would tune it for
+throughput (bf16, sdpa, fused AdamW, torch.compile), the bar the stage's own loop has to clear, with what a CPU
+cannot do dropped and listed in `dropped_on_cpu`.
 Both see the same model shape and initial weights, the same tokens per optimizer step and sequence length;
 the first `warmup` optimizer steps of each are excluded from timing.
 
@@ -32,7 +33,8 @@ import torch
 from accelerate.utils import is_compiled_module
 
 from fmops.training import flops, loop, metrics
-from fmops.training.pretrain_run import accelerator_for
+from fmops.training.config import PretrainConfig
+from fmops.training.pretrain import accelerator_for
 from fmops.training.sampling import Stream
 
 SEED = 0
@@ -63,12 +65,10 @@ def reset_device(device: torch.device) -> None:
 
 def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     """`loop.train()` as `fmops pretrain` runs it, on random tokens; timing from its own per-step history."""
-    from fmops.stages.pretrain import PretrainConfig
-
     total = run["warmup"] + run["steps"]
     cfg = PretrainConfig(
-        steps=total, seq_len=run["seq_len"], batch_size=run["batch"], grad_accum=1,
-        checkpoint_interval=0, eval_interval=0, log_interval=max(1, total // 4), seed=SEED,
+        max_steps=total, max_length=run["seq_len"], per_device_train_batch_size=run["batch"],
+        gradient_accumulation_steps=1, save_steps=0, eval_steps=0, logging_steps=max(1, total // 4), seed=SEED,
     )  # fmt: skip
     accelerator = accelerator_for(cfg)
     reset_device(accelerator.device)
@@ -82,8 +82,8 @@ def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     result = {
         "path": "fmops.training.loop.train (the function `fmops pretrain` runs), stage default config",
         "precision": accelerator.mixed_precision,
-        "micro_batch": cfg.batch_size,
-        "grad_accum": cfg.grad_accum,
+        "micro_batch": cfg.per_device_train_batch_size,
+        "grad_accum": cfg.gradient_accumulation_steps,
         "tokens_per_step": cfg.tokens_per_step(accelerator.num_processes),
         "timing": "sum of the loop's per-step seconds (each ends on loss.item(), a device sync)",
         **_throughput(tokens, seconds, flops_token, accelerator.device, parameters),
@@ -125,7 +125,7 @@ class RandomTokens(torch.utils.data.Dataset):
 
 
 def trainer_arguments(output_dir: str, run: dict[str, Any], cuda: bool) -> tuple[Any, list[str]]:
-    """Issue 9's tuned Trainer; on CPU without bf16, compile and fused AdamW (returned as `dropped`)."""
+    """The throughput-tuned Trainer; on CPU without bf16, compile and fused AdamW (returned as `dropped`)."""
     from transformers import TrainingArguments
 
     dropped = [] if cuda else ["bf16 (fp32 on CPU)", "torch_compile", "adamw_torch_fused (adamw_torch on CPU)"]

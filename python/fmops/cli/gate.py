@@ -1,3 +1,41 @@
-"""`fmops gate`."""
+"""Decide whether a candidate model may be promoted, from its evaluation and its baseline's.
 
-from fmops.stages.gate import add_arguments, run  # noqa: F401
+    fmops gate --candidate runs/eval-dpo --baseline registry/models/tiny/production --rules demo \\
+        --results-dir /tmp/fmops/results
+    fmops gate --candidate runs/eval-dpo --min demo_addition/exact_match=0.5
+
+--candidate: an `fmops evaluate` output. --baseline: an evaluate output or a registry version/pointer
+(its evaluation/ folder); '' or a pointer that does not exist yet: no regression rules apply, and the
+reasons say so. --rules: a packaged rules name (python/fmops/recipes/gate/demo.yaml) or a YAML file URI;
+--min task/metric=value adds floors. Promote only when every rule holds.
+
+Results (--results-dir DIR, and --output URI when given): `promote` (exactly `true` or `false`, no newline:
+the pipeline's deploy step is conditioned on it), gate.json, reasons.md, metrics.json
+({"promote": 0|1, "rules": n, "failed": n}). Exit 0 for either decision, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fmops.evaluation import rules
+from fmops.stages.gate import Inputs, gate
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidate", required=True, help="the candidate's `fmops evaluate` output")
+    parser.add_argument("--baseline", default="", help="evaluate output or registry version/pointer; '' = none")
+    parser.add_argument("--rules", default="", help="packaged rules name (demo) or YAML file URI")
+    parser.add_argument("--min", dest="floors", action="append", default=[], metavar="TASK/METRIC=VALUE")
+    parser.add_argument("--output", default="", help="optional URI for the decision and its manifest")
+    parser.add_argument("--results-dir", default="", help="local dir for promote, gate.json, reasons.md")
+
+
+def run(args: argparse.Namespace) -> int:
+    ruleset = rules.load(args.rules, args.floors)
+    inputs = Inputs(candidate=args.candidate, baseline=args.baseline, output=args.output, results_dir=args.results_dir)
+    decision = gate(ruleset, inputs)
+    print(decision.files["reasons.md"], file=sys.stderr)
+    print(f"promote={decision.files['promote']}")
+    return 0

@@ -1,5 +1,5 @@
 """Stage configuration: defaults in a pydantic model, then a recipe or YAML file, then `--set key=value`
-overrides (the command-line side is fmops.cli.options).
+overrides (the CLI adds the `--config` and `--set` flags and passes their values here).
 
 An unknown key, at any level, is an error that names the file (or flag) and the field.
 Stages declare `class XConfig(StageConfig)` with a `Field(description=...)` per field.

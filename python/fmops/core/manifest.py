@@ -54,6 +54,16 @@ def describe_inputs(uris: dict[str, str | list[str]]) -> dict[str, Any]:
     return described
 
 
+def write_metrics(output: str, metrics: dict[str, Any], results_dir: str | None = None) -> str:
+    """`<output>/metrics.json`, and a copy in `results_dir` (a local dir Argo reads outputs from). Returns its URI."""
+    uri = storage.join(output, METRICS)
+    storage.write_json(uri, metrics)
+    if results_dir:
+        Path(results_dir).mkdir(parents=True, exist_ok=True)
+        storage.write_json(str(Path(results_dir) / METRICS), metrics)
+    return uri
+
+
 def write(
     output: str,
     *,

@@ -24,16 +24,7 @@ def model_root(root: str, name: str) -> str:
 
 
 def read_pointer(root: str, name: str, pointer: str) -> dict[str, str | None] | None:
-    uri = storage.join(model_root(root, name), pointer)
-    if not storage.exists(uri):
-        return None
-    try:
-        data = json.loads(storage.read_text(uri))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{uri}: pointer file is not JSON ({error.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("version"), str):
-        raise InputError(f"{uri}: field 'version': missing or not a string")
-    return data
+    return storage.read_json_record(storage.join(model_root(root, name), pointer), "pointer file", "version", str)
 
 
 def set_pointer(root: str, name: str, pointer: str, version: str) -> dict[str, str | None]:

@@ -19,7 +19,7 @@ from typing import Any
 import fsspec
 from fsspec.core import url_to_fs
 
-from fmops.core.errors import InputError
+from fmops.core.errors import InputError, where
 
 
 def is_remote(uri: str) -> bool:
@@ -79,6 +79,32 @@ def read_text(uri: str) -> str:
 
 def read_json(uri: str) -> Any:
     return json.loads(read_text(uri))
+
+
+def read_json_record(uri: str, what: str, field: str, kind: type) -> dict[str, Any] | None:
+    """The JSON object at `uri` (None when there is no file), whose `field` must hold a `kind`.
+
+    For the small state files steps keep in storage (registry pointers, watermarks): a hand-edited or
+    truncated one is bad input naming the file, not a traceback.
+    """
+    if not exists(uri):
+        return None
+    try:
+        data = json.loads(read_text(uri))
+    except json.JSONDecodeError as error:
+        raise InputError(f"{uri}: {what} is not JSON ({error.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get(field), kind):
+        noun = {str: "string", list: "list", dict: "mapping"}.get(kind, kind.__name__)
+        raise InputError(f"{where(uri, field=field)}: missing or not a {noun}")
+    return data
+
+
+def write_parameters(results_dir: str | Path, values: dict[str, str]) -> None:
+    """One file per value in a local directory: Argo reads a step's output parameters from files."""
+    directory = Path(results_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, value in values.items():
+        (directory / name).write_text(value, encoding="utf-8")
 
 
 def atomic_write_bytes(uri: str, data: bytes) -> None:

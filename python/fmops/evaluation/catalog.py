@@ -1,9 +1,11 @@
-"""The project's own lm-eval tasks (python/fmops/evaluation/lm_eval_tasks/*.yaml), read WITHOUT importing lm_eval.
+"""The project's own lm-eval tasks (python/fmops/evaluation/lm_eval_tasks/*.yaml), as plain data.
 
-`fmops evaluate` resolves task names and checks task data before it pays for importing the harness, so
-this module reads the same YAML files the harness will read: a task is a file with a `task:` key, files
-without one are templates pulled in by `include:`, and `tag:` names a set of tasks (`demo`). lm-eval's own
-loader needs its package imported (about two seconds plus torch), hence this small reader.
+`fmops evaluate` resolves task names and checks task data before it builds the harness's TaskManager and
+loads a model, so this module reads the task files with lm-eval's own YAML reader, the one TaskManager
+uses: `include:` merged with local keys winning, `!function` references kept as text (nothing of the
+tasks' code runs here). A task is a file with a `task:` key, files without one are templates pulled in by
+`include:`, and `tag:` names a set of tasks (`demo`). Importing the reader costs about one second (lm-eval
+and `datasets`, no torch), paid once, before any model is loaded.
 """
 
 from __future__ import annotations
@@ -18,13 +20,6 @@ import yaml
 from fmops.core.errors import InputError
 
 TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "list": list}
-
-
-class _TolerantLoader(yaml.SafeLoader):
-    """Safe YAML that reads lm-eval's `!function` tags as plain strings (they are resolved by the harness)."""
-
-
-_TolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node))
 
 
 @dataclass(frozen=True)
@@ -46,17 +41,13 @@ def tasks_dir() -> Path:
     return Path(str(resources.files("fmops.evaluation") / "lm_eval_tasks"))
 
 
-def _load(path: Path, seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
-    if path in seen:
-        raise InputError(f"{path}: include cycle")
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TolerantLoader) or {}  # noqa: S506 (safe subclass)
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a mapping")
-    includes = data.pop("include", [])
-    merged: dict[str, Any] = {}
-    for include in includes if isinstance(includes, list) else [includes]:
-        merged.update(_load(path.parent / include, seen | {path}))
-    return {**merged, **data}  # local keys win, as in lm-eval
+def _load(path: Path) -> dict[str, Any]:
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    try:
+        return load_yaml(path, resolve_func=False)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise InputError(f"{path}: {error}") from None
 
 
 def _as_task(path: Path, config: dict[str, Any]) -> ProjectTask:

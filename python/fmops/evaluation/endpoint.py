@@ -4,13 +4,13 @@ Reachability: `GET /v1/models` through the openai client, whose bounded retries 
 retry policy (`max_retries`); after them, one clear line. Log-likelihood: the harness scores choices with
 `/v1/completions` and `echo` + `logprobs` (the prompt's token log-probabilities). vLLM returns them;
 `transformers serve` accepts the request but drops both fields, so a log-likelihood task is refused
-rather than faked. API key: the OPENAI_API_KEY environment variable, as lm-eval's API models read it.
+rather than faked. API key: given by the caller (the CLI reads $OPENAI_API_KEY, as lm-eval's API models do);
+the harness sends the same key (fmops.evaluation.harness).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fmops.core.errors import InputError
 
@@ -25,6 +25,7 @@ NEEDS_VLLM = (
 class Endpoint:
     base_url: str  # ends with /v1
     model_name: str
+    api_key: str = field(default="", repr=False)
 
 
 def base_url(url: str) -> str:
@@ -35,24 +36,24 @@ def base_url(url: str) -> str:
     return url if url.endswith("/v1") else f"{url}/v1"
 
 
-def _client(url: str, max_retries: int, timeout: float):
+def _client(url: str, max_retries: int, timeout: float, api_key: str):
     import openai
 
     return openai.OpenAI(
         base_url=url,
-        api_key=os.environ.get("OPENAI_API_KEY") or "none",
+        api_key=api_key or "none",
         max_retries=max_retries,
         timeout=timeout,
     )
 
 
-def connect(url: str, model_name: str, max_retries: int = 3, timeout: float = 10.0) -> Endpoint:
+def connect(url: str, model_name: str, max_retries: int = 3, timeout: float = 10.0, api_key: str = "") -> Endpoint:
     """The endpoint and the model name to ask for (the first served model when none is given)."""
     import openai
 
     root = base_url(url)
     try:
-        served = [model.id for model in _client(root, max_retries, timeout).models.list()]
+        served = [model.id for model in _client(root, max_retries, timeout, api_key).models.list()]
     except openai.APIConnectionError as error:
         cause = error.__cause__ or error
         raise InputError(f"{root}: endpoint unreachable after {max_retries + 1} tries ({cause})") from None
@@ -64,7 +65,7 @@ def connect(url: str, model_name: str, max_retries: int = 3, timeout: float = 10
         if not served:
             raise InputError(f"{root}/models: the endpoint serves no model; pass --model-name")
         model_name = served[0]
-    return Endpoint(base_url=root, model_name=model_name)
+    return Endpoint(base_url=root, model_name=model_name, api_key=api_key)
 
 
 def require_loglikelihood(endpoint: Endpoint, task: str, max_retries: int = 3, timeout: float = 30.0) -> None:
@@ -72,7 +73,7 @@ def require_loglikelihood(endpoint: Endpoint, task: str, max_retries: int = 3, t
     import openai
 
     try:
-        reply = _client(endpoint.base_url, max_retries, timeout).completions.create(
+        reply = _client(endpoint.base_url, max_retries, timeout, endpoint.api_key).completions.create(
             model=endpoint.model_name, prompt="1+1=2", max_tokens=1, temperature=0, echo=True, logprobs=1
         )
     except openai.APIError:

@@ -121,6 +121,8 @@ def model_runs(tasks: dict[str, Any], model: str | None, endpoint: Endpoint | No
         "max_retries": settings.max_retries,
         "timeout": settings.timeout_s,
     }
+    if endpoint.api_key:  # lm-eval's API models otherwise read $OPENAI_API_KEY; a header given wins
+        common["header"] = {"Authorization": f"Bearer {endpoint.api_key}"}
     generate = [task for task in tasks.values() if not is_loglikelihood(task)]
     score = [task for task in tasks.values() if is_loglikelihood(task)]
     runs = []

@@ -11,10 +11,12 @@ line is never skipped). The records come back with only the fields the trainer u
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from fmops.core.errors import InputError, where
 from fmops.data.jsonl import iter_records
+from fmops.models import loading
 
 ROLES = ("system", "user", "assistant")
 Record = dict[str, Any]
@@ -122,3 +124,23 @@ def load(uris: list[str], kind: str) -> list[Record]:
                 raise InputError(f"{where(uri, line)}: record has fields {shape}, earlier records {first_shape}")
             records.append(record)
     return records
+
+
+@dataclass(frozen=True)
+class FinetuneInputs:
+    """What a finetuning run reads and writes, validated: the model, the data files and their records."""
+
+    model: str
+    data: list[str]
+    records: list[Record]
+    output: str
+
+
+def inputs(*, model: str, data: list[str], output: str, kind: Literal["sft", "preference"]) -> FinetuneInputs:
+    """Every line of every data file checked, and the model complete, before torch is imported."""
+    uris = split_uris(data)
+    records = load(uris, kind)
+    resolved = loading.check(model)  # a registry pointer becomes the version it names
+    if not output:
+        raise InputError("--output: no path given")
+    return FinetuneInputs(model=resolved, data=uris, records=records, output=output)

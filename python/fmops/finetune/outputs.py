@@ -19,7 +19,6 @@ from fsspec.core import url_to_fs
 
 from fmops.core import manifest, storage
 from fmops.finetune import checkpoints
-from fmops.training.metrics import write as write_metrics
 
 
 @contextlib.contextmanager
@@ -63,7 +62,7 @@ def finish(
         storage.upload_dir(work, output)
     else:
         shutil.rmtree(work / "checkpoints" / checkpoints.INCOMPLETE, ignore_errors=True)
-    write_metrics(output, metrics, results_dir)
+    manifest.write_metrics(output, metrics, results_dir)
     manifest.write(output, stage=stage, inputs=inputs, config=config, metrics=metrics, started_at=started_at)
     print(f"{stage}: model written to {output}", file=sys.stderr)
     print(output)

@@ -1,1 +1,1 @@
-"""Model construction and loading shared by every stage."""
+"""Models below every stage: tiny (built locally) and loading (where a model comes from, the chat-template rule)."""

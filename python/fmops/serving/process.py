@@ -39,6 +39,18 @@ def get_json(url: str, timeout: float = 2.0) -> dict | None:
         return None
 
 
+def wait_for_health(base: str, process: subprocess.Popen, timeout: float = float("inf")) -> bool:
+    """Poll `base/health` until it answers (True) or the process exits or the time is up (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if get_json(f"{base}/health") is not None:
+            return True
+        time.sleep(0.25)
+    return False
+
+
 @dataclass
 class LocalServer:
     """`fmops serve --model MODEL` on loopback. Use as a context manager; `base_url` ends in /v1."""
@@ -83,15 +95,13 @@ class LocalServer:
     def wait_ready(self, started: float) -> None:
         """Ready = `/health` answers 200 (both servers load the model before they start listening)."""
         assert self.process is not None
-        deadline = started + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                status = self.process.returncode
-                raise ServerFailed(f"fmops serve exited with status {status}:\n{self.log_tail()}")
-            if get_json(f"http://{self.host}:{self.port}/health") is not None:
-                self.ready_after_s = time.monotonic() - started
-                return
-            time.sleep(0.25)
+        remaining = started + self.startup_timeout - time.monotonic()
+        if wait_for_health(f"http://{self.host}:{self.port}", self.process, remaining):
+            self.ready_after_s = time.monotonic() - started
+            return
+        if self.process.poll() is not None:
+            status = self.process.returncode
+            raise ServerFailed(f"fmops serve exited with status {status}:\n{self.log_tail()}")
         self.stop()
         waited = f"{self.startup_timeout:.0f} s"
         raise ServerFailed(f"fmops serve did not answer within {waited}:\n{self.log_tail()}")

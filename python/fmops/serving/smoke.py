@@ -1,7 +1,7 @@
 """The smoke test: does a freshly rolled-out endpoint answer like an OpenAI server?
 
 With the official `openai` client: the model list (the served model first), a chat completion, a text
-completion, both again streamed, then a short load test (`fmops bench serve`'s). Each check is recorded;
+completion, both again streamed, then a short load test (fmops.serving.loadtest). Each check is recorded;
 the test passes only when all do. Nothing here judges answer quality: that is `fmops monitor`'s job.
 """
 
@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fmops.bench import serve as bench
 from fmops.data.demo import question
+from fmops.serving import loadtest
 
 CHAT = [{"role": "user", "content": question(2, 3)}]
 PROMPT = "2+3="
@@ -92,7 +92,7 @@ def smoke_test(base_url: str, *, model: str = "", api_key: str = "", timeout: fl
     try:
         listed = wait_for_models(client, connect_deadline_s)
     except Exception as error:
-        result["failures"].append(f"models: {bench.error_kind(error)}: {error}")
+        result["failures"].append(f"models: {loadtest.error_kind(error)}: {error}")
         result["passed"] = False
         return result
     if not listed or (model and model not in listed):
@@ -103,9 +103,9 @@ def smoke_test(base_url: str, *, model: str = "", api_key: str = "", timeout: fl
         try:
             result["checks"][name] = check(client, model)
         except Exception as error:  # a failing check is recorded, the others still run
-            result["failures"].append(f"{name}: {bench.error_kind(error)}: {error}")
+            result["failures"].append(f"{name}: {loadtest.error_kind(error)}: {error}")
     if not result["failures"]:
-        result["load"] = asyncio.run(bench.load(
+        result["load"] = asyncio.run(loadtest.run(
             base_url, model, concurrency=load_concurrency, requests=load_requests, input_len=8,
             output_len=MAX_TOKENS, timeout=timeout, api_key=api_key))  # fmt: skip
         if result["load"]["errors"]:

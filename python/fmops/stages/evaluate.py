@@ -1,34 +1,15 @@
-"""Evaluate a model directory or an OpenAI-compatible endpoint with lm-evaluation-harness.
-
-    fmops evaluate --model runs/sft --tasks demo --output runs/eval-sft --baseline runs/eval-pretrain
-    fmops evaluate --endpoint http://127.0.0.1:8000 --tasks demo_addition --output runs/eval-served
-
-Tasks: `demo` (demo_addition, demo_choice, demo_preference: python/fmops/evaluation/lm_eval_tasks/), any project task name,
-or a standard lm-eval task name (hellaswag, arc_easy, gsm8k: the harness downloads its dataset). The demo
-tasks read python/fmops/data/demo/eval/*.jsonl, or the same file names under --task-data DIR.
-Against an endpoint, generation runs through /v1/chat/completions (the server applies the chat template);
-log-likelihood tasks need /v1/completions with echo+logprobs, which vLLM has and `transformers serve` lacks.
-The endpoint's API key is read from $OPENAI_API_KEY; an unreachable endpoint is retried (max_retries), then
-refused. --limit N evaluates at most N documents per task ('' = all). Settings: EvaluateConfig below.
-
-Output (--output URI): metrics.json, samples.jsonl (one line per document), report.md + chart.png (candidate
-against --baseline), manifest.json last. --results-dir DIR gets metrics.json, report.md, chart.png.
-
-metrics.json: {task: {metric: {"value": float, "stderr": float|null, "samples": int}}}. Metric names are
-lm-eval's, without the `,none` filter suffix: demo_addition/exact_match, demo_choice/acc,
-demo_preference/acc (rules and reports name them `task/metric`).
-"""
+"""Evaluate a model directory or an OpenAI-compatible endpoint with lm-evaluation-harness."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
 
-from fmops.cli import options
 from fmops.core import config, manifest, registry, storage
 from fmops.core.errors import InputError
 from fmops.evaluation import baseline, catalog, endpoint, harness, report, samples, taskdata
@@ -50,35 +31,34 @@ class EvaluateConfig(config.StageConfig):
     cpu_threads: int | None = Field(1, description="torch threads on CPU (null: torch's default; see harness)")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="", help="model directory URI, registry pointer, or a hub id")
-    parser.add_argument("--endpoint", default="", help="OpenAI-compatible base URL instead of --model")
-    parser.add_argument("--model-name", default="", help="model name at the endpoint (default: its first model)")
-    parser.add_argument("--tasks", default="", help="comma-separated tasks (default: demo)")
-    parser.add_argument("--task-data", default="", help="folder with the project tasks' JSONL files")
-    parser.add_argument("--baseline", default="", help="evaluate output, or registry version/pointer")
-    parser.add_argument("--output", required=True, help="output URI")
-    parser.add_argument("--results-dir", default="", help="local dir for metrics.json, report.md, chart.png")
-    parser.add_argument("--limit", default="", help="at most N documents per task (the pipeline's size knob)")
-    parser.add_argument("--batch-size", default="", help="in-process batch size")
-    options.add_config_arguments(parser)
+@dataclass(frozen=True, kw_only=True)
+class Inputs:
+    """What to evaluate (exactly one of model and endpoint), on which data, against what, and where to write."""
+
+    model: str = ""
+    """Model directory URI, registry pointer, or a hub id."""
+    endpoint: str = ""
+    """OpenAI-compatible base URL instead of a model."""
+    model_name: str = ""
+    """Model name at the endpoint ('' = its first model)."""
+    api_key: str = ""
+    """The endpoint's bearer key."""
+    task_data: str = ""
+    """Folder with the project tasks' JSONL files ('' = the shipped demo eval folder)."""
+    baseline: str = ""
+    """Evaluate output, or registry version/pointer, to compare against in the report."""
+    output: str = ""
+    """Output URI; '' writes nothing (the metrics are only returned)."""
+    results_dir: str = ""
+    """Local folder for metrics.json, report.md, chart.png."""
 
 
-def _int_flag(name: str, text: str) -> int | None:
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"{name} {text}: expected an integer") from None
-
-
-def _target(args: argparse.Namespace, cfg: EvaluateConfig) -> tuple[str | None, endpoint.Endpoint | None]:
-    if bool(args.model) == bool(args.endpoint):
+def _target(inputs: Inputs, cfg: EvaluateConfig) -> tuple[str | None, endpoint.Endpoint | None]:
+    if bool(inputs.model) == bool(inputs.endpoint):
         raise InputError("give exactly one of --model and --endpoint")
-    if args.model:
-        return manifest.require_complete_model(registry.resolve(args.model)), None
-    return None, endpoint.connect(args.endpoint, args.model_name, cfg.max_retries)
+    if inputs.model:
+        return manifest.require_complete_model(registry.resolve(inputs.model)), None
+    return None, endpoint.connect(inputs.endpoint, inputs.model_name, cfg.max_retries, api_key=inputs.api_key)
 
 
 def _task_data(uri: str) -> contextlib.AbstractContextManager[Path]:
@@ -88,21 +68,19 @@ def _task_data(uri: str) -> contextlib.AbstractContextManager[Path]:
     return storage.local_copy(uri)
 
 
-def run(args: argparse.Namespace) -> int:
+def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
+    """Check every input (tasks, task data, endpoint capabilities) before the harness runs, run it, and write
+    the outputs when `inputs.output` is given. Returns per-task metrics and per-sample records."""
     started = manifest.now()
-    cfg = config.load(
-        EvaluateConfig, "evaluate", args.config, args.overrides, tasks=args.tasks or None,
-        limit=_int_flag("--limit", args.limit), batch_size=_int_flag("--batch-size", args.batch_size),
-    )  # fmt: skip
-    model, served = _target(args, cfg)
+    model, served = _target(inputs, cfg)
     if model and cfg.apply_chat_template:
         harness.require_chat_template(model)
     source = model or f"{served.base_url} ({served.model_name})"
     known = catalog.project_tasks()
     names, standard = catalog.split_names(cfg.tasks, known)
     project = [known[name] for name in names]
-    base, base_note = baseline.load(args.baseline)
-    with _task_data(args.task_data) as folder:
+    base, base_note = baseline.load(inputs.baseline)
+    with _task_data(inputs.task_data) as folder:
         files = taskdata.data_files(project, folder) if project else {}
         if served:
             for task in (t for t in project if t.output_type in harness.LOGLIKELIHOOD_TYPES):
@@ -117,12 +95,19 @@ def run(args: argparse.Namespace) -> int:
         settings = harness.Settings(**cfg.model_dump(exclude={"tasks"}))
         with _model_copy(model) as local_model:
             outcome = harness.run(harness.model_runs(tasks, local_model, served, settings), settings, manager)
-    write_outputs(args, cfg, outcome, base, base_note, source, started)
-    return 0
+    timing = {
+        "samples": outcome.sample_count,
+        "seconds": round(outcome.seconds, 3),
+        "samples_per_second": round(outcome.sample_count / max(outcome.seconds, 1e-9), 2),
+    }
+    print(f"fmops evaluate: {timing['samples']} samples, {timing['samples_per_second']} samples/s", file=sys.stderr)
+    if inputs.output or inputs.results_dir:
+        write_outputs(inputs, cfg, outcome, timing, base, base_note, source, started)
+    return outcome
 
 
 @contextlib.contextmanager
-def _model_copy(model: str | None):
+def _model_copy(model: str | None) -> Iterator[str | None]:
     """A local directory for a remote model (s3://), else the model as given (a path or hub id)."""
     if model and storage.is_remote(model):
         with storage.local_copy(model) as local:
@@ -131,33 +116,27 @@ def _model_copy(model: str | None):
         yield model.removeprefix("file://") if model else None
 
 
-def write_outputs(args, cfg, outcome, base, base_note: str, source: str, started: str) -> None:
+def write_outputs(inputs: Inputs, cfg: EvaluateConfig, outcome: harness.Outcome, timing: dict,
+                  base: baseline.Results | None, base_note: str, source: str, started: str) -> None:
     candidate = baseline.Results(uri=source, metrics=outcome.metrics)
-    timing = {
-        "samples": outcome.sample_count,
-        "seconds": round(outcome.seconds, 3),
-        "samples_per_second": round(outcome.sample_count / max(outcome.seconds, 1e-9), 2),
-    }
     files = {
         "report.md": report.markdown(candidate, base, base_note, timing).encode(),
         "chart.png": report.chart(candidate, base),
     }
-    storage.write_json(storage.join(args.output, manifest.METRICS), outcome.metrics)
-    storage.atomic_write_text(storage.join(args.output, "samples.jsonl"), samples.jsonl(outcome.samples))
-    for name, data in files.items():
-        storage.atomic_write_bytes(storage.join(args.output, name), data)
-    if args.results_dir:
-        storage.write_json(str(Path(args.results_dir) / manifest.METRICS), outcome.metrics)
+    if inputs.results_dir:
+        storage.write_json(str(Path(inputs.results_dir) / manifest.METRICS), outcome.metrics)
         for name, data in files.items():
-            storage.atomic_write_bytes(str(Path(args.results_dir) / name), data)
-    inputs = manifest.describe_inputs({"model": args.model, "task_data": args.task_data or taskdata.default_dir()})
-    inputs.update(endpoint=args.endpoint or None, baseline=base.uri if base else None)
+            storage.atomic_write_bytes(str(Path(inputs.results_dir) / name), data)
+    if not inputs.output:
+        return
+    storage.write_json(storage.join(inputs.output, manifest.METRICS), outcome.metrics)
+    storage.atomic_write_text(storage.join(inputs.output, "samples.jsonl"), samples.jsonl(outcome.samples))
+    for name, data in files.items():
+        storage.atomic_write_bytes(storage.join(inputs.output, name), data)
+    task_data = inputs.task_data or taskdata.default_dir()
+    described = manifest.describe_inputs({"model": inputs.model, "task_data": task_data})
+    described.update(endpoint=inputs.endpoint or None, baseline=base.uri if base else None)
     manifest.write(
-        args.output, stage="evaluate", inputs=inputs, config=cfg.model_dump(),
+        inputs.output, stage="evaluate", inputs=described, config=cfg.model_dump(),
         metrics={"tasks": outcome.metrics, **timing}, started_at=started,
     )  # fmt: skip
-    print(
-        f"fmops evaluate: {timing['samples']} samples, {timing['samples_per_second']} samples/s",
-        file=sys.stderr,
-    )
-    print(f"fmops evaluate: wrote {args.output}")

@@ -1,39 +1,35 @@
-"""Decide whether a candidate model may be promoted, from its evaluation and its baseline's.
-
-    fmops gate --candidate runs/eval-dpo --baseline registry/models/tiny/production --rules demo \\
-        --results-dir /tmp/fmops/results
-    fmops gate --candidate runs/eval-dpo --min demo_addition/exact_match=0.5
-
---candidate: an `fmops evaluate` output. --baseline: an evaluate output or a registry version/pointer
-(its evaluation/ folder); '' or a pointer that does not exist yet: no regression rules apply, and the
-reasons say so. --rules: a packaged rules name (python/fmops/recipes/gate/demo.yaml) or a YAML file URI;
---min task/metric=value adds floors. Promote only when every rule holds.
-
-Results (--results-dir DIR, and --output URI when given): `promote` (exactly `true` or `false`, no newline:
-the pipeline's deploy step is conditioned on it), gate.json, reasons.md, metrics.json
-({"promote": 0|1, "rules": n, "failed": n}). Exit 0 for either decision, 2 for bad input.
-"""
+"""The promotion gate: apply the rules to a candidate's evaluation (and its baseline's); write the decision."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fmops.core import manifest, storage
 from fmops.evaluation import baseline, rules
-from fmops.evaluation.rules import Check
+from fmops.evaluation.rules import Check, Rules
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--candidate", required=True, help="the candidate's `fmops evaluate` output")
-    parser.add_argument("--baseline", default="", help="evaluate output or registry version/pointer; '' = none")
-    parser.add_argument("--rules", default="", help="packaged rules name (demo) or YAML file URI")
-    parser.add_argument("--min", dest="floors", action="append", default=[], metavar="TASK/METRIC=VALUE")
-    parser.add_argument("--output", default="", help="optional URI for the decision and its manifest")
-    parser.add_argument("--results-dir", default="", help="local dir for promote, gate.json, reasons.md")
+@dataclass(frozen=True, kw_only=True)
+class Inputs:
+    candidate: str
+    """The candidate's `fmops evaluate` output."""
+    baseline: str = ""
+    """An evaluate output or a registry version/pointer; '' = none."""
+    output: str = ""
+    """URI for the decision and its manifest; '' = none."""
+    results_dir: str = ""
+    """Local folder for the decision files; '' = none."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    checks: list[Check]
+    files: dict[str, str]
+    """promote, gate.json, reasons.md, metrics.json: name -> text, as written."""
 
 
 def reasons(promote: bool, checks: list[Check], candidate: str, base: baseline.Results | None, note: str) -> str:
@@ -49,11 +45,11 @@ def reasons(promote: bool, checks: list[Check], candidate: str, base: baseline.R
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace) -> int:
+def gate(ruleset: Rules, inputs: Inputs) -> Decision:
+    """Promote only when every rule holds; the decision's files go to results_dir and output when given."""
     started = manifest.now()
-    ruleset = rules.load(args.rules, args.floors)
-    candidate = baseline.evaluation(args.candidate)
-    base, base_note = baseline.load(args.baseline)
+    candidate = baseline.evaluation(inputs.candidate)
+    base, base_note = baseline.load(inputs.baseline)
     checks = rules.decide(ruleset, candidate, base)
     promote = all(check.passed for check in checks)
     decision: dict[str, Any] = {
@@ -71,20 +67,12 @@ def run(args: argparse.Namespace) -> int:
         "reasons.md": reasons(promote, checks, candidate.uri, base, base_note),
         manifest.METRICS: json.dumps(metrics, indent=2, sort_keys=True) + "\n",
     }
-    for folder in [d for d in (args.results_dir, args.output) if d]:
-        for name, text in files.items():
-            uri = str(Path(folder) / name) if folder == args.results_dir else storage.join(folder, name)
-            storage.atomic_write_text(uri, text)
-    if args.output:
-        inputs = {"candidate": candidate.uri, "baseline": base.uri if base else None}
-        manifest.write(
-            args.output,
-            stage="gate",
-            inputs=inputs,
-            config=decision["rules"],
-            metrics=metrics,
-            started_at=started,
-        )
-    print(files["reasons.md"], file=sys.stderr)
-    print(f"promote={files['promote']}")
-    return 0
+    for name, text in files.items():
+        if inputs.results_dir:
+            storage.atomic_write_text(str(Path(inputs.results_dir) / name), text)
+        if inputs.output:
+            storage.atomic_write_text(storage.join(inputs.output, name), text)
+    if inputs.output:
+        manifest.write(inputs.output, stage="gate", config=decision["rules"], metrics=metrics, started_at=started,
+                       inputs={"candidate": candidate.uri, "baseline": base.uri if base else None})  # fmt: skip
+    return Decision(promote=promote, checks=checks, files=files)

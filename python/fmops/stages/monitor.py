@@ -1,39 +1,20 @@
-"""Monitor a served model: evaluate the endpoint, measure its latency, record both, alert on drift.
-
-    fmops monitor --endpoint http://demo.fmops.svc.cluster.local:8000/v1 --model-name demo \
-        --tasks demo_addition --task-data '' --history s3://bucket/monitoring/demo.jsonl \
-        --results-dir /tmp/fmops/results --thresholds quality_drop=0.05,latency_increase=0.5
-
-Quality comes from `fmops evaluate`'s endpoint mode (lm-evaluation-harness through the OpenAI API), run
-in-process; latency from a short `fmops bench serve` run. Both are appended to the history (JSONL) and
-compared with the mean of the last `window` records of the same model (fmops.serving.drift).
-
-Thresholds (--thresholds: a YAML file, or inline key=value,...; --set works too): quality_drop (largest
-allowed absolute drop of any task/metric, default 0.05), latency_increase (largest allowed relative growth
-of ttft_ms_p95 and latency_ms_p95, default 0.5), max_errors (failed latency requests, default 0).
-
-Results (--results-dir): monitor.json (the record, the reference, the alerts), metrics.json (task/metric
-values, ttft_ms_p95, latency_ms_p95, output_tokens_per_s, errors, alerts), `alert` (`true` or `false`),
-drift.md (this run against the reference, and the alerts, as a table).
-Exit status 1 when any threshold is passed, so the scheduled workflow fails and notifies.
-"""
+"""Monitor a served model: its quality (the evaluation stage against the endpoint) and latency (a short load
+test), appended to a JSONL history and compared with the recent records of the same model."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import sys
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from fmops.cli import options
 from fmops.core import config, manifest, storage
 from fmops.core.errors import InputError
-from fmops.serving import drift
+from fmops.serving import drift, loadtest
+from fmops.stages import evaluate
 
 
 class MonitorConfig(config.StageConfig):
@@ -48,55 +29,38 @@ class MonitorConfig(config.StageConfig):
     request_timeout: float = Field(60.0, gt=0, description="deadline per latency request, s")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", required=True, help="OpenAI-compatible base URL (with or without /v1)")
-    parser.add_argument("--model-name", default="", help="model id at the endpoint (default: its first)")
-    parser.add_argument("--tasks", default="", help="evaluation tasks (default: demo)")
-    parser.add_argument("--task-data", default="", help="folder of the project tasks' JSONL files")
-    parser.add_argument("--history", required=True, help="JSONL history URI (created on the first run)")
-    parser.add_argument("--thresholds", default="", help="YAML file, or inline key=value,... (see above)")
-    parser.add_argument("--results-dir", default="", help="local dir for monitor.json, metrics.json, alert")
-    options.add_config_arguments(parser)
+@dataclass(frozen=True, kw_only=True)
+class Inputs:
+    endpoint: str
+    """OpenAI-compatible base URL (with or without /v1)."""
+    history: str
+    """JSONL history URI (created on the first run)."""
+    model_name: str = ""
+    """Model id at the endpoint ('' = its first)."""
+    tasks: str = ""
+    """Evaluation tasks ('' = the evaluation's default)."""
+    task_data: str = ""
+    results_dir: str = ""
+    api_key: str = ""
+    """The endpoint's bearer key, for the evaluation and the latency run."""
 
 
-def load_config(args: argparse.Namespace) -> MonitorConfig:
-    inline = "=" in args.thresholds
-    overrides = [part.strip() for part in args.thresholds.split(",") if part.strip()] if inline else []
-    source = args.config if inline or not args.thresholds else args.thresholds
-    return config.load(MonitorConfig, "monitor", source, overrides + list(args.overrides))
-
-
-def evaluate_endpoint(endpoint: str, model_name: str, tasks: str, task_data: str,
-                      limit: int | None) -> dict[str, float]:
+def evaluate_endpoint(inputs: Inputs, model_name: str, limit: int | None) -> dict[str, float]:
     """Quality through the evaluation stage's endpoint mode: {"task/metric": value}."""
-    from fmops.stages import evaluate
-
-    key = api_key()
-    if key and not os.environ.get("OPENAI_API_KEY"):
-        os.environ["OPENAI_API_KEY"] = key  # the evaluation's endpoint client reads this one
-    with tempfile.TemporaryDirectory(prefix="fmops-monitor-") as output:
-        parser = argparse.ArgumentParser(prog="fmops evaluate")
-        evaluate.add_arguments(parser)
-        argv = ["--endpoint", endpoint, "--model-name", model_name, "--tasks", tasks, "--task-data", task_data,
-                "--output", output, "--limit", str(limit or "")]  # fmt: skip
-        evaluate.run(parser.parse_args(argv))
-        metrics = storage.read_json(str(Path(output) / manifest.METRICS))
+    cfg = evaluate.EvaluateConfig(limit=limit, **({"tasks": inputs.tasks} if inputs.tasks else {}))
+    target = evaluate.Inputs(endpoint=inputs.endpoint, model_name=model_name, api_key=inputs.api_key,
+                             task_data=inputs.task_data)  # fmt: skip
+    metrics = evaluate.evaluate(cfg, target).metrics
     return {f"{task}/{name}": entry["value"] for task, entries in sorted(metrics.items())
             for name, entry in sorted(entries.items())}  # fmt: skip
 
 
-def api_key() -> str:
-    """The endpoint's key: $FMOPS_API_KEY, else $OPENAI_API_KEY (what the evaluation stage's client reads)."""
-    return os.environ.get("FMOPS_API_KEY") or os.environ.get("OPENAI_API_KEY", "")
-
-
-def measure_latency(endpoint: str, model_name: str, cfg: MonitorConfig) -> dict[str, Any]:
-    from fmops.bench import serve as bench
-
-    base = endpoint.rstrip("/") if endpoint.rstrip("/").endswith("/v1") else endpoint.rstrip("/") + "/v1"
-    summary = asyncio.run(bench.load(base, model_name, concurrency=cfg.latency_concurrency,
-                                     requests=cfg.latency_requests, input_len=16, output_len=cfg.output_len,
-                                     timeout=cfg.request_timeout, api_key=api_key()))  # fmt: skip
+def measure_latency(inputs: Inputs, cfg: MonitorConfig) -> dict[str, Any]:
+    base = inputs.endpoint.rstrip("/")
+    base = base if base.endswith("/v1") else base + "/v1"
+    summary = asyncio.run(loadtest.run(base, inputs.model_name, concurrency=cfg.latency_concurrency,
+                                       requests=cfg.latency_requests, input_len=16, output_len=cfg.output_len,
+                                       timeout=cfg.request_timeout, api_key=inputs.api_key))  # fmt: skip
     return {"ttft_ms_p95": summary["ttft_ms"]["p95"], "latency_ms_p95": summary["latency_ms"]["p95"],
             "output_tokens_per_s": summary["output_tokens_per_s"], "errors": summary["errors"],
             "model": summary["model"]}  # fmt: skip
@@ -114,26 +78,25 @@ def write_results(results_dir: str, report: dict[str, Any]) -> None:
     storage.atomic_write_text(str(out / "drift.md"), drift.markdown(report))
 
 
-def run(args: argparse.Namespace) -> int:
-    if not args.endpoint.startswith(("http://", "https://")):
-        raise InputError(f"--endpoint {args.endpoint}: expected an http:// or https:// URL")
-    cfg = load_config(args)
-    history = drift.read_history(args.history)
-    latency = measure_latency(args.endpoint, args.model_name, cfg)
-    model_name = args.model_name or latency.pop("model")
-    latency.pop("model", None)
-    quality = evaluate_endpoint(args.endpoint, model_name, args.tasks, args.task_data, cfg.limit)
-    record = {"time": manifest.now(), "endpoint": args.endpoint, "model_name": model_name,
+def monitor(cfg: MonitorConfig, inputs: Inputs) -> dict[str, Any]:
+    """Measure, record, compare. Returns the report (monitor.json): record, reference, alerts, thresholds,
+    and `history_records`, the number of records now in the history."""
+    if not inputs.endpoint.startswith(("http://", "https://")):
+        raise InputError(f"--endpoint {inputs.endpoint}: expected an http:// or https:// URL")
+    history = drift.read_history(inputs.history)
+    latency = measure_latency(inputs, cfg)
+    model_name = inputs.model_name or latency["model"]
+    latency.pop("model")
+    quality = evaluate_endpoint(inputs, model_name, cfg.limit)
+    record = {"time": manifest.now(), "endpoint": inputs.endpoint, "model_name": model_name,
               "quality": quality, "latency": latency}  # fmt: skip
     ref = drift.reference(history, model_name, cfg.window)
     found = drift.alerts(record, ref, quality_drop=cfg.quality_drop, latency_increase=cfg.latency_increase,
                          max_errors=cfg.max_errors)  # fmt: skip
-    drift.append(args.history, history, record)
+    drift.append(inputs.history, history, record)
     report = {"record": record, "reference": ref, "alerts": found, "thresholds": cfg.model_dump()}
-    if args.results_dir:
-        write_results(args.results_dir, report)
+    if inputs.results_dir:
+        write_results(inputs.results_dir, report)
     for line in found:
         print(f"fmops monitor: ALERT {line}", file=sys.stderr)
-    print(f"fmops monitor: {model_name}: {len(found)} alerts; history {args.history} "
-          f"({len(history) + 1} records)")  # fmt: skip
-    return 1 if found else 0
+    return {**report, "history_records": len(history) + 1}

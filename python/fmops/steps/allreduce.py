@@ -1,29 +1,29 @@
 """Measure all-reduce bus bandwidth across every process of a torchrun job (NCCL on GPUs, gloo on CPU).
 
-    torchrun --nproc_per_node 8 -m fmops.cli allreduce --size-mb 256
-    # in a PyTorchJob, torchrun reads PET_NNODES, PET_NODE_RANK, PET_MASTER_ADDR from the operator
-
 Bus bandwidth follows nccl-tests: algbw = bytes / time, busbw = algbw * 2 (n - 1) / n, so the number is
 comparable with the hardware's link bandwidth whatever the process count.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
+from typing import Any
 
-from fmops.core import manifest, storage
+from fmops.core import manifest
+from fmops.core.errors import InputError
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size-mb", type=float, default=256.0, help="message size in MiB")
-    parser.add_argument("--iters", type=int, default=20, help="timed iterations (after 5 warm-up)")
-    parser.add_argument("--output", default="", help="URI to write metrics.json and manifest.json to (rank 0)")
+WARMUP = 5
 
 
-def run(args: argparse.Namespace) -> int:
+def allreduce(*, size_mb: float = 256.0, iters: int = 20, output: str = "") -> dict[str, Any]:
+    """Time `iters` all-reduces of `size_mb` MiB (after WARMUP untimed ones) and return the metrics; rank 0
+    prints them and, with `output`, writes metrics.json and manifest.json there. Call it on every process."""
+    if size_mb <= 0:
+        raise InputError(f"allreduce: --size-mb {size_mb:g}: expected a size above 0")
+    if iters < 1:
+        raise InputError(f"allreduce: --iters {iters}: expected at least 1")
     import torch
     import torch.distributed as dist
 
@@ -34,30 +34,24 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if backend == "nccl" else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    tensor = torch.ones(int(args.size_mb * 2**20) // 4, dtype=torch.float32, device=device)
-    for _ in range(5):
+    tensor = torch.ones(int(size_mb * 2**20) // 4, dtype=torch.float32, device=device)
+    for _ in range(WARMUP):
         dist.all_reduce(tensor)
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     synchronize()
     start = time.perf_counter()
-    for _ in range(args.iters):
+    for _ in range(iters):
         dist.all_reduce(tensor)
     synchronize()
-    seconds = (time.perf_counter() - start) / args.iters
+    seconds = (time.perf_counter() - start) / iters
     algbw = tensor.numel() * 4 / seconds / 1e9
-    result = {"backend": backend, "world_size": world, "size_mb": args.size_mb, "seconds": seconds,
+    result = {"backend": backend, "world_size": world, "size_mb": size_mb, "seconds": seconds,
               "algbw_gbps": algbw, "busbw_gbps": algbw * 2 * (world - 1) / world}  # fmt: skip
     if rank == 0:
         print(json.dumps(result), flush=True)
-        if args.output:
-            storage.write_json(storage.join(args.output, manifest.METRICS), result)
-            manifest.write(
-                args.output,
-                stage="allreduce",
-                inputs={},
-                config=vars(args) | {"world_size": world},
-                metrics=result,
-                started_at=started_at,
-            )
+        if output:
+            manifest.write_metrics(output, result)
+            config = {"size_mb": size_mb, "iters": iters, "output": output, "world_size": world}
+            manifest.write(output, stage="allreduce", inputs={}, config=config, metrics=result, started_at=started_at)
     dist.destroy_process_group()
-    return 0
+    return result

@@ -30,8 +30,6 @@ from fmops.core import storage
 PREFIX = "step-"
 MARKER = "complete.json"
 STATE = "trainer_state.json"
-# Fault injection for the kill-while-writing test: pause (forever) at this step's checkpoint, half written.
-HANG_ENV = "FMOPS_TEST_HANG_IN_CHECKPOINT"
 _NAME = re.compile(rf"^{PREFIX}(\d+)$")
 
 
@@ -104,21 +102,12 @@ def _publish(tmp: Path, root: str, step: int, remote: bool) -> None:
     marker = json.dumps({"step": step, "written_at": time.time()}) + "\n"
     if remote:
         storage.upload_dir(tmp, target)
-        _maybe_hang(step, tmp)
         storage.atomic_write_text(storage.join(target, MARKER), marker)
         return
-    _maybe_hang(step, tmp)
     (tmp / MARKER).write_text(marker)
     final = storage.local_path(target)
     shutil.rmtree(final, ignore_errors=True)  # an unmarked leftover of the same step
     os.replace(tmp, final)
-
-
-def _maybe_hang(step: int, tmp: Path) -> None:
-    if os.environ.get(HANG_ENV) == str(step):
-        (tmp / "HANGING").write_text("waiting to be killed\n")
-        while True:
-            time.sleep(1)
 
 
 def _prune(root: str, keep: int) -> None:

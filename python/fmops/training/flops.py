@@ -22,7 +22,7 @@ from typing import Any
 PEAK_BF16_FLOPS: list[tuple[str, float]] = [
     ("H100 PCIe", 756e12),
     ("H100 NVL", 835e12),
-    ("H100", 989e12),  # SXM; the figure DESIGN.md and issue 9 use
+    ("H100", 989e12),  # SXM, the H100 most clouds rent (p5 on AWS); PCIe and NVL are matched first
     ("H200", 989e12),
     ("H20", 148e12),
     ("GH200", 989e12),

@@ -1,17 +1,16 @@
 """Training metrics as a component: throughput, MFU, peak memory, loss summaries; written as metrics.json.
 
 Usable by every training stage. `summarize()` turns the loop's state (per-step history and evaluations)
-into the flat, stable names a stage documents and Argo reads as output parameters.
+into the flat, stable names a stage documents and Argo reads as output parameters
+(fmops.core.manifest.write_metrics writes them).
 """
 
 from __future__ import annotations
 
 import resource
 import sys
-from pathlib import Path
 from typing import Any
 
-from fmops.core import manifest, storage
 from fmops.training import flops
 
 
@@ -69,11 +68,3 @@ def summarize(
         "history": history,
         "evals": evals,
     }
-
-
-def write(output: str, metrics: dict[str, Any], results_dir: str | None = None) -> None:
-    """`<output>/metrics.json`, and a copy in `results_dir` (a local dir Argo reads outputs from)."""
-    storage.write_json(storage.join(output, manifest.METRICS), metrics)
-    if results_dir:
-        Path(results_dir).mkdir(parents=True, exist_ok=True)
-        storage.write_json(str(Path(results_dir) / manifest.METRICS), metrics)

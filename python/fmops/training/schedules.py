@@ -1,8 +1,10 @@
 """Learning-rate schedules, taken from transformers, chosen by name.
 
-    wsd     linear warm-up, a stable plateau, then a cosine decay to min_lr_ratio·lr over the last
-            decay_ratio of the steps (warm-up/stable/decay, Hu et al. 2024; Hägele et al. 2024)
-    cosine  linear warm-up, then cosine decay to a floor of min_lr_ratio·lr
+    warmup_stable_decay  linear warm-up, a stable plateau, then a cosine decay to min_lr_ratio·lr over the
+                         last decay_ratio of the steps (Hu et al. 2024; Hägele et al. 2024)
+    cosine_with_min_lr   linear warm-up, then cosine decay to a floor of min_lr_ratio·lr
+
+The names are transformers' `lr_scheduler_type` values for the same shapes.
 
 For continuous pretraining (Ibrahim et al. 2024) every run re-warms from zero and re-decays: the schedule
 always starts at step 0 of this run, whatever schedule made the starting model.
@@ -16,11 +18,12 @@ from typing import Literal
 import torch
 from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup, get_wsd_schedule
 
-Schedule = Literal["wsd", "cosine"]
+Schedule = Literal["warmup_stable_decay", "cosine_with_min_lr"]
 
 
-def warmup_steps(steps: int, warmup: int | None, warmup_ratio: float) -> int:
-    return min(steps, warmup if warmup is not None else math.ceil(steps * warmup_ratio))
+def warmup(steps: int, warmup_steps: float) -> int:
+    """Warm-up steps as transformers counts them: a value below 1 is a fraction of the total steps."""
+    return min(steps, math.ceil(steps * warmup_steps) if warmup_steps < 1 else int(warmup_steps))
 
 
 def build(
@@ -32,7 +35,7 @@ def build(
     min_lr_ratio: float,
     decay_ratio: float,
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    if name == "wsd":
+    if name == "warmup_stable_decay":
         decay = min(steps - warmup, math.ceil(steps * decay_ratio))
         return get_wsd_schedule(
             optimizer,
@@ -42,8 +45,8 @@ def build(
             min_lr_ratio=min_lr_ratio,
             decay_type="cosine",
         )
-    if name == "cosine":
+    if name == "cosine_with_min_lr":
         return get_cosine_with_min_lr_schedule_with_warmup(
             optimizer, num_warmup_steps=warmup, num_training_steps=steps, min_lr_rate=min_lr_ratio
         )
-    raise ValueError(f"unknown schedule '{name}' (expected wsd or cosine)")
+    raise ValueError(f"unknown schedule '{name}' (expected warmup_stable_decay or cosine_with_min_lr)")

@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fmops.argo.documents import Library, Scope, called_template, parameters
 from fmops.argo.local import expressions, pods
-from fmops.argo.local.library import Library, Scope, resource_kind
+from fmops.argo.local.parameters import bind
+from fmops.argo.local.support import resource_kind
 from fmops.core.errors import InputError
 
 DONE = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
@@ -84,19 +86,11 @@ class Engine:
     # ---- templates ---------------------------------------------------------------------------------------
 
     def resolve_inputs(self, scope: Scope, passed: dict[str, str]) -> dict[str, str]:
-        values = {}
-        for parameter in (scope.template.get("inputs") or {}).get("parameters") or []:
-            name = parameter["name"]
-            if name in passed:
-                value = passed[name]
-            elif "value" in parameter or "default" in parameter:
-                value = substitute_static(str(parameter.get("value", parameter.get("default"))), self.workflow)
-            else:
-                raise InputError(f"template '{scope.name}': required input '{name}' was not passed")
-            if parameter.get("enum") and value not in [str(v) for v in parameter["enum"]]:
-                raise InputError(f"template '{scope.name}': input '{name}'={value!r} is not one of {parameter['enum']}")
-            values[name] = value
-        return values
+        where = f"template '{scope.name}'"
+        return bind(parameters(scope.template.get("inputs")), passed,
+                    expand=lambda text: expressions.substitute(text, self.workflow),
+                    missing=where + ": required input '{name}' was not passed",
+                    not_allowed=where + ": input '{name}'={value!r} is not one of {enum}")  # fmt: skip
 
     def run(self, scope: Scope, passed: dict[str, str], node_id: str) -> Node:
         """Run a template as node `node_id`; returns the finished node."""
@@ -171,7 +165,7 @@ class Engine:
     def run_dag(self, scope: Scope, variables: dict[str, str], parent: str) -> tuple[str, dict[str, str]]:
         tasks = scope.template["dag"].get("tasks") or []
         for task in tasks:
-            self.node(f"{parent}/{task['name']}", task.get("template") or task.get("templateRef", {}).get("template"))
+            self.node(f"{parent}/{task['name']}", called_template(task))
         results: dict[str, str] = {}
         scope_variables: dict[str, str] = {}
         handled: set[str] = set()
@@ -204,7 +198,7 @@ class Engine:
         self, scope: Scope, call: dict[str, Any], variables: dict[str, str], results: dict[str, str], node_id: str
     ) -> str:
         """Run one task or step: depends, arguments, when, then the target template."""
-        node = self.node(node_id, call.get("template") or call.get("templateRef", {}).get("template"))
+        node = self.node(node_id, called_template(call))
         try:
             if "depends" in call and not expressions.depends(call["depends"], results):
                 return self.update(node, "Omitted", f"depends: {call['depends']}").phase
@@ -212,18 +206,11 @@ class Engine:
                 return self.update(node, "Omitted", "a dependency did not succeed").phase
             if "when" in call and not expressions.condition(expressions.substitute(call["when"], variables)):
                 return self.update(node, "Skipped", f"when: {call['when']}").phase
-            arguments = {
-                p["name"]: expressions.substitute(str(p.get("value", "")), variables)
-                for p in (call.get("arguments") or {}).get("parameters") or []
-            }
+            arguments = expressions.arguments(call, variables)
             target = self.library.target(scope, call)
         except InputError as error:
             return self.update(node, "Error", str(error)).phase
         return self.run(target, arguments, node_id).phase
-
-
-def substitute_static(text: str, workflow: dict[str, str]) -> str:
-    return expressions.substitute(text, workflow)
 
 
 def dependencies(call: dict[str, Any]) -> list[str]:
@@ -254,7 +241,7 @@ def call_variables(kind: str, name: str, node: Node) -> dict[str, str]:
 
 def composite_outputs(template: dict[str, Any], variables: dict[str, str]) -> dict[str, str]:
     outputs = {}
-    for parameter in (template.get("outputs") or {}).get("parameters") or []:
+    for parameter in parameters(template.get("outputs")):
         source = (parameter.get("valueFrom") or {}).get("parameter")
         if source:
             outputs[parameter["name"]] = expressions.substitute(source, variables)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fmops.argo.documents import EXPRESSION_TAG, SIMPLE_TAG, parameters
 from fmops.core.errors import InputError
 
-SIMPLE_TAG = re.compile(r"\{\{\s*([^=}][^}]*?)\s*\}\}")
-EXPRESSION_TAG = re.compile(r"\{\{=([^}]*)\}\}")
 TOKEN = re.compile(
     r"""\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<string>'[^']*'|"[^"]*")|(?P<op>==|!=|>=|<=|&&|\|\||[<>!()+\-*/%?:,])"""
     r"""|(?P<word>[A-Za-z_][A-Za-z0-9_.\-\[\]']*))"""
@@ -181,3 +180,9 @@ def substitute(text: str, variables: dict[str, str], strict: bool = True) -> str
 
     text = EXPRESSION_TAG.sub(lambda m: expression_tag(m.group(1), variables), text) if strict else text
     return SIMPLE_TAG.sub(simple, text)
+
+
+def arguments(call: dict[str, Any], variables: dict[str, str], strict: bool = True) -> dict[str, str]:
+    """The parameter values a task or step passes, their tags substituted."""
+    return {p["name"]: substitute(str(p.get("value", "")), variables, strict)
+            for p in parameters(call.get("arguments"))}  # fmt: skip

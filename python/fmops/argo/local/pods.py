@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from fmops.argo.documents import parameters
 from fmops.argo.local.expressions import substitute
 from fmops.core.errors import InputError
 
@@ -48,7 +49,7 @@ class Outcome:
 
 def output_paths(template: dict[str, Any]) -> list[str]:
     outputs = template.get("outputs") or {}
-    paths = [(p.get("valueFrom") or {}).get("path") for p in outputs.get("parameters") or []]
+    paths = [(p.get("valueFrom") or {}).get("path") for p in parameters(outputs)]
     paths += [a.get("path") for a in outputs.get("artifacts") or []]
     return [p for p in paths if p]
 
@@ -186,7 +187,7 @@ def read_outputs(template: dict[str, Any], process: Process, artifacts_dir: Path
     """Output parameters from their files; artifacts copied beside the run. Missing ones are errors."""
     outputs = template.get("outputs") or {}
     values: dict[str, str] = {}
-    for parameter in outputs.get("parameters") or []:
+    for parameter in parameters(outputs):
         source = (parameter.get("valueFrom") or {}).get("path")
         if not source:
             continue

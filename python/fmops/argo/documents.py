@@ -1,0 +1,237 @@
+"""One model of Argo YAML, shared by render, validate and the local executor.
+
+- which kinds are runnable and where each keeps its workflow spec (`spec`, or `spec.workflowSpec` for a
+  CronWorkflow);
+- loading files into Documents, and finding templates by name, locally and through a `templateRef`
+  (`name`/`template`, `clusterScope` choosing ClusterWorkflowTemplate over WorkflowTemplate);
+- the `{{...}}` tag patterns and the parameter references they make.
+Keeping this in one place means the validator and the executor cannot disagree about what a file says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fmops.core.errors import InputError
+
+RUNNABLE_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
+
+# `{{...}}` tags: any tag (blanked where text must parse), a simple variable, an expression `{{=...}}`.
+TAG = re.compile(r"\{\{[^}]*\}\}")
+SIMPLE_TAG = re.compile(r"\{\{\s*([^=}][^}]*?)\s*\}\}")
+EXPRESSION_TAG = re.compile(r"\{\{=([^}]*)\}\}")
+# The scopes a template's variables come from: `{{inputs.parameters.x}}`, `{{workflow.parameters.x}}`,
+# `{{tasks.t.outputs.parameters.y}}`, `{{steps.s.outputs.parameters.y}}` (and others, such as workflow.name).
+REFERENCE = re.compile(r"\{\{\s*(inputs|workflow|tasks|steps)\.([A-Za-z0-9_.-]+?)\s*\}\}")
+EXPRESSION_INPUT = re.compile(r"inputs\.parameters\.([A-Za-z0-9_-]+)")
+OUTPUT_PARAMETERS = ".outputs.parameters."
+
+
+def default_dir() -> Path:
+    """workflows/ of the checkout this package runs from (or of the current directory)."""
+    checkout = Path(__file__).resolve().parents[3] / "workflows"
+    return checkout if checkout.is_dir() else Path.cwd() / "workflows"
+
+
+# ---- documents -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    """One runnable Argo resource and the file it came from."""
+
+    file: str
+    manifest: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.get("kind", "?")
+
+    @property
+    def name(self) -> str:
+        metadata = self.manifest.get("metadata") or {}
+        return metadata.get("name") or metadata.get("generateName") or "?"
+
+    @property
+    def spec_path(self) -> str:
+        return "spec.workflowSpec" if self.kind == "CronWorkflow" else "spec"
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.manifest.get("spec") or {}
+        return spec.get("workflowSpec", {}) if self.kind == "CronWorkflow" else spec
+
+    def templates(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(yaml path, template) for each template of the spec."""
+        for index, template in enumerate(self.spec.get("templates") or []):
+            yield f"{self.spec_path}.templates[{index}]", template
+
+    def template(self, name: str) -> dict[str, Any] | None:
+        return next((t for _, t in self.templates() if t.get("name") == name), None)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A template and the document it belongs to (local `template:` references resolve within it)."""
+
+    document: Document
+    template: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.template.get("name", "?")
+
+
+def yaml_files(paths: list[Path]) -> list[Path]:
+    """The files named, and the *.yaml and *.yml files of the directories named."""
+    files: list[Path] = []
+    for path in paths:
+        files += sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
+    return files
+
+
+def read(file: Path) -> list[Document]:
+    """The runnable documents of one file; other kinds (ConfigMaps, kustomize files) are skipped.
+    Raises OSError or yaml.YAMLError: the caller decides whether an unreadable file stops it."""
+    return [Document(str(file), manifest) for manifest in yaml.safe_load_all(file.read_text(encoding="utf-8"))
+            if isinstance(manifest, dict) and manifest.get("kind") in RUNNABLE_KINDS]  # fmt: skip
+
+
+def first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+class Library:
+    """Documents by name, with templates found locally and through templateRefs across them."""
+
+    def __init__(self, documents: list[Document], where: str = ""):
+        self.where = where
+        self.documents = {document.name: document for document in documents}
+
+    @classmethod
+    def load(cls, directory: Path) -> Library:
+        """Every runnable document under `directory`; an unreadable file is bad input."""
+        if not directory.is_dir():
+            raise InputError(f"{directory}: workflows directory does not exist")
+        documents = []
+        for file in yaml_files([directory]):
+            try:
+                documents += read(file)
+            except (OSError, yaml.YAMLError) as error:
+                raise InputError(f"{file}: not valid YAML ({first_line(error)})") from None
+        return cls(documents, str(directory))
+
+    def document(self, name: str) -> Document:
+        if name not in self.documents:
+            known = ", ".join(sorted(self.documents)) or "none"
+            raise InputError(
+                f"no WorkflowTemplate, CronWorkflow or Workflow named '{name}' in {self.where} (found: {known})"
+            )
+        return self.documents[name]
+
+    def local(self, document: Document, name: str) -> Scope:
+        template = document.template(name)
+        if template is None:
+            raise InputError(f"{document.name}: no template named '{name}'")
+        return Scope(document, template)
+
+    def template_ref(self, ref: dict[str, Any]) -> Scope:
+        """The template a `templateRef` names: in a ClusterWorkflowTemplate when clusterScope is true,
+        in a WorkflowTemplate otherwise (as Argo resolves it)."""
+        kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+        name, template_name = ref.get("name"), ref.get("template")
+        document = self.documents.get(name)
+        if document is None or document.kind != kind:
+            raise InputError(f"templateRef: no {kind} named '{name}'")
+        template = document.template(template_name)
+        if template is None:
+            raise InputError(f"templateRef: {kind} '{name}' has no template '{template_name}'")
+        return Scope(document, template)
+
+    def target(self, scope: Scope, call: dict[str, Any]) -> Scope:
+        """The template a task or step calls: through its templateRef, or by name in the caller's document."""
+        if "templateRef" in call:
+            return self.template_ref(call["templateRef"] or {})
+        return self.local(scope.document, call.get("template", ""))
+
+
+# ---- templates -------------------------------------------------------------------------------------------
+
+
+def parameters(section: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The `parameters` list of an inputs, outputs or arguments section (any of them may be absent)."""
+    return list((section or {}).get("parameters") or [])
+
+
+def parameter_names(section: dict[str, Any] | None) -> list[str]:
+    return [p.get("name") for p in parameters(section)]
+
+
+def calls(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(relative path, task or step) for every call a DAG or steps template makes."""
+    for index, task in enumerate((template.get("dag") or {}).get("tasks") or []):
+        yield f"dag.tasks[{index}]", task
+    for group_index, group in enumerate(template.get("steps") or []):
+        for index, step in enumerate(group or []):
+            yield f"steps[{group_index}][{index}]", step
+
+
+def called_template(call: dict[str, Any]) -> str:
+    """The name of the template a task or step calls (its templateRef's template, if it has one)."""
+    return call.get("template") or (call.get("templateRef") or {}).get("template")
+
+
+def resource_manifest(template: dict[str, Any], known: dict[str, str] | None = None) -> dict[str, Any]:
+    """A resource template's manifest: the `known` tags filled in, every other tag blanked so the text
+    parses; {} when it does not."""
+    text = (template.get("resource") or {}).get("manifest") or ""
+    for tag, value in (known or {}).items():
+        text = text.replace(tag, value)
+    try:
+        manifest = yaml.safe_load(TAG.sub("0", text))
+    except yaml.YAMLError:
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+# ---- parameter references --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One `{{scope.path}}` variable a text mentions."""
+
+    scope: str  # inputs | workflow | tasks | steps
+    path: str
+
+    def __str__(self) -> str:
+        return f"{{{{{self.scope}.{self.path}}}}}"
+
+    def parameter(self, scope: str) -> str | None:
+        """X of `{{<scope>.parameters.X}}`, else None."""
+        prefix = "parameters."
+        return self.path.removeprefix(prefix) if self.scope == scope and self.path.startswith(prefix) else None
+
+    @property
+    def output(self) -> tuple[str, str] | None:
+        """(task or step, output name) of `{{tasks.T.outputs.parameters.Y}}` / `{{steps...}}`, else None."""
+        if self.scope not in ("tasks", "steps") or OUTPUT_PARAMETERS not in self.path:
+            return None
+        call, _, name = self.path.partition(OUTPUT_PARAMETERS)
+        return call, name
+
+
+def references(text: str) -> list[Reference]:
+    return [Reference(scope, path) for scope, path in REFERENCE.findall(text)]
+
+
+def input_references(text: str) -> list[str]:
+    """Every input parameter a text uses, in simple tags and inside `{{=...}}` expressions."""
+    names = [name for reference in references(text) if (name := reference.parameter("inputs")) is not None]
+    return names + [name for tag in EXPRESSION_TAG.findall(text) for name in EXPRESSION_INPUT.findall(tag)]

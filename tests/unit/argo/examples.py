@@ -1,0 +1,117 @@
+"""Workflows written by hand, as a user would, for the executor's tests (unit and end to end)."""
+
+from pathlib import Path
+
+DIAMOND = """
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata:
+  name: diamond
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - name: greeting
+      value: hello
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - name: A
+        template: echo
+        arguments: {parameters: [{name: text, value: "{{workflow.parameters.greeting}}"}]}
+      - name: B
+        depends: A
+        template: echo
+        arguments: {parameters: [{name: text, value: "{{tasks.A.outputs.parameters.out}} world"}]}
+      - name: C
+        depends: A
+        template: fail
+      - name: D
+        depends: "B.Succeeded || C.Failed"
+        template: echo
+        arguments: {parameters: [{name: text, value: "D saw {{tasks.B.outputs.parameters.out}}"}]}
+      - name: never
+        depends: A
+        when: "'{{tasks.A.outputs.parameters.out}}' == 'goodbye'"
+        template: echo
+        arguments: {parameters: [{name: text, value: unused}]}
+      - name: flaky
+        template: flaky
+      - name: remote
+        depends: D && flaky
+        templateRef: {name: library, template: upper}
+        arguments: {parameters: [{name: text, value: "{{tasks.D.outputs.parameters.out}}"}]}
+      - name: last
+        depends: remote
+        template: echo
+        arguments: {parameters: [{name: text, value: "{{tasks.remote.outputs.parameters.shouted}}"}]}
+  - name: echo
+    inputs: {parameters: [{name: text}]}
+    container:
+      image: busybox:1.36
+      command: [sh, -c]
+      args: ["printf '%s' '{{inputs.parameters.text}}' > /tmp/out.txt"]
+    outputs: {parameters: [{name: out, valueFrom: {path: /tmp/out.txt}}]}
+  - name: fail
+    container: {image: busybox:1.36, command: [sh, -c], args: ["echo failing on purpose; exit 3"]}
+  - name: flaky
+    retryStrategy: {limit: 2}
+    container:
+      image: busybox:1.36
+      command: [sh, -c]
+      args: ["if [ -f tried ]; then echo second try; else touch tried; echo first try fails; exit 1; fi"]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata:
+  name: library
+spec:
+  templates:
+  - name: upper
+    inputs: {parameters: [{name: text}]}
+    container:
+      image: python:3.11-slim
+      command: [python, -c]
+      args: ["import sys; open('/tmp/shout', 'w').write(sys.argv[1].upper())", "{{inputs.parameters.text}}"]
+    outputs: {parameters: [{name: shouted, valueFrom: {path: /tmp/shout}}]}
+"""
+
+CHAIN = """
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata:
+  name: chain
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - {name: gate-file}
+    - {name: counter}
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: first, template: count}
+      - {name: second, depends: first, template: gated}
+      - {name: third, depends: second, template: count}
+  - name: count
+    container:
+      image: busybox:1.36
+      command: [sh, -c]
+      args: ["echo x >> {{workflow.parameters.counter}}"]
+  - name: gated
+    container:
+      image: busybox:1.36
+      command: [sh, -c]
+      args: ["test -f {{workflow.parameters.gate-file}} || { echo gate closed; exit 4; }"]
+"""
+
+
+def workflows_dir(root: Path, **files: str) -> Path:
+    """root/wf holding one <name>.yaml per keyword."""
+    directory = root / "wf"
+    directory.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return directory
