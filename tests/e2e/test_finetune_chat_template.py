@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.slow
 pytest.importorskip("torch")
 
 
@@ -14,10 +15,10 @@ def _demo_conversation(demo_dir) -> list[dict]:
 
 
 def test_saved_tokenizers_carry_the_training_template(pretrained_model, sft_model, dpo_model):
-    from fmops.finetune import models
+    from fmops.models import loading
     from transformers import AutoTokenizer
 
-    trained_with = models.chat_template(AutoTokenizer.from_pretrained(str(pretrained_model)), "")
+    trained_with = loading.chat_template(AutoTokenizer.from_pretrained(str(pretrained_model)), "")
     assert "{% generation %}" in trained_with  # what TRL's assistant_only_loss masks by
     for output in (sft_model, dpo_model):
         assert AutoTokenizer.from_pretrained(str(output)).chat_template == trained_with
@@ -27,14 +28,14 @@ def test_saved_tokenizers_carry_the_training_template(pretrained_model, sft_mode
 def test_evaluation_prompt_is_byte_identical_to_the_training_format(demo_dir, pretrained_model, sft_model):
     """lm-eval's `hf` model (what `fmops evaluate` runs, like `transformers serve` and vLLM, renders with the
     model's own tokenizer) must produce exactly the prefix SFT trained the answer after."""
-    from fmops.finetune import models
+    from fmops.models import loading
     from lm_eval.models.huggingface import HFLM
     from transformers import AutoTokenizer
 
     conversation = _demo_conversation(demo_dir)
     question, answer = conversation[0]["content"], conversation[1]["content"]
     training_tokenizer = AutoTokenizer.from_pretrained(str(pretrained_model))
-    training_tokenizer.chat_template = models.chat_template(training_tokenizer, "")
+    training_tokenizer.chat_template = loading.chat_template(training_tokenizer, "")
     trained = training_tokenizer.apply_chat_template(conversation, tokenize=False)  # SFTTrainer's own call
 
     evaluation = HFLM(pretrained=str(sft_model), batch_size=1, device="cpu")

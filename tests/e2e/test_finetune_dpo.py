@@ -34,7 +34,7 @@ def test_template_command_line_with_lora(sft_model, demo_dir, tmp_path):
     metrics = json.loads((results / "metrics.json").read_text())
     assert set(REWARDS) <= set(metrics) and metrics["steps"] == 2
     config = json.loads((output / "manifest.json").read_text())["config"]
-    assert (config["beta"], config["loss"], config["lora"]) == (0.2, "ipo", True)
+    assert (config["beta"], config["loss_type"], config["lora"]) == (0.2, "ipo", True)
     assert (output / "adapter" / "adapter_config.json").exists() and (output / "model.safetensors").exists()
 
 
@@ -45,4 +45,4 @@ def test_empty_flags_mean_not_given(sft_model, demo_dir, tmp_path):
     fmops("dpo", "--model", str(sft_model), "--data", str(data), "--output", str(output), "--config", "",
           "--beta", "", "--loss", "", "--results-dir", "", "--set", "max_steps=1")  # fmt: skip
     config = json.loads((output / "manifest.json").read_text())["config"]
-    assert (config["beta"], config["loss"], config["lora"]) == (0.1, "sigmoid,sft", False)
+    assert (config["beta"], config["loss_type"], config["lora"]) == (0.1, "sigmoid,sft", False)

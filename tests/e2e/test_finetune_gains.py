@@ -1,4 +1,4 @@
-"""The finetuning numbers of issue 4, measured on the held-out demo sets with a small independent scorer.
+"""What finetuning must buy on the demo, measured on its held-out sets with a small independent scorer.
 
 pretrained -> SFT: exact match on eval/addition.jsonl rises by >= 20 points.
 SFT -> DPO: preference accuracy on eval/preference.jsonl (the policy's summed log-prob of the chosen answer
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 

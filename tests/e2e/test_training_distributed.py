@@ -18,8 +18,8 @@ def test_torchrun_two_ranks_both_train_rank0_writes_model_loads(tmp_path, demo_d
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          "-m", "fmops", "pretrain", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"),
-         "--output", str(output), "--set", "steps=4", "--set", "seq_len=32", "--set", "batch_size=4",
-         "--set", "checkpoint_interval=2", "--set", "eval_blocks=4"],
+         "--output", str(output), "--set", "max_steps=4", "--set", "max_length=32",
+         "--set", "per_device_train_batch_size=4", "--set", "save_steps=2", "--set", "eval_blocks=4"],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]

@@ -20,8 +20,31 @@ from tests.helpers import ROOT, fmops
 pytestmark = pytest.mark.slow
 
 # Tiny and fast: 12 steps of 8 x 32 tokens, a checkpoint every 4 steps, replay mixed in.
-SMALL = ["--set", "steps=12", "--set", "seq_len=32", "--set", "batch_size=8", "--set", "checkpoint_interval=4",
-         "--set", "eval_interval=0", "--set", "eval_blocks=4", "--replay-ratio", "0.25"]  # fmt: skip
+SMALL = ["--set", "max_steps=12", "--set", "max_length=32", "--set", "per_device_train_batch_size=8",
+         "--set", "save_steps=4", "--set", "eval_steps=0", "--set", "eval_blocks=4",
+         "--replay-ratio", "0.25"]  # fmt: skip
+# Started first in the killed run's interpreter (a sitecustomize module on PYTHONPATH): it wraps the function
+# that makes a written checkpoint visible, so the run pauses at step STEP with everything written but the
+# completion marker, the moment a kill is most harmful.
+HANG_HOOK = """
+import time
+from pathlib import Path
+
+from fmops.training import checkpoint
+
+_publish = checkpoint._publish
+
+
+def _publish_or_hang(tmp, root, step, remote):
+    if step == STEP:
+        (Path(tmp) / "HANGING").write_text("waiting to be killed\\n")
+        while True:
+            time.sleep(1)
+    return _publish(tmp, root, step, remote)
+
+
+checkpoint._publish = _publish_or_hang
+"""
 
 
 def command(demo_dir: Path, output: Path) -> list[str]:
@@ -34,9 +57,12 @@ def losses(output: Path) -> dict[int, float]:
     return {h["step"]: h["loss"] for h in metrics["history"]}
 
 
-def kill_while_writing(args: list[str], output: Path, step: int, timeout: float = 300) -> None:
+def kill_while_writing(args: list[str], output: Path, step: int, hook_dir: Path, timeout: float = 300) -> None:
     """Start the run with the checkpoint-writing pause at `step`, SIGKILL it there."""
-    env = {**os.environ, checkpoint.HANG_ENV: str(step)}
+    hook_dir.mkdir()
+    (hook_dir / "sitecustomize.py").write_text(HANG_HOOK.replace("STEP", str(step)))
+    path = os.pathsep.join(p for p in (str(hook_dir), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     process = subprocess.Popen([sys.executable, "-m", "fmops", *args], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     hanging = output / "checkpoints" / f".tmp-{checkpoint.name(step)}" / "HANGING"
@@ -53,7 +79,7 @@ def test_sigkill_while_checkpointing_then_rerun_matches_uninterrupted(tmp_path, 
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     fmops(*command(demo_dir, reference))
 
-    kill_while_writing(command(demo_dir, killed), killed, step=8)
+    kill_while_writing(command(demo_dir, killed), killed, step=8, hook_dir=tmp_path / "hook")
     # The half-written checkpoint exists but is ignored; the output is not complete.
     assert sorted(p.name for p in (killed / "checkpoints").iterdir()) == [".tmp-step-00000008", "step-00000004"]
     assert not (killed / "checkpoints" / ".tmp-step-00000008" / checkpoint.MARKER).exists()

@@ -36,8 +36,8 @@ def test_s3_data_and_output_with_resume_from_s3_checkpoint(s3_env, demo_dir):
     s3.upload_file(str(demo_dir / "replay.jsonl"), BUCKET, "data/replay.jsonl")
     args = ["pretrain", "--model", "tiny", "--data", f"s3://{BUCKET}/data/pretrain.jsonl",
             "--replay", f"s3://{BUCKET}/data/replay.jsonl", "--replay-ratio", "0.5",
-            "--output", f"s3://{BUCKET}/runs/one", "--set", "steps=4", "--set", "seq_len=32",
-            "--set", "batch_size=4", "--set", "checkpoint_interval=2", "--set", "eval_blocks=4"]  # fmt: skip
+            "--output", f"s3://{BUCKET}/runs/one", "--set", "max_steps=4", "--set", "max_length=32",
+            "--set", "per_device_train_batch_size=4", "--set", "save_steps=2", "--set", "eval_blocks=4"]  # fmt: skip
     fmops(*args, env=s3_env)
 
     written = keys("runs/one/")

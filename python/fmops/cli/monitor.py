@@ -5,8 +5,9 @@
         --results-dir /tmp/fmops/results --thresholds quality_drop=0.05,latency_increase=0.5
 
 Quality comes from `fmops evaluate`'s endpoint mode (lm-evaluation-harness through the OpenAI API), run
-in-process; latency from a short `fmops bench serve` run. Both are appended to the history (JSONL) and
-compared with the mean of the last `window` records of the same model (fmops.serving.drift).
+in-process; latency from a short load test (the one `fmops bench serve` runs). Both are appended to the
+history (JSONL) and compared with the mean of the last `window` records of the same model
+(fmops.serving.drift).
 
 Thresholds (--thresholds: a YAML file, or inline key=value,...; --set works too): quality_drop (largest
 allowed absolute drop of any task/metric, default 0.05), latency_increase (largest allowed relative growth
@@ -15,6 +16,7 @@ of ttft_ms_p95 and latency_ms_p95, default 0.5), max_errors (failed latency requ
 Results (--results-dir): monitor.json (the record, the reference, the alerts), metrics.json (task/metric
 values, ttft_ms_p95, latency_ms_p95, output_tokens_per_s, errors, alerts), `alert` (`true` or `false`),
 drift.md (this run against the reference, and the alerts, as a table).
+The endpoint's API key: $FMOPS_API_KEY, else $OPENAI_API_KEY (the template maps the Secret to the latter).
 Exit status 1 when any threshold is passed, so the scheduled workflow fails and notifies.
 """
 

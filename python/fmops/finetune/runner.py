@@ -57,6 +57,7 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
     started_at = manifest.now()
     if config.cpu_threads and not torch.cuda.is_available():
         torch.set_num_threads(config.cpu_threads)
+    trl_config(config, inputs.records, Path(inputs.output))  # a field TRL refuses fails here, before the model loads
     model, tokenizer = loading.load(inputs.model, template_uri=config.chat_template)
     with outputs.workspace(inputs.output) as work:
         trainer = getattr(trl, config.TRL_TRAINER)(

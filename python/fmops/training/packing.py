@@ -1,9 +1,9 @@
 """Pack documents into fixed-length token blocks (no padding), split off held-out text, measure entropy.
 
-Documents are tokenized, each followed by EOS, concatenated and cut into blocks of `seq_len` tokens; the
-tail that does not fill a block is dropped (at most seq_len - 1 tokens). The held-out split is made on
-documents (every k-th one), so no held-out text is ever trained on; a corpus of a single document is split
-on blocks instead.
+Documents are tokenized, each followed by EOS, concatenated and cut into blocks of `seq_len` tokens (the
+config's max_length); the tail that does not fill a block is dropped (at most seq_len - 1 tokens). The
+held-out split is made on documents (every k-th one), so no held-out text is ever trained on; a corpus of a
+single document is split on blocks instead.
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ def pack(tokenizer: Any, documents: Sequence[str], seq_len: int, held_out_fracti
         train, held_out = blocks[: len(blocks) - held], blocks[len(blocks) - held :]
     total = sum(len(ids) for ids in token_lists)
     if len(train) == 0:
-        raise InputError(f"{name}: {total} tokens do not fill one training block of seq_len={seq_len} tokens")
+        raise InputError(f"{name}: {total} tokens do not fill one training block of max_length={seq_len} tokens")
     if every and len(held_out) == 0:
         raise InputError(f"{name}: held-out split ({held_out_fraction:.0%}) is shorter than one block of "
-                         f"seq_len={seq_len} tokens; lower seq_len or give more data")  # fmt: skip
+                         f"max_length={seq_len} tokens; lower max_length or give more data")  # fmt: skip
     return Packed(train=train, held_out=held_out, train_tokens=[t for ids in train_lists for t in ids])
 
 

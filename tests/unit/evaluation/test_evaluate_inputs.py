@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fmops.serving.process import free_port
@@ -40,13 +41,25 @@ def task_data(tmp_path, demo_dir) -> Path:
     return data
 
 
+UNKNOWN = ("--tasks: unknown task 'no_such_task' (project tasks: demo_addition, demo_choice, demo_preference; "
+           "or an lm-eval task name)")
+
+
+@pytest.mark.slow  # a name that is no project task is looked up in lm-eval's whole index: ~15 s on two cores
 def test_unknown_task(model_dir, tmp_path):
     tasks = "demo_addition,no_such_task"
-    message = refused("--model", str(model_dir), "--tasks", tasks, "--output", str(tmp_path / "o"))
-    assert message == (
-        "--tasks: unknown task 'no_such_task' (project tasks: demo_addition, demo_choice, demo_preference; "
-        "or an lm-eval task name)"
-    )
+    assert refused("--model", str(model_dir), "--tasks", tasks, "--output", str(tmp_path / "o")) == UNKNOWN
+
+
+def test_unknown_task_against_an_index():
+    from fmops.core.errors import InputError
+    from fmops.evaluation import catalog, harness
+
+    index = SimpleNamespace(all_tasks=["hellaswag", "arc_easy"])
+    harness.check_standard(index, ["hellaswag"], catalog.project_tasks())
+    with pytest.raises(InputError) as raised:
+        harness.check_standard(index, ["hellaswag", "no_such_task"], catalog.project_tasks())
+    assert str(raised.value) == UNKNOWN
 
 
 def test_missing_task_data(model_dir, task_data, tmp_path):

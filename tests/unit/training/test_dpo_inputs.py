@@ -69,7 +69,9 @@ def test_bad_beta(tmp_path):
 
 def test_unknown_loss(tmp_path):
     message, _ = dpo_error(tmp_path, [json.dumps(GOOD)], "--loss", "hinged")
-    assert message.startswith("fmops dpo: error: command line: field 'loss_type': Value error, unknown loss ['hinged']; ")
+    assert message.startswith(
+        "fmops dpo: error: command line: field 'loss_type': Value error, unknown loss ['hinged']; "
+    )
 
 
 def test_non_positive_beta(tmp_path):

@@ -112,6 +112,6 @@ def test_fields_fmops_sets_itself_are_refused(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
     result = cli("sft", "--model", str(tmp_path / "model"), "--data", str(data), "--output", str(tmp_path / "o"),
-                 "--set", "output_dir=/elsewhere")  # fmt: skip
+                 "--set", "output_dir=/x")  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr == "fmops sft: error: --set output_dir=/elsewhere: field 'output_dir': set by fmops (--output)\n"
+    assert result.stderr == "fmops sft: error: --set output_dir=/x: field 'output_dir': set by fmops (--output)\n"
