@@ -12,12 +12,10 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import trl
-from datasets import Dataset
-from transformers import PreTrainedTokenizerBase, Trainer
 
 from fmops.core import manifest
 from fmops.core.errors import InputError
@@ -25,6 +23,9 @@ from fmops.finetune import checkpoints, lora, metrics, outputs
 from fmops.finetune.chat_data import FinetuneInputs
 from fmops.finetune.config import FinetuneConfig
 from fmops.models import loading
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase, Trainer
 
 # TrainingArguments fmops always sets: no progress bars or trackers in pod logs, data loaded in-process.
 DEFAULTS = {"save_strategy": "steps", "report_to": "none", "disable_tqdm": True, "dataloader_num_workers": 0}
@@ -58,6 +59,8 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
     if config.cpu_threads and not torch.cuda.is_available():
         torch.set_num_threads(config.cpu_threads)
     trl_config(config, inputs.records, Path(inputs.output))  # a field TRL refuses fails here, before the model loads
+    from datasets import Dataset
+
     model, tokenizer = loading.load(inputs.model, template_uri=config.chat_template)
     with outputs.workspace(inputs.output) as work:
         trainer = getattr(trl, config.TRL_TRAINER)(

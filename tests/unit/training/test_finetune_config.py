@@ -41,5 +41,5 @@ def test_a_value_trl_refuses_is_one_line(tmp_path):
     from fmops.finetune import runner
 
     cfg = config.load(SFTStageConfig, "sft", "demo", ["logging_strategy=sometimes"])
-    with pytest.raises(InputError, match=r"^SFTConfig: sometimes is not a valid IntervalStrategy, please select one of"):
+    with pytest.raises(InputError, match=r"^SFTConfig: sometimes is not a valid IntervalStrategy, please select "):
         runner.trl_config(cfg, MESSAGES, tmp_path)
