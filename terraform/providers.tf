@@ -35,7 +35,8 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 # The zones named in var.availability_zones, else every regular zone of the region (local and
-# wavelength zones are opt-in and excluded); the first availability_zone_count of them are used.
+# wavelength zones are opt-in and excluded); the first availability_zone_count of them are used, or all
+# of them in a region with fewer.
 data "aws_availability_zones" "available" {
   filter {
     name   = "zone-name"
@@ -50,7 +51,8 @@ data "aws_availability_zones" "available" {
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  azs        = slice(data.aws_availability_zones.available.names, 0, var.availability_zone_count)
+  zones      = sort(data.aws_availability_zones.available.names)
+  azs        = slice(local.zones, 0, min(var.availability_zone_count, length(local.zones)))
   tags = merge(var.tags, {
     "fmops.io/cluster" = var.cluster_name
     "managed-by"       = "terraform"

@@ -2,14 +2,26 @@
 # Terraform state, which is why the state bucket must be encrypted and access-controlled. Teams on
 # AWS Secrets Manager replace these with External Secrets (argocd/README.md). The Hugging Face token
 # is yours to add: `kubectl -n fmops create secret generic hf-token --from-literal=token=...`.
+# Namespaces that hold these Secrets, with the PodSecurity level their pods need: monitoring runs
+# node-exporter (hostNetwork, hostPID, hostPath), so it is privileged; fmops runs only fmops' own pods,
+# which pass baseline (tests/infra/test_pod_security.py), with restricted reported as warnings. The
+# namespaces Argo CD creates get their levels from managedNamespaceMetadata in argocd/apps/.
+locals {
+  namespace_pod_security = {
+    fmops      = "baseline"
+    monitoring = "privileged"
+  }
+}
+
 resource "kubernetes_namespace_v1" "platform" {
-  for_each = toset(["fmops", "monitoring"])
+  for_each = local.namespace_pod_security
 
   metadata {
-    name = each.value
+    name = each.key
     labels = {
-      "pod-security.kubernetes.io/enforce" = "baseline"
+      "pod-security.kubernetes.io/enforce" = each.value
       "pod-security.kubernetes.io/warn"    = "restricted"
+      "pod-security.kubernetes.io/audit"   = "restricted"
     }
   }
 

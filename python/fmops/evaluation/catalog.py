@@ -42,6 +42,9 @@ def tasks_dir() -> Path:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    # The reader lm-eval's TaskManager itself uses (include: merged, !function kept as text). It lives in an
+    # underscore module in 0.4.x; pyproject pins lm-eval below 0.5, and tests/unit/evaluation/test_tasks.py
+    # fails if a release moves it.
     from lm_eval.tasks._yaml_loader import load_yaml
 
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,9 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
     started_at = manifest.now()
     if config.cpu_threads and not torch.cuda.is_available():
         torch.set_num_threads(config.cpu_threads)
-    trl_config(config, inputs.records, Path(inputs.output))  # a field TRL refuses fails here, before the model loads
+    with warnings.catch_warnings():  # only a check: a field TRL refuses fails here (one line), before the model loads
+        warnings.simplefilter("ignore", FutureWarning)
+        trl_config(config, inputs.records, Path(inputs.output))
     from datasets import Dataset
 
     model, tokenizer = loading.load(inputs.model, template_uri=config.chat_template)

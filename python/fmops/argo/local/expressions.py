@@ -566,9 +566,11 @@ def condition(text: str) -> bool:
     raise InputError(f"when {text.strip()!r}: {render(value)!r} is not a boolean")
 
 
-def depends(text: str, results: dict[str, str], group: dict[str, list[str]] | None = None) -> bool:
+def depends(text: str, results: dict[str, str], group: dict[str, list[str]] | None = None,
+            continued: set[str] | None = None) -> bool:
     """Enhanced depends logic. `results`: task name -> its final phase. A bare name means it succeeded,
-    was skipped, or is a daemon; `group`: a looped task's children's phases (for AnySucceeded/AllFailed)."""
+    was skipped, is a daemon, or failed with continueOn allowing it (`continued`); `group`: a looped task's
+    children's phases (for AnySucceeded/AllFailed)."""
     truths = {}
     for name in depends_on(text):
         if name not in results:
@@ -577,7 +579,7 @@ def depends(text: str, results: dict[str, str], group: dict[str, list[str]] | No
         name, _, result = reference.rpartition(".") if reference.rsplit(".", 1)[-1] in RESULTS else (reference, "", "")
         phase, children = results[name], (group or {}).get(name, [])
         if not result:
-            truth = phase in ("Succeeded", "Skipped", "Daemoned")
+            truth = phase in ("Succeeded", "Skipped", "Daemoned") or name in (continued or set())
         elif result == "AnySucceeded":
             truth = "Succeeded" in children or phase == "Succeeded" and not children
         elif result == "AllFailed":

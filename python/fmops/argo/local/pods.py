@@ -2,12 +2,18 @@
 
 Local overrides (documented in the README):
 - the image is not pulled: the command runs in this Python environment (`fmops` and `python` resolve to
-  the interpreter running `fmops run`); GPU requests, node selectors and tolerations are ignored;
-- output paths (valueFrom.path, artifact paths) and their directories are remapped into the step's own
-  directory, in the command and args too, so a step writing /tmp/fmops/results/x writes <step>/outputs/...;
+  the interpreter running `fmops run`); GPU requests, node selectors and tolerations are ignored; where a
+  container gives no command, the image's known entrypoint (support.ENTRYPOINTS) is used;
+- the pod's own files (output paths, input artifact paths and their directories) are remapped into the
+  step's directory, in the command, args, script source and env too, so a step writing /tmp/x writes
+  <step>/root/tmp/x; volume mounts map onto a directory per volume (emptyDir: per pod; a claim: per run);
+- a script template's source is written to a file that `command` runs (with the execute bit, as Argo does);
 - env from a Secret is read from the local environment variable of the same name (left unset if optional);
+- input artifacts are staged before the process starts: `raw` data, `from` another step's output, or a
+  repository key (s3.key, ...) under the run's artifact repository, where output artifacts with a key go too;
 - a PyTorchJob with N replicas runs as `torchrun --standalone --nproc_per_node N` over its Master container;
-- activeDeadlineSeconds becomes the process's time limit.
+- the template's deadline becomes the process's time limit; `outputs.result` is the process's stdout
+  (trimmed, at most Argo's 256 kB).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +34,10 @@ import yaml
 
 from fmops.argo.documents import parameters
 from fmops.argo.local.expressions import substitute
+from fmops.argo.local.support import REPOSITORIES, entrypoint
 from fmops.core.errors import InputError
+
+RESULT_LIMIT = 256 * 1024  # Argo's limit on outputs.result
 
 
 @dataclass
@@ -35,7 +46,7 @@ class Process:
     env: dict[str, str]
     directory: Path
     timeout: float | None
-    paths: dict[str, Path] = field(default_factory=dict)  # output path or its directory -> local path
+    paths: dict[str, Path] = field(default_factory=dict)  # a pod path or its directory -> local path
     files: list[Path] = field(default_factory=list)  # where the declared output files will be written
     notes: list[str] = field(default_factory=list)
 
@@ -45,6 +56,7 @@ class Outcome:
     phase: str  # Succeeded | Failed | Error
     exit_code: int | None = None
     message: str = ""
+    stdout: str | None = None
 
 
 def output_paths(template: dict[str, Any]) -> list[str]:
@@ -54,13 +66,17 @@ def output_paths(template: dict[str, Any]) -> list[str]:
     return [p for p in paths if p]
 
 
-def remap(paths: list[str], directory: Path) -> dict[str, Path]:
-    """Each output path and its directory, mapped under <directory>/outputs/."""
+def input_paths(template: dict[str, Any]) -> list[str]:
+    return [a["path"] for a in (template.get("inputs") or {}).get("artifacts") or [] if a.get("path")]
+
+
+def remap(paths: list[str], root: Path) -> dict[str, Path]:
+    """Each pod path and its directory, mapped under `root`."""
     mapped: dict[str, Path] = {}
     for path in paths:
         for candidate in (path, str(Path(path).parent)):
-            if candidate not in ("/", "."):
-                mapped[candidate] = directory / "outputs" / candidate.lstrip("/")
+            if candidate not in ("/", ".", "") and candidate.startswith("/"):
+                mapped[candidate] = root / candidate.lstrip("/")
     return mapped
 
 
@@ -78,21 +94,28 @@ def interpreter(command: list[str]) -> list[str]:
     head, rest = command[0], command[1:]
     if head == "fmops":
         return [sys.executable, "-m", "fmops", *rest]
-    if head in ("python", "python3"):
+    if head in ("python", "python3", "/usr/bin/python", "/usr/local/bin/python", "/usr/bin/python3"):
         return [sys.executable, *rest]
     if head == "torchrun":
         return [sys.executable, "-m", "torch.distributed.run", *rest]
     return command
 
 
-def environment(env: list[dict[str, Any]], variables: dict[str, str], notes: list[str]) -> dict[str, str]:
+def environment(env: list[dict[str, Any]], variables: dict[str, Any], notes: list[str],
+                mapping: dict[str, Path] | None = None,
+                config_map: Callable[[str, str], str] | None = None) -> dict[str, str]:  # fmt: skip
     result = dict(os.environ)
     for entry in env:
         name = entry["name"]
         if "value" in entry:
-            result[name] = substitute(str(entry["value"]), variables)
+            result[name] = rewrite(substitute(str(entry["value"]), variables), mapping or {})
             continue
-        secret = (entry.get("valueFrom") or {}).get("secretKeyRef") or {}
+        source = entry.get("valueFrom") or {}
+        if "configMapKeyRef" in source and config_map is not None:
+            ref = source["configMapKeyRef"]
+            result[name] = config_map(ref.get("name"), ref.get("key"))
+            continue
+        secret = source.get("secretKeyRef") or {}
         if name in os.environ:
             notes.append(f"env {name}: taken from the local environment (Secret {secret.get('name')} on the cluster)")
         elif not secret.get("optional"):
@@ -107,31 +130,111 @@ def deadline_of(template: dict[str, Any]) -> float | None:
     return float(deadline) if deadline.isdigit() else None
 
 
-def container_process(template: dict[str, Any], variables: dict[str, str], directory: Path) -> Process:
+def repository_key(artifact: dict[str, Any]) -> str | None:
+    """The key of an artifact kept in a repository (s3.key, gcs.key, ...), or None."""
+    for kind in REPOSITORIES:
+        if isinstance(artifact.get(kind), dict) and "key" in artifact[kind]:
+            return str(artifact[kind]["key"])
+    return None
+
+
+def copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, target)
+
+
+def stage_inputs(template: dict[str, Any], variables: dict[str, Any], paths: dict[str, Path],
+                 staging: dict[str, Any]) -> None:  # fmt: skip
+    """Put each input artifact where the pod expects it: passed by the caller, else declared on the input."""
+    passed, repository = staging.get("passed") or {}, staging.get("repository")
+    for artifact in (template.get("inputs") or {}).get("artifacts") or []:
+        name, path = artifact["name"], artifact.get("path")
+        given = passed.get(name) or {}
+        target = paths.get(path or "")
+        if target is None:
+            continue
+        if "raw" in given or "raw" in artifact:
+            data = given["raw"] if "raw" in given else substitute(str((artifact["raw"] or {}).get("data", "")), variables)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(data, encoding="utf-8")
+            continue
+        source: Path | None = None
+        if "from" in given:
+            source = Path(given["from"]) / (given.get("subPath") or "") if given["from"] else None
+        elif "key" in given or repository_key(artifact) is not None:
+            key = given.get("key") or substitute(repository_key(artifact) or "", variables)
+            source = Path(repository) / key.strip("/") if repository else None
+        if source is not None and source.exists():
+            copy(source, target)
+        elif not artifact.get("optional"):
+            raise InputError(f"input artifact '{name}': nothing passed for it"
+                             + (f" (no {source})" if source is not None else ""))  # fmt: skip
+
+
+def volume_paths(template: dict[str, Any], body: dict[str, Any], directory: Path, volumes: Path | None,
+                 config_map: Callable[[str, str], str] | None) -> dict[str, Path]:  # fmt: skip
+    """Each volume mount's path -> a local directory: emptyDir per pod, a claim per run, a ConfigMap's keys."""
+    declared = {v["name"]: v for v in template.get("volumes") or []}
+    mapped = {}
+    for mount in body.get("volumeMounts") or []:
+        volume = declared.get(mount["name"], {})
+        if "emptyDir" in volume:
+            local = directory / "volumes" / mount["name"]
+        elif "persistentVolumeClaim" in volume:
+            local = (volumes or directory / "volumes") / volume["persistentVolumeClaim"].get("claimName", mount["name"])
+        else:
+            local = (volumes or directory / "volumes") / mount["name"]
+        if "configMap" in volume and config_map is not None:
+            for item in volume["configMap"].get("items") or []:
+                (local / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+                (local / item["path"]).write_text(config_map(volume["configMap"]["name"], item["key"]), encoding="utf-8")
+        local = local / mount["subPath"] if mount.get("subPath") else local
+        local.mkdir(parents=True, exist_ok=True)
+        mapped[mount["mountPath"].rstrip("/") or "/"] = local
+    return mapped
+
+
+def container_process(template: dict[str, Any], variables: dict[str, Any], directory: Path,
+                      staging: dict[str, Any] | None = None, *, volumes: Path | None = None,
+                      config_map: Callable[[str, str], str] | None = None) -> Process:  # fmt: skip
     body = template.get("container") or template.get("script") or {}
     notes: list[str] = []
     declared = output_paths(template)
-    paths = remap(declared, directory)
-    command = [rewrite(substitute(str(part), variables), paths) for part in
-               [*(body.get("command") or []), *(body.get("args") or [])]]  # fmt: skip
+    paths = remap(declared + input_paths(template), directory / "root")
+    paths |= volume_paths(template, body, directory, volumes, config_map)
+    variables = {**variables, **{f"outputs.parameters.{p['name']}.path": (p.get("valueFrom") or {}).get("path", "")
+                                 for p in parameters(template.get("outputs"))},
+                 **{f"outputs.artifacts.{a['name']}.path": a.get("path", "")
+                    for a in (template.get("outputs") or {}).get("artifacts") or []}}  # fmt: skip
+    stage_inputs(template, variables, paths, staging or {})
+    command = [*(body.get("command") or entrypoint(body.get("image", "")) or [])]
+    args = [*(body.get("args") or [])]
     if "source" in body:
         script = directory / "script"
-        script.write_text(substitute(body["source"], variables), encoding="utf-8")
-        command.append(str(script))
+        script.write_text(rewrite(substitute(body["source"], variables), paths), encoding="utf-8")
+        script.chmod(0o755)
+        args = [str(script), *args]
+    parts = [rewrite(substitute(str(part), variables), paths) for part in [*command, *args]]
+    if not parts:
+        raise InputError(f"template '{template.get('name')}': nothing to run (no command or args)")
     if "nvidia.com/gpu" in str(body.get("resources") or {}):
         notes.append("GPU request ignored: runs on this machine's CPU")
+    working = body.get("workingDir")
     return Process(
-        command=interpreter(command),
-        env=environment(body.get("env") or [], variables, notes),
-        directory=directory,
+        command=interpreter(parts),
+        env=environment(body.get("env") or [], variables, notes, paths, config_map),
+        directory=Path(rewrite(working, paths)) if working and rewrite(working, paths) != working else directory,
         timeout=deadline_of(template),
         paths=paths,
-        files=[paths[path] for path in declared],
+        files=[paths[path] for path in declared if path in paths],
         notes=notes,
     )
 
 
-def pytorchjob_process(template: dict[str, Any], variables: dict[str, str], directory: Path) -> Process:
+def pytorchjob_process(template: dict[str, Any], variables: dict[str, Any], directory: Path) -> Process:
     manifest = yaml.safe_load(substitute(template["resource"]["manifest"], variables))
     replicas = manifest["spec"]["pytorchReplicaSpecs"]
     processes = sum(int(spec.get("replicas", 1)) for spec in replicas.values())
@@ -149,60 +252,80 @@ def pytorchjob_process(template: dict[str, Any], variables: dict[str, str], dire
     )
 
 
-def execute(process: Process, log: Path) -> Outcome:
-    """Run to completion (or the deadline), output to `log`."""
+def execute(process: Process, log: Path, stopping: threading.Event | None = None) -> Outcome:
+    """Run to completion (or the deadline); stdout and stderr to `log`, stdout kept as the result."""
     log.parent.mkdir(parents=True, exist_ok=True)
     for file in process.files:
         file.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as handle:
+    process.directory.mkdir(parents=True, exist_ok=True)
+    with log.open("ab", buffering=0) as handle:
         handle.write(f"$ {' '.join(process.command)}\n".encode())
-        handle.flush()
         try:
-            child = subprocess.Popen(
-                process.command,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                cwd=process.directory,
-                env=process.env,
-                start_new_session=True,
-            )
+            child = subprocess.Popen(process.command, stdout=subprocess.PIPE, stderr=handle, cwd=process.directory,
+                                     env=process.env, start_new_session=True)  # fmt: skip
         except OSError as error:
             return Outcome("Error", None, f"could not start {process.command[0]}: {error}")
+        captured = bytearray()
+
+        def pump() -> None:
+            assert child.stdout is not None
+            for chunk in iter(lambda: child.stdout.read1(65536), b""):
+                handle.write(chunk)
+                if len(captured) < RESULT_LIMIT * 2:
+                    captured.extend(chunk)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
         try:
             code = child.wait(timeout=process.timeout)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-            return Outcome("Failed", None, f"activeDeadlineSeconds ({process.timeout:.0f}s) exceeded")
+            reader.join(timeout=5)
+            return Outcome("Failed", None, f"Pod was active on the node longer than the specified deadline "
+                                           f"({process.timeout:.0f}s)")  # fmt: skip
         except BaseException:
             os.killpg(child.pid, signal.SIGTERM)
             child.wait()
             raise
+        reader.join(timeout=5)
+    stdout = captured.decode("utf-8", "replace").strip()
+    if len(stdout.encode()) > RESULT_LIMIT:
+        return Outcome("Error", code, f"outputs.result is larger than Argo's {RESULT_LIMIT // 1024} kB", None)
     if code != 0:
-        return Outcome("Failed", code, f"exit status {code}")
-    return Outcome("Succeeded", 0)
+        return Outcome("Failed", code, f"Error (exit code {code})", stdout)
+    return Outcome("Succeeded", 0, "", stdout)
 
 
-def read_outputs(template: dict[str, Any], process: Process, artifacts_dir: Path) -> dict[str, str]:
-    """Output parameters from their files; artifacts copied beside the run. Missing ones are errors."""
+def read_outputs(template: dict[str, Any], process: Process, artifacts_dir: Path, repository: Path | None = None,
+                 variables: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
+    """Output parameters from their files (or valueFrom.default); artifacts copied beside the run (and under
+    their repository key). Returns (parameters, artifact name -> local path). Missing ones are errors."""
     outputs = template.get("outputs") or {}
     values: dict[str, str] = {}
     for parameter in parameters(outputs):
-        source = (parameter.get("valueFrom") or {}).get("path")
-        if not source:
+        source = parameter.get("valueFrom") or {}
+        if "path" not in source:
+            if "expression" in source or "parameter" in source or "jsonPath" in source:
+                raise InputError(f"output parameter '{parameter['name']}': valueFrom of a container is path only here")
             continue
-        local = process.paths[source]
-        if local.is_file():
-            values[parameter["name"]] = local.read_text(encoding="utf-8").rstrip("\n")
-        elif "default" in (parameter.get("valueFrom") or {}):
-            values[parameter["name"]] = str(parameter["valueFrom"]["default"])
+        local = process.paths.get(source["path"])
+        if local is not None and local.is_file():
+            values[parameter["name"]] = local.read_text(encoding="utf-8").strip()
+        elif "default" in source:
+            values[parameter["name"]] = str(source["default"])
         else:
-            raise InputError(f"output parameter '{parameter['name']}': {source} was not written")
+            raise InputError(f"output parameter '{parameter['name']}': {source['path']} was not written")
+    files: dict[str, str] = {}
     for artifact in outputs.get("artifacts") or []:
         local = process.paths.get(artifact.get("path", ""))
         if local is not None and local.exists():
-            artifacts_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(local, artifacts_dir / f"{artifact['name']}{local.suffix}")
+            kept = artifacts_dir / (f"{artifact['name']}{local.suffix}" if local.is_file() else artifact["name"])
+            copy(local, kept)
+            files[artifact["name"]] = str(kept)
+            key = repository_key(artifact)
+            if key is not None and repository is not None:
+                copy(local, repository / substitute(key, variables or {}).strip("/"))
         elif not artifact.get("optional"):
             raise InputError(f"output artifact '{artifact['name']}': {artifact.get('path')} was not written")
-    return values
+    return values, files

@@ -1,62 +1,74 @@
-"""What this executor runs faithfully: the template, container and task fields it understands or may ignore,
-and the check, before a run, of one template against them."""
+"""What this executor runs faithfully, in one place: the workflow, template, container and task fields it
+runs with Argo's meaning, the ones it ignores (and why that cannot change an outcome on one machine), and
+the check, before a run, of one template against them. Anything else is refused by name before a step runs.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fmops.argo.documents import calls, resource_manifest
+from fmops.core.errors import InputError
 
-# Template fields that change nothing on one machine (scheduling, pod security, lifecycle of pods) are
-# accepted and ignored; everything not listed in one of these two sets is reported as unsupported.
+# Run with Argo's meaning.
+SPEC_FIELDS = {
+    "entrypoint", "templates", "arguments", "onExit", "hooks", "templateDefaults", "parallelism",
+    "activeDeadlineSeconds", "synchronization", "workflowTemplateRef", "volumeClaimTemplates", "volumes",
+}  # fmt: skip
 TEMPLATE_FIELDS = {
-    "name",
-    "inputs",
-    "outputs",
-    "container",
-    "script",
-    "dag",
-    "steps",
-    "resource",
-    "metadata",
-    "activeDeadlineSeconds",
-    "retryStrategy",
-}
-IGNORED_TEMPLATE_FIELDS = {
-    "nodeSelector",
-    "tolerations",
-    "volumes",
-    "synchronization",
-    "securityContext",
-    "serviceAccountName",
-    "affinity",
-    "priorityClassName",
-    "archiveLocation",
-    "timeout",
-    "automountServiceAccountToken",
-    "executor",
-    "podSpecPatch",
-    "parallelism",
-    "failFast",
-    "schedulerName",
-    "hostAliases",
-    "metrics",
-}
-CONTAINER_FIELDS = {
-    "image",
-    "command",
-    "args",
-    "env",
-    "resources",
-    "volumeMounts",
-    "workingDir",
-    "securityContext",
-    "imagePullPolicy",
-    "name",
-    "ports",
-    "source",
-}
-TASK_FIELDS = {"name", "template", "templateRef", "arguments", "depends", "dependencies", "when", "continueOn"}
+    "name", "inputs", "outputs", "container", "script", "dag", "steps", "resource", "suspend",
+    "activeDeadlineSeconds", "timeout", "retryStrategy", "parallelism", "failFast", "synchronization", "volumes",
+}  # fmt: skip
+CONTAINER_FIELDS = {"image", "command", "args", "env", "resources", "volumeMounts", "workingDir", "name", "source"}
+TASK_FIELDS = {
+    "name", "template", "templateRef", "arguments", "depends", "dependencies", "when", "continueOn",
+    "withItems", "withParam", "withSequence", "hooks", "onExit", "inline",
+}  # fmt: skip
+
+# Ignored: they decide where and as whom a pod runs on a cluster, how its logs and artifacts are kept, or
+# what is reported about it; on one machine, as this user, with local files, none of them changes which
+# steps run, what they print or write, or the workflow's phase.
+IGNORED = {
+    # scheduling and placement
+    "nodeSelector", "tolerations", "affinity", "priorityClassName", "schedulerName", "priority",
+    "podDisruptionBudget", "dnsConfig", "dnsPolicy", "hostAliases", "hostNetwork",
+    # pod security and identity
+    "securityContext", "serviceAccountName", "automountServiceAccountToken", "executor",
+    # resources and pod shape (no quota on one machine; GPU requests are noted)
+    "podSpecPatch", "podResources", "resources", "imagePullPolicy", "imagePullSecrets", "ports",
+    # where logs and artifacts are archived, garbage collection, retention
+    "archiveLocation", "archiveLogs", "artifactRepositoryRef", "artifactGC", "ttlStrategy", "podGC",
+    # what is reported about the run
+    "metadata", "metrics", "workflowMetadata", "podMetadata", "shutdown",
+}  # fmt: skip
+ARTIFACT_FIELDS = {
+    "name", "path", "from", "fromExpression", "raw", "s3", "optional", "archive", "globalName", "mode",
+    "subPath", "artifactGC", "deleted", "recurseMode", "artifactory", "gcs", "azure", "oss", "hdfs",
+}  # fmt: skip
+REPOSITORIES = ("s3", "artifactory", "gcs", "azure", "oss", "hdfs")
+# An image's entrypoint where a container gives args but no command: Docker runs ENTRYPOINT + args, and
+# an image without one runs args[0] as the command. Only images whose entrypoint is known are listed.
+ENTRYPOINTS = {"argoproj/argosay": ["argosay"], "curlimages/curl": ["curl"], "docker/whalesay": [],
+               "busybox": [], "alpine": [], "python": [], "node": [], "ubuntu": [], "debian": []}  # fmt: skip
+
+
+def entrypoint(image: str) -> list[str] | None:
+    """The entrypoint of a known image (name without registry path and tag), or None."""
+    name = re.sub(r"[:@].*$", "", str(image or ""))
+    return ENTRYPOINTS.get(name, ENTRYPOINTS.get(name.rsplit("/", 1)[-1]))
+
+
+def duration_seconds(text: str) -> float:
+    """A Kubernetes/Go duration ("30", "30s", "2m", "1h30m", "500ms") in seconds."""
+    text = str(text).strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise InputError(f"'{text}' is not a duration (such as 30, 30s, 2m, 1h)")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(value) * scale[unit] for value, unit in parts)
 
 
 def resource_kind(template: dict[str, Any]) -> str | None:
@@ -64,26 +76,56 @@ def resource_kind(template: dict[str, Any]) -> str | None:
     return resource_manifest(template).get("kind")
 
 
+def unsupported_spec(spec: dict[str, Any]) -> list[str]:
+    """What in a workflow spec this executor would not run faithfully."""
+    problems = [f"spec field '{key}'" for key in spec if key not in SPEC_FIELDS | IGNORED]
+    for volume in spec.get("volumes") or []:
+        problems += volume_problems(volume)
+    hooks = spec.get("hooks") or {}
+    problems += [f"spec.hooks.{key} (only the exit hook runs locally)" for key in hooks if key != "exit"]
+    return problems
+
+
+def volume_problems(volume: dict[str, Any]) -> list[str]:
+    kinds = [k for k in volume if k != "name"]
+    if all(k in ("emptyDir", "persistentVolumeClaim", "configMap") for k in kinds):
+        return []
+    return [f"volume '{volume.get('name')}' of kind {', '.join(kinds)}"]
+
+
 def unsupported_fields(template: dict[str, Any]) -> list[str]:
     """What in one template this executor would not run faithfully."""
-    problems = [f"field '{key}'" for key in template if key not in TEMPLATE_FIELDS | IGNORED_TEMPLATE_FIELDS]
+    problems = [f"field '{key}'" for key in template if key not in TEMPLATE_FIELDS | IGNORED]
     body = template.get("container") or template.get("script")
     if body is not None:
-        problems += [f"container field '{key}'" for key in body if key not in CONTAINER_FIELDS]
-        if not body.get("command"):
-            problems.append("no command (the image's own entrypoint is unknown here)")
-        problems += [
-            f"env '{e.get('name')}' from {next(iter(e['valueFrom']))}"
-            for e in body.get("env") or []
-            if "valueFrom" in e and "secretKeyRef" not in e["valueFrom"]
-        ]
+        problems += [f"container field '{key}'" for key in body if key not in CONTAINER_FIELDS | IGNORED]
+        if not body.get("command") and entrypoint(body.get("image", "")) is None:
+            problems.append(f"no command, and the entrypoint of image '{body.get('image')}' is not known here")
+        for entry in body.get("env") or []:
+            source = next(iter(entry.get("valueFrom") or {}), None)
+            if source not in (None, "secretKeyRef", "configMapKeyRef"):
+                problems.append(f"env '{entry.get('name')}' from {source}")
+    for volume in template.get("volumes") or []:
+        problems += volume_problems(volume)
     if "resource" in template:
         kind = resource_kind(template)
         if kind != "PyTorchJob":
-            problems.append(
-                f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)"
-            )
+            problems.append(f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)")
+    if "suspend" in template and not (template["suspend"] or {}).get("duration"):
+        problems.append("suspend without a duration (it waits for `argo resume`)")
+    for section in ("inputs", "outputs"):
+        for artifact in (template.get(section) or {}).get("artifacts") or []:
+            problems += [f"{section} artifact '{artifact.get('name')}' field '{k}'" for k in artifact
+                         if k not in ARTIFACT_FIELDS]  # fmt: skip
+            problems += [f"{section} artifact '{artifact.get('name')}' from {k}" for k in ("http", "git")
+                         if k in artifact]  # fmt: skip
     for path, call in calls(template):
         kind = "task" if path.startswith("dag.") else "step"
         problems += [f"{kind} '{call.get('name')}' field '{key}'" for key in call if key not in TASK_FIELDS]
+        hooks = call.get("hooks") or {}
+        problems += [f"{kind} '{call.get('name')}' hook '{key}' (only the exit hook runs locally)" for key in hooks
+                     if key != "exit"]  # fmt: skip
+        for artifact in (call.get("arguments") or {}).get("artifacts") or []:
+            problems += [f"{kind} '{call.get('name')}' artifact '{artifact.get('name')}' from {k}"
+                         for k in ("http", "git", "gcs", "azure", "oss", "hdfs", "artifactory") if k in artifact]  # fmt: skip
     return problems
