@@ -4,7 +4,14 @@ locals {
   github_ci = var.github_repository != "" ? 1 : 0
   github_oidc_provider_arn = (var.create_github_oidc_provider
     ? one(aws_iam_openid_connect_provider.github[*].arn)
-  : "arn:${local.partition}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com")
+  : one(data.aws_iam_openid_connect_provider.github[*].arn))
+}
+
+# An account has at most one provider per URL and most accounts that use GitHub Actions have it: it is
+# adopted (looked up, so a missing one fails the plan with its URL) unless create_github_oidc_provider.
+data "aws_iam_openid_connect_provider" "github" {
+  count = local.github_ci == 1 && !var.create_github_oidc_provider ? 1 : 0
+  url   = "https://token.actions.githubusercontent.com"
 }
 
 resource "aws_iam_openid_connect_provider" "github" {

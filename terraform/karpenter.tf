@@ -41,5 +41,20 @@ resource "helm_release" "karpenter" {
     }),
   ]
 
-  depends_on = [module.eks, module.karpenter]
+  depends_on = [module.eks, module.karpenter, aws_iam_service_linked_role.spot]
+}
+
+# EC2 launches spot instances for Karpenter's spot pools (gpu-serve, cpu) only through this
+# service-linked role, and an account that never used spot lacks it. An account that has it already
+# (`aws iam get-role --role-name AWSServiceRoleForEC2Spot`) sets create_spot_service_linked_role = false:
+# the role is then only looked up, so a missing role fails the plan instead of the first spot launch.
+resource "aws_iam_service_linked_role" "spot" {
+  count            = var.create_spot_service_linked_role ? 1 : 0
+  aws_service_name = "spot.amazonaws.com"
+  description      = "EC2 Spot for the Karpenter spot node pools of ${var.cluster_name}"
+}
+
+data "aws_iam_role" "spot" {
+  count = var.create_spot_service_linked_role ? 0 : 1
+  name  = "AWSServiceRoleForEC2Spot"
 }

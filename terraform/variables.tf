@@ -39,7 +39,7 @@ variable "availability_zones" {
 }
 
 variable "availability_zone_count" {
-  description = "How many availability zones the VPC spans (GPU capacity is often in one or two)."
+  description = "How many availability zones the VPC spans at most (fewer where the region has fewer)."
   type        = number
   default     = 3
 }
@@ -136,7 +136,13 @@ variable "github_repository" {
 }
 
 variable "create_github_oidc_provider" {
-  description = "Create the account's GitHub Actions OIDC provider (false when the account already has one)."
+  description = "Create the account's GitHub Actions OIDC provider; false (default) adopts the one the account has."
+  type        = bool
+  default     = false
+}
+
+variable "create_spot_service_linked_role" {
+  description = "Create AWSServiceRoleForEC2Spot (an account that never used spot); false adopts the existing role."
   type        = bool
   default     = true
 }
