@@ -124,7 +124,7 @@ def pools() -> dict[str, dict]:
 
 def test_node_pools():
     found = pools()
-    assert set(found) == {"gpu-train", "gpu-serve", "cpu"}
+    assert set(found) == {"gpu-train", "gpu-train-small", "gpu-serve", "cpu"}
     classes = {doc["metadata"]["name"] for _, doc in argocd_documents() if doc["kind"] == "EC2NodeClass"}
     requirement = {}
     for name, pool in found.items():
@@ -138,6 +138,9 @@ def test_node_pools():
     assert requirement["gpu-train"]["karpenter.k8s.aws/instance-family"] >= {"p5", "p4d"}
     assert requirement["gpu-serve"]["karpenter.k8s.aws/instance-family"] == {"g6e", "g5"}
     assert requirement["gpu-serve"]["karpenter.sh/capacity-type"] == {"spot", "on-demand"}
+    # Below 8 GPUs a step trains on g-family instances, never on an 8-GPU p4d/p5.
+    assert not requirement["gpu-train-small"]["karpenter.k8s.aws/instance-family"] & {"p5", "p5e", "p5en", "p4d"}
+    assert requirement["gpu-train-small"]["karpenter.sh/capacity-type"] == {"on-demand"}
 
 
 def test_one_file_per_pool_and_node_class():

@@ -7,37 +7,28 @@ from __future__ import annotations
 
 import re
 
-import yaml
-
-from tests.infra.conftest import ROOT
-
-CI = ROOT / ".github" / "workflows" / "ci.yml"
-CI_RUN = ROOT / ".ci" / "run"
-
-
-def workflow() -> dict:
-    return yaml.safe_load(CI.read_text())
-
-
-def steps(job: str) -> list[dict]:
-    return workflow()["jobs"][job]["steps"]
-
-
-def commands() -> str:
-    return "\n".join(step.get("run", "") for job in workflow()["jobs"] for step in steps(job))
+from tests.infra.ci_files import CI, CI_RUN, commands, readme_test_command, steps, workflow
 
 
 def test_every_check_runs():
     text = commands()
-    for command in ("pytest -n 2", "fmops render --check", "fmops validate", "argo lint --offline $(grep -l",
-                    "terraform fmt -check -recursive", "terraform -chdir=terraform validate", "checkov "):
+    for command in (
+        "pytest -n 2",
+        "fmops render --check",
+        "fmops validate",
+        "argo lint --offline $(grep -l",
+        "terraform fmt -check -recursive",
+        "terraform -chdir=terraform validate",
+        "checkov ",
+    ):
         assert command in text, command
 
 
 def test_actions_are_pinned_to_exact_versions():
+    """An exact release tag, or the commit SHA .ci/pin.py writes (which CI's pins job then requires)."""
     uses = [step["uses"] for job in workflow()["jobs"] for step in steps(job) if "uses" in step]
     assert uses
-    loose = [use for use in uses if not re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+\.\d+\.\d+", use)]
+    loose = [use for use in uses if not re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", use)]
     assert loose == []
 
 
@@ -54,15 +45,6 @@ def test_images_push_from_main_with_oidc_only():
 def test_tests_run_with_ci_true():
     (step,) = [step for step in steps("tests") if step.get("run") == "pytest -n 2"]
     assert step["env"]["CI"] == "true"
-
-
-def readme_test_command() -> str:
-    """The one command in the README's fenced block after "Run the tests"."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("Run the tests") :]
-    block = section[section.index("```bash\n") + len("```bash\n") : section.index("\n```", section.index("```bash"))]
-    (command,) = [line for line in block.splitlines() if line.strip()]
-    return command
 
 
 def test_ci_run_runs_the_readme_test_command():

@@ -10,59 +10,12 @@ import subprocess
 
 import yaml
 
-from tests.infra.conftest import TERRAFORM, applications, hcl_blocks, unavailable, unquote
+from tests.infra.conftest import TERRAFORM, applications, unavailable, unquote
+from tests.infra.namespaces import argocd_levels, block, local, resource, terraform_levels, variable_default
 
-LEVEL = "pod-security.kubernetes.io/enforce"
 # Namespaces whose DaemonSets need host access: node-exporter (monitoring), the GPU operator's device
 # plugin and DCGM exporter (gpu-operator), the EFA device plugin (kube-system, privileged by default).
 PRIVILEGED = {"monitoring", "gpu-operator", "kube-system"}
-
-
-def resource(kind: str, name: str) -> dict:
-    (body,) = [body[name] for _, label, body in hcl_blocks("resource") if label == kind and name in body]
-    return body
-
-
-def local(name: str) -> object:
-    values = [
-        body[name] for path, parsed in _locals() for body in parsed if name in body]  # fmt: skip
-    (value,) = values
-    return value
-
-
-def _locals():
-    from tests.infra.conftest import hcl_files
-
-    return [(path, parsed.get("locals", [])) for path, parsed in hcl_files().items()]
-
-
-def variable_default(name: str):
-    (body,) = [body for _, label, body in hcl_blocks("variable") if label == name]
-    return body.get("default")
-
-
-def terraform_levels() -> dict[str, str]:
-    """namespace -> enforced level of the namespaces Terraform creates."""
-    body = resource("kubernetes_namespace_v1", "platform")
-    assert body["for_each"] == "${local.namespace_pod_security}"
-    labels = body["metadata"][0]["labels"]
-    assert unquote(labels[f'"{LEVEL}"']) == "${each.value}"
-    return {unquote(k): unquote(v) for k, v in local("namespace_pod_security").items()}
-
-
-def argocd_levels() -> dict[str, str]:
-    """namespace -> enforced level of the namespaces Argo CD creates (CreateNamespace=true)."""
-    found = {}
-    for path, app in applications():
-        policy = app["spec"].get("syncPolicy", {})
-        if "CreateNamespace=true" not in policy.get("syncOptions", []):
-            continue
-        namespace = app["spec"]["destination"]["namespace"]
-        labels = policy.get("managedNamespaceMetadata", {}).get("labels", {})
-        if namespace != "kube-system":
-            assert LEVEL in labels, f"{path.name}: creates namespace {namespace} without a PodSecurity level"
-            found[namespace] = labels[LEVEL]
-    return found
 
 
 def test_namespace_levels_admit_what_runs_there():
@@ -105,7 +58,7 @@ def test_spot_service_linked_role_is_created_or_adopted():
     role = resource("aws_iam_service_linked_role", "spot")
     assert unquote(role["aws_service_name"]) == "spot.amazonaws.com"
     assert role["count"] == "${var.create_spot_service_linked_role ? 1 : 0}"
-    (adopted,) = [body["spot"] for _, label, body in hcl_blocks("data") if label == "aws_iam_role" and "spot" in body]
+    adopted = block("data", "aws_iam_role", "spot")
     assert unquote(adopted["name"]) == "AWSServiceRoleForEC2Spot"
     assert adopted["count"] == "${var.create_spot_service_linked_role ? 0 : 1}"
     assert "${aws_iam_service_linked_role.spot}" in resource("helm_release", "karpenter")["depends_on"]
@@ -113,8 +66,7 @@ def test_spot_service_linked_role_is_created_or_adopted():
 
 def test_github_oidc_provider_is_adopted_by_default():
     assert variable_default("create_github_oidc_provider") is False
-    (found,) = [body["github"] for _, label, body in hcl_blocks("data")
-                if label == "aws_iam_openid_connect_provider" and "github" in body]  # fmt: skip
+    found = block("data", "aws_iam_openid_connect_provider", "github")
     assert unquote(found["url"]) == "https://token.actions.githubusercontent.com"
     assert "data.aws_iam_openid_connect_provider.github" in str(local("github_oidc_provider_arn"))
 

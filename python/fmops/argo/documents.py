@@ -107,27 +107,49 @@ def first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+def config_maps(file: Path) -> dict[str, dict[str, str]]:
+    """name -> data of each ConfigMap in a file (workflows read parameters and semaphore sizes from them)."""
+    found = {}
+    for manifest in yaml.safe_load_all(file.read_text(encoding="utf-8")):
+        if isinstance(manifest, dict) and manifest.get("kind") == "ConfigMap":
+            found[(manifest.get("metadata") or {}).get("name", "?")] = manifest.get("data") or {}
+    return found
+
+
 class Library:
     """Documents by name, with templates found locally and through templateRefs across them."""
 
-    def __init__(self, documents: list[Document], where: str = ""):
+    def __init__(self, documents: list[Document], where: str = "", maps: dict[str, dict[str, str]] | None = None):
         self.where = where
         self.documents = {document.name: document for document in documents}
+        self.config_maps = dict(maps or {})
+
+    def config_map(self, name: str, key: str) -> str:
+        """A ConfigMap's key, as a pod or a parameter's valueFrom.configMapKeyRef reads it."""
+        data = self.config_maps.get(name)
+        if data is None or key not in data:
+            raise InputError(f"configMapKeyRef: no ConfigMap '{name}' with key '{key}' in {self.where}")
+        return str(data[key])
 
     @classmethod
     def load(cls, directory: Path) -> Library:
         """Every runnable document under `directory`; an unreadable file is bad input."""
         if not directory.is_dir():
             raise InputError(f"{directory}: workflows directory does not exist")
-        documents = []
+        documents, maps = [], {}
         for file in yaml_files([directory]):
             try:
                 documents += read(file)
+                maps |= config_maps(file)
             except (OSError, yaml.YAMLError) as error:
                 raise InputError(f"{file}: not valid YAML ({first_line(error)})") from None
-        return cls(documents, str(directory))
+        return cls(documents, str(directory), maps)
 
     def document(self, name: str) -> Document:
+        """The document named `name`; a Workflow with only generateName answers to it with and without its
+        trailing '-'."""
+        if name not in self.documents and f"{name}-" in self.documents:
+            name = f"{name}-"
         if name not in self.documents:
             known = ", ".join(sorted(self.documents)) or "none"
             raise InputError(

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("fmops.cli.render", "write workflows/*.yaml from the Hera definitions"),
     "validate": ("fmops.cli.validate", "check rendered workflows: structure, contracts, policy"),
     "demo": ("fmops.cli.demo", "write the demo datasets (two-digit addition)"),
+    "tokenize": ("fmops.cli.tokenize", "tokenize text into binary token shards for pretraining"),
     "pretrain": ("fmops.cli.pretrain", "continue pretraining a causal LM"),
     "sft": ("fmops.cli.sft", "instruction-tune a model with TRL's SFTTrainer"),
     "dpo": ("fmops.cli.dpo", "align a model with TRL's DPOTrainer"),

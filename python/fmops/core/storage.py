@@ -38,12 +38,14 @@ def join(uri: str, *parts: str) -> str:
 
 def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     if is_remote(uri):
-        return url_to_fs(uri, **_options(uri))
+        return url_to_fs(uri, **options(uri))
     return fsspec.filesystem("file"), str(local_path(uri))
 
 
-def _options(uri: str) -> dict[str, str]:
-    """The S3 endpoint as an explicit option: fsspec caches filesystems by their options, so one that was
+def options(uri: str) -> dict[str, str]:
+    """The fsspec options for `uri` (for libraries that open URIs themselves, such as DCP's fsspec writer).
+
+    The S3 endpoint as an explicit option: fsspec caches filesystems by their options, so one that was
     made for another endpoint (AWS_ENDPOINT_URL changed within the process) is never reused."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     return {"endpoint_url": endpoint} if endpoint and uri.startswith("s3://") else {}
@@ -196,3 +198,26 @@ def upload_dir(local_dir: str | Path, uri: str) -> None:
             target = local_path(uri) / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(file, target)
+
+
+def sizes(uri: str) -> dict[str, int]:
+    """Name -> size in bytes of every file directly under a directory URI (one listing, also on S3)."""
+    fs, path = _fs(uri)
+    if not fs.isdir(path):
+        return {}
+    entries = fs.ls(path, detail=True)
+    return {Path(e["name"].rstrip("/")).name: int(e["size"]) for e in entries if e.get("type") == "file"}
+
+
+def read_range(uri: str, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a file: one ranged GET on S3, a seek and read locally."""
+    fs, path = _fs(uri)
+    return fs.cat_file(path, start=start, end=end)
+
+
+@contextlib.contextmanager
+def open_binary(uri: str) -> Iterator[Any]:
+    """A binary file object for reading `uri` as a stream (fsspec reads S3 in blocks, never whole)."""
+    fs, path = _fs(uri)
+    with fs.open(path, "rb") as handle:
+        yield handle

@@ -1,22 +1,27 @@
 """Durable training checkpoints under `<output>/checkpoints/step-NNNNNNNN/`, visible only once complete.
 
-A checkpoint holds what `accelerate` saves (model weights, optimizer, registered objects such as the LR
-scheduler, and every rank's RNG state: `Accelerator.save_state`, which also handles FSDP/DeepSpeed shards),
-plus `trainer_state.json` (step, metric history: the data position is the step, see sampling.py) and
-whatever the caller adds (the tokenizer). `complete.json` is written last.
+Every rank writes its own part straight to the output URI, whatever the strategy: model and optimizer go
+through torch.distributed.checkpoint (DCP) into `sharded/` (its fsspec writer on s3://), so under FSDP2 each
+rank writes the shards it holds and under DDP the replicated tensors are spread over the ranks (DCP's planner
+deduplicates them); each rank also writes `rank-N.pt` (its RNG states and the LR scheduler). The main process
+adds `trainer_state.json` (step, metric history: the data position is the step, see sampling.py) and the
+caller's files (the tokenizer), waits for every rank, and then writes `complete.json`.
 
-Local output: written into `checkpoints/.tmp-step-N/`, then renamed (atomic on one filesystem).
-`s3://` output: staged locally, uploaded, and `complete.json` put last (S3 has no rename; a PUT is atomic),
-so a reader never takes a prefix without its marker. `latest()` only sees complete checkpoints: a run killed
-while writing one leaves a `.tmp-` directory or an unmarked prefix that is ignored and later pruned.
-Multi-node runs with a local path need it on a shared filesystem; with s3:// each node stages locally.
+Local output: written into `checkpoints/.tmp-step-N/`, renamed once complete (atomic on one filesystem; with
+several nodes the path must be a shared filesystem). `s3://`: written in place, `complete.json` last (a PUT
+is atomic), so a reader never takes a prefix without its marker. `latest()` only sees complete checkpoints: a
+run killed while writing leaves a `.tmp-` directory or an unmarked prefix that is ignored and later pruned.
+Resuming reads the checkpoint where it lies: DCP reads on each rank only the tensors that rank holds (ranged
+reads on s3://), each rank its own `rank-N.pt`; only the small files are copied (`fetch_files`).
 Usable by every training stage: nothing here is specific to pretraining.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import random
 import re
 import shutil
 import tempfile
@@ -30,11 +35,16 @@ from fmops.core import storage
 PREFIX = "step-"
 MARKER = "complete.json"
 STATE = "trainer_state.json"
+SHARDED = "sharded"  # the DCP directory: .metadata and one __<rank>_<n>.distcp file per writing rank
 _NAME = re.compile(rf"^{PREFIX}(\d+)$")
 
 
 def name(step: int) -> str:
     return f"{PREFIX}{step:08d}"
+
+
+def rank_file(rank: int) -> str:
+    return f"rank-{rank}.pt"
 
 
 def complete_steps(root: str) -> list[int]:
@@ -53,19 +63,81 @@ def latest(root: str) -> str | None:
     return storage.join(root, name(steps[-1])) if steps else None
 
 
-def fetch(uri: str, workdir: Path) -> Path:
-    """A local directory holding the checkpoint at `uri` (downloaded into `workdir` when remote)."""
+def fetch_files(uri: str, workdir: Path) -> Path:
+    """A local directory with the checkpoint's small files (state, config, tokenizer): not the tensors, not
+    other ranks' files. Local checkpoints are used where they are."""
     if not storage.is_remote(uri):
         return storage.local_path(uri)
     target = workdir / Path(uri.rstrip("/")).name
-    if not (target / MARKER).exists():
-        with storage.local_copy(uri) as path:
-            shutil.copytree(path, target, dirs_exist_ok=True)
+    for entry in storage.listdir(uri):
+        if entry == SHARDED or re.fullmatch(r"rank-\d+\.pt", entry):
+            continue
+        with storage.local_copy(storage.join(uri, entry)) as path:
+            if path.is_dir():
+                shutil.copytree(path, target / entry, dirs_exist_ok=True)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, target / entry)
     return target
 
 
-def read_state(path: Path) -> dict[str, Any]:
-    return json.loads((path / STATE).read_text())
+def read_state(uri: str) -> dict[str, Any]:
+    return storage.read_json(storage.join(str(uri), STATE))
+
+
+class _Training:
+    """Model and optimizer as DCP's Stateful: state dicts in the form DCP shards (DTensor under FSDP2)."""
+
+    def __init__(self, model: Any, optimizer: Any) -> None:
+        self.model, self.optimizer = model, getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper
+
+    def state_dict(self) -> dict[str, Any]:
+        from torch.distributed.checkpoint.state_dict import get_state_dict
+
+        model, optimizer = get_state_dict(self.model, self.optimizer)
+        return {"model": model, "optimizer": optimizer}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        from torch.distributed.checkpoint.state_dict import set_state_dict
+
+        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"],
+                       optim_state_dict=state["optimizer"])  # fmt: skip
+
+
+def _storage(uri: str, write: bool) -> Any:
+    """DCP's writer/reader for a URI: the fsspec one on s3:// (with the endpoint storage uses), else the files one."""
+    import torch.distributed.checkpoint as dcp
+
+    if storage.is_remote(uri):
+        from torch.distributed.checkpoint._fsspec_filesystem import FsspecReader, FsspecWriter
+
+        # no fsync: an object store has nothing to sync, and the writer would fall back to a whole-disk sync
+        options = storage.options(uri)
+        return FsspecWriter(uri, sync_files=False, **options) if write else FsspecReader(uri, **options)
+    path = str(storage.local_path(uri))
+    return dcp.FileSystemWriter(path) if write else dcp.FileSystemReader(path)
+
+
+def _rank_state(scheduler: Any) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return {"rng": rng, "scheduler": scheduler.state_dict()}
+
+
+def _restore_rank_state(saved: dict[str, Any], scheduler: Any) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(saved["rng"]["python"])
+    np.random.set_state(saved["rng"]["numpy"])
+    torch.set_rng_state(saved["rng"]["torch"])
+    if "cuda" in saved["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+    scheduler.load_state_dict(saved["scheduler"])
 
 
 def save(
@@ -73,60 +145,103 @@ def save(
     root: str,
     step: int,
     state: dict[str, Any],
+    training: tuple[Any, Any, Any],
     add_files: Callable[[Path], None] | None = None,
     keep: int = 2,
 ) -> str:
-    """Every rank calls this (sharded states need all of them); the main process publishes. Returns the URI."""
-    remote = storage.is_remote(root)
-    staging = Path(tempfile.mkdtemp(prefix="fmops-ckpt-")) if remote else storage.local_path(root)
-    tmp = staging / f".tmp-{name(step)}"
+    """Every rank calls this with its (model, optimizer, scheduler); returns the checkpoint's URI.
+
+    Each rank writes its own part; the main process writes the marker once all have finished.
+    """
+    import torch
+    import torch.distributed.checkpoint as dcp
+
+    model, optimizer, scheduler = training
+    target = storage.join(root, name(step))
+    written = target if storage.is_remote(root) else storage.join(root, f".tmp-{name(step)}")
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        remove(written)  # an unmarked leftover of this step from a killed run
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
+    dcp.save({"training": _Training(model, optimizer)}, storage_writer=_storage(storage.join(written, SHARDED), True))
+    buffer = io.BytesIO()
+    torch.save(_rank_state(scheduler), buffer)
+    storage.atomic_write_bytes(storage.join(written, rank_file(accelerator.process_index)), buffer.getvalue())
     if accelerator.is_main_process:
-        (tmp / STATE).write_text(json.dumps(state) + "\n")
-        if add_files:
-            add_files(tmp)
-        _publish(tmp, root, step, remote)
+        _write_small_files(written, state, add_files)
+    accelerator.wait_for_everyone()  # every rank's part is in storage
+    if accelerator.is_main_process:
+        _publish(written, root, step)
         _prune(root, keep)
     accelerator.wait_for_everyone()
-    if remote:
-        shutil.rmtree(staging, ignore_errors=True)
-    return storage.join(root, name(step))
+    return target
 
 
-def _publish(tmp: Path, root: str, step: int, remote: bool) -> None:
-    target = storage.join(root, name(step))
-    marker = json.dumps({"step": step, "written_at": time.time()}) + "\n"
-    if remote:
-        storage.upload_dir(tmp, target)
-        storage.atomic_write_text(storage.join(target, MARKER), marker)
+def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> dict[str, Any]:
+    """Restore (model, optimizer, scheduler) and this rank's RNG from the checkpoint at `uri`; returns its
+    trainer state. Each rank reads only its own tensors and its own rank file."""
+    import torch
+    import torch.distributed.checkpoint as dcp
+
+    model, optimizer, scheduler = training
+    dcp.load({"training": _Training(model, optimizer)}, storage_reader=_storage(storage.join(uri, SHARDED), False))
+    own = storage.join(uri, rank_file(accelerator.process_index))
+    if storage.exists(own):  # absent when resuming on more ranks than wrote: the data position is the step
+        _restore_rank_state(torch.load(io.BytesIO(storage.read_bytes(own)), weights_only=False), scheduler)
+    else:
+        saved = torch.load(io.BytesIO(storage.read_bytes(storage.join(uri, rank_file(0)))), weights_only=False)
+        scheduler.load_state_dict(saved["scheduler"])
+    return read_state(uri)
+
+
+def _write_small_files(written: str, state: dict[str, Any], add_files: Callable[[Path], None] | None) -> None:
+    if not storage.is_remote(written):
+        directory = storage.local_path(written)
+        (directory / STATE).write_text(json.dumps(state) + "\n")
+        if add_files:
+            add_files(directory)
         return
-    (tmp / MARKER).write_text(marker)
-    final = storage.local_path(target)
+    with tempfile.TemporaryDirectory(prefix="fmops-ckpt-") as tmp:
+        (Path(tmp) / STATE).write_text(json.dumps(state) + "\n")
+        if add_files:
+            add_files(Path(tmp))
+        storage.upload_dir(tmp, written)
+
+
+def _publish(written: str, root: str, step: int) -> None:
+    """Make a fully written checkpoint visible: the marker, and locally the rename out of `.tmp-`."""
+    marker = json.dumps({"step": step, "written_at": time.time()}) + "\n"
+    storage.atomic_write_text(storage.join(written, MARKER), marker)
+    if storage.is_remote(root):
+        return
+    final = storage.local_path(storage.join(root, name(step)))
     shutil.rmtree(final, ignore_errors=True)  # an unmarked leftover of the same step
-    os.replace(tmp, final)
+    os.replace(storage.local_path(written), final)
+
+
+def prunable(entries: list[str], complete: list[int], keep: int) -> list[str]:
+    """Which entries of a checkpoints directory to delete: complete checkpoints beyond the newest `keep`, and
+    leftovers of killed writes (`.tmp-` or unmarked) older than the newest complete one."""
+    if not complete:
+        return []
+    kept = set(complete[-max(keep, 1) :])
+    drop = []
+    for entry in entries:
+        match = re.match(rf"^(?:\.tmp-)?{PREFIX}(\d+)$", entry)
+        if match and int(match.group(1)) not in kept and int(match.group(1)) <= complete[-1]:
+            drop.append(entry)
+    return drop
 
 
 def _prune(root: str, keep: int) -> None:
-    """Drop all but the newest `keep` complete checkpoints, and leftovers of killed writes older than them."""
-    steps = complete_steps(root)
-    if not steps:
-        return
-    kept = set(steps[-keep:]) if keep > 0 else {steps[-1]}
-    for entry in storage.listdir(root):
-        match = re.match(rf"^(?:\.tmp-)?{PREFIX}(\d+)$", entry)
-        if match and int(match.group(1)) not in kept and int(match.group(1)) <= steps[-1]:
-            remove(storage.join(root, entry))
+    for entry in prunable(storage.listdir(root), complete_steps(root), keep):
+        remove(storage.join(root, entry))
 
 
 def remove(uri: str) -> None:
     if storage.is_remote(uri):
         from fsspec.core import url_to_fs
 
-        fs, path = url_to_fs(uri)
+        fs, path = url_to_fs(uri, **storage.options(uri))
         if fs.exists(path):
             fs.rm(path, recursive=True)
     else:

@@ -12,6 +12,7 @@ wherever they come from: a recipe, a YAML file or `--set`.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,7 +21,9 @@ from pydantic import Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from fmops.core.config import StageConfig
+from fmops.core.errors import InputError
 from fmops.training.text_data import Corpus
+from fmops.training.token_shards import TokenDataset
 
 # old fmops key -> the Hugging Face/TRL name that replaced it (pretraining, SFT and DPO alike)
 RENAMED = {
@@ -91,6 +94,36 @@ class TrainConfig(TrainingSettings):
     seed: int = Field(0, description="seed for initialisation, data order and every RNG")
     bf16: bool | None = Field(None, description="bf16 mixed precision; unset: on a GPU yes, on a CPU no (fp32)")
 
+    # --- Speed: how the loop computes, not what (each changes throughput and memory; losses only within float
+    # rounding). All off by default, so the CPU demo's numbers stay as they were; recipes/pretrain/gpu.yaml turns
+    # them on. fmops.training.loop applies them in this order: attention, Liger, checkpointing, compile.
+    tf32: bool | None = Field(None, description="TF32 matmuls for the fp32 parts; unset: on a GPU yes, on a CPU n/a")
+    torch_compile: bool = Field(False, description="torch.compile the model in place (state_dict names unchanged)")
+    torch_compile_scope: Literal["blocks", "model"] = Field(
+        "blocks", description="blocks: each transformer block compiled on its own, as torchtitan does (one graph "
+        "reused by every layer, short compiles); model: the whole model in one graph",
+    )  # fmt: skip
+    activation_checkpointing: Literal["none", "full", "selective"] = Field(
+        "none", description="recompute activations in the backward pass, per transformer block: full (keep only "
+        "block inputs) or selective (keep matmul and attention outputs, recompute norms and activations)",
+    )  # fmt: skip
+    liger: bool = Field(False, description="Liger kernels (fused linear cross-entropy, RMSNorm, SwiGLU, RoPE) for "
+                        "Llama/Qwen/Mistral models; needs liger-kernel (the `liger` extra) and a CUDA GPU")  # fmt: skip
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = Field(
+        None, description="unset: the model's own (transformers picks sdpa where the model supports it); "
+        "flash_attention_2 needs flash-attn and a CUDA GPU",
+    )  # fmt: skip
+
+    def check_installed(self) -> None:
+        """Refuse (InputError) a kernel setting whose package is missing; torch-free, so it can run first."""
+        needs = {"liger": ("liger_kernel", "liger-kernel"), "flash_attention_2": ("flash_attn", "flash-attn")}
+        for setting, (module, package) in needs.items():
+            asked = self.liger if setting == "liger" else self.attn_implementation == setting
+            if asked and importlib.util.find_spec(module) is None:
+                name = "liger=true" if setting == "liger" else f"attn_implementation={setting}"
+                raise InputError(f"{name}: needs the {package} package, which is not installed")
+    # --- end of the speed settings
+
     def tokens_per_step(self, world_size: int) -> int:
         return self.max_length * self.per_device_train_batch_size * self.gradient_accumulation_steps * world_size
 
@@ -106,6 +139,9 @@ class PretrainConfig(TrainConfig):
     replay_ratio: float = Field(0.0, ge=0, lt=1, description="fraction of training sequences drawn from --replay")
     held_out_fraction: float = Field(0.05, gt=0, lt=0.5, description="documents held out for eval_loss")
     vocab_size: int = Field(512, ge=300, description="tiny model only: BPE vocabulary size")
+    separate_documents: bool = Field(False, description="packed documents do not attend to each other: position "
+                                     "ids restart after each EOS and the causal mask is block-diagonal (off: one "
+                                     "causal mask over the block, as the demo's numbers were measured)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -113,5 +149,5 @@ class PretrainInputs:
     """What a pretraining run reads, validated: the model to start from (pointers resolved) and the corpora."""
 
     model: str
-    data: Corpus
-    replay: Corpus | None
+    data: Corpus | TokenDataset
+    replay: Corpus | TokenDataset | None

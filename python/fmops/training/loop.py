@@ -7,16 +7,24 @@ rounded running means), checkpoints must be atomic and may live on s3:// (checkp
 is where the GPU hours go, and `fmops bench pretrain` measures the two side by side), which a plain loop over
 `accelerate` (DDP/FSDP2/DeepSpeed from its config, mixed precision, no per-step callback machinery) allows.
 Its settings still carry the Trainer's names (config.py). Everything else is the field's: transformers models
-and LR schedules, torch's AdamW, accelerate's state saving.
+and LR schedules, torch's AdamW, torch.distributed.checkpoint (checkpoint.py).
 
 One optimizer step consumes max_length × per_device_train_batch_size × gradient_accumulation_steps × world_size
-tokens; which blocks it trains on
-is a pure function of the step (sampling.Stream), so resuming needs no data-loader state.
+tokens; which blocks it trains on is a pure function of the step (sampling.Stream), so resuming needs no
+data-loader state. The micro-batches of one step run under `accelerator.accumulate`, so DDP all-reduces and
+DeepSpeed steps once per optimizer step, not once per micro-batch.
+
+The speed settings (config.py's block: tf32, attention implementation, Liger kernels, activation checkpointing,
+torch.compile) are applied to the model before `accelerator.prepare`; the optimizer is built once the model is on
+its device, so fused AdamW is what a GPU run uses. The host never waits for the device inside a step: each step's
+loss and gradient norm stay device tensors and are read back together every logging_steps (and before a
+checkpoint), one sync per interval. A step's `seconds` is therefore its launch time, plus on a read-back step the
+wait for the queued work: sums over the steps between read-backs are exact, single steps on a GPU are not.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +33,7 @@ from typing import Any
 
 import torch
 
+from fmops.core.errors import InputError
 from fmops.training import checkpoint, schedules
 from fmops.training.config import TrainConfig
 from fmops.training.sampling import Stream
@@ -36,15 +45,86 @@ def log(accelerator: Any, message: str, all_ranks: bool = False) -> None:
         print(f"{prefix}{message}", file=sys.stderr, flush=True)
 
 
-def optimizer_for(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with weight decay on matrices only (not norms, biases), fused on GPU."""
+def optimizer_for(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW with weight decay on matrices only (not norms, biases), fused on a CUDA device.
+
+    Off CUDA it stays torch's default (foreach): the CPU runs' numbers were made with it."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    fused = {"fused": True} if next(model.parameters()).is_cuda else {}
+    fused = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2), **fused)
+
+
+# The Llama-shaped families Liger patches the same way (fused linear cross-entropy, RMSNorm, SwiGLU, RoPE).
+LIGER_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3")
+
+
+def _saved_ops() -> set[Any]:
+    """Selective checkpointing keeps these outputs (the expensive ones) and recomputes everything else."""
+    names = ("mm", "addmm", "bmm", "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention",
+             "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_flash_attention_for_cpu")  # fmt: skip
+    return {getattr(torch.ops.aten, name).default for name in names if hasattr(torch.ops.aten, name)}
+
+
+def _selective_policy(saved: set[Any], ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
+    from torch.utils.checkpoint import CheckpointPolicy
+
+    return CheckpointPolicy.MUST_SAVE if op in saved else CheckpointPolicy.PREFER_RECOMPUTE
+
+
+def transformer_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The decoder layers (every transformers decoder layer is a GradientCheckpointingLayer)."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+
+
+def speed_up(model: Any, config: TrainConfig, device: torch.device) -> Any:
+    """Apply config's speed settings to `model` in place (parameter names unchanged); InputError when one cannot
+    run here. Order matters: Liger replaces modules that checkpointing and compile then wrap."""
+    config.check_installed()
+    cuda = device.type == "cuda"
+    for asked, name in ((config.liger, "liger=true"), (config.attn_implementation == "flash_attention_2",
+                                                        "attn_implementation=flash_attention_2")):  # fmt: skip
+        if asked and not cuda:
+            raise InputError(f"{name}: needs a CUDA GPU; this run is on {device.type}")
+    if cuda and (config.tf32 is None or config.tf32):
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    if config.attn_implementation:
+        model.set_attn_implementation(config.attn_implementation)
+    if config.liger:
+        kind = model.config.model_type
+        if kind not in LIGER_MODEL_TYPES:
+            raise InputError(f"liger=true: model type {kind!r} is not one of {', '.join(LIGER_MODEL_TYPES)}")
+        import liger_kernel.transformers as liger
+
+        getattr(liger, f"apply_liger_kernel_to_{kind}")(model=model)
+    if config.activation_checkpointing != "none":
+        kwargs: dict[str, Any] = {"use_reentrant": False}
+        if config.activation_checkpointing == "selective":
+            from torch.utils.checkpoint import create_selective_checkpoint_contexts
+
+            policy = functools.partial(_selective_policy, _saved_ops())
+            kwargs["context_fn"] = functools.partial(create_selective_checkpoint_contexts, policy)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    if config.torch_compile:
+        blocks = transformer_blocks(model) if config.torch_compile_scope == "blocks" else [model]
+        if not blocks:
+            raise InputError(f"torch_compile_scope=blocks: {type(model).__name__} has no transformer blocks to "
+                             "compile one by one; use torch_compile_scope=model")  # fmt: skip
+        for block in blocks:
+            block.compile()  # in place: the module keeps its name in the state dict (no `_orig_mod.`)
+    return model
+
+
+def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host to device through pinned memory without blocking the host (on CUDA; elsewhere a plain move)."""
+    if device.type != "cuda":
+        return batch.to(device)
+    return batch.pin_memory().to(device, non_blocking=True)
 
 
 @torch.no_grad()
@@ -54,7 +134,7 @@ def evaluate(model: torch.nn.Module, blocks: torch.Tensor, config: TrainConfig, 
     blocks = blocks[: config.eval_blocks]
     total = 0.0
     for start in range(0, len(blocks), config.per_device_train_batch_size):
-        batch = blocks[start : start + config.per_device_train_batch_size].to(device)
+        batch = to_device(blocks[start : start + config.per_device_train_batch_size], device)
         total += model(input_ids=batch, labels=batch).loss.float().item() * len(batch)
     model.train()
     return total / len(blocks)
@@ -66,17 +146,17 @@ def evaluate_all(model: Any, evals: dict[str, torch.Tensor], config: TrainConfig
 
 def train_step(
     model: Any, optimizer: Any, scheduler: Any, stream: Stream, step: int, config: TrainConfig, accelerator: Any
-) -> dict[str, float]:
+) -> dict[str, Any]:
+    """One optimizer step; `loss` and `grad_norm` come back as device tensors (read_back() makes them floats)."""
     world, rank, micro = accelerator.num_processes, accelerator.process_index, config.per_device_train_batch_size
     first_sample = step * micro * config.gradient_accumulation_steps * world
     total, rank_tokens = torch.zeros((), device=accelerator.device), 0
     for m in range(config.gradient_accumulation_steps):
         start = first_sample + (m * world + rank) * micro
-        batch = stream.batch(start, micro).to(accelerator.device)
-        sync = m == config.gradient_accumulation_steps - 1
-        with contextlib.nullcontext() if sync else accelerator.no_sync(model):
+        batch = to_device(stream.batch(start, micro), accelerator.device)
+        with accelerator.accumulate(model):  # no gradient sync (DDP) or engine step (DeepSpeed) before the last
             loss = model(input_ids=batch, labels=batch).loss
-            accelerator.backward(loss / config.gradient_accumulation_steps)
+            accelerator.backward(loss)  # divides by gradient_accumulation_steps
         total += loss.detach().float()
         rank_tokens += batch.numel()
     clip = config.max_grad_norm
@@ -85,9 +165,44 @@ def train_step(
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    loss = accelerator.reduce(total / config.gradient_accumulation_steps, reduction="mean")
-    norm = float(grad_norm) if grad_norm is not None else None
-    return {"loss": loss.item(), "lr": lr, "grad_norm": norm, "rank_tokens": rank_tokens}
+    return {"loss": total / config.gradient_accumulation_steps, "lr": lr, "grad_norm": grad_norm,
+            "rank_tokens": rank_tokens}  # fmt: skip
+
+
+def read_back(records: list[dict[str, Any]], accelerator: Any) -> None:
+    """Turn the records' device tensors into floats in place: one all-reduce and one host sync for all of them."""
+    if not records:
+        return
+    losses = accelerator.reduce(torch.stack([r["loss"] for r in records]), reduction="mean").tolist()
+    for record, loss in zip(records, losses, strict=True):
+        norm = record["grad_norm"]
+        record.update(loss=loss, grad_norm=float(norm) if norm is not None else None)
+    records.clear()
+
+
+def prepare(model: Any, config: TrainConfig, accelerator: Any) -> tuple[Any, Any, Any]:
+    """(model, optimizer, scheduler), prepared; the optimizer is built on the parameters on their device."""
+    from accelerate.utils import DistributedType
+
+    # DeepSpeed's `auto` gradient_accumulation_steps is filled from this; accumulate() counts micro-batches by it
+    accelerator.gradient_accumulation_steps = config.gradient_accumulation_steps
+    sharded = accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    if not sharded:  # FSDP and DeepSpeed shard the optimizer's parameters: they need both in one prepare call
+        model = accelerator.prepare(model)
+    optimizer = optimizer_for(model, config, accelerator.device)
+    steps = config.total_steps(accelerator.num_processes)
+    scheduler = schedules.build(
+        optimizer, config.lr_scheduler_type, steps=steps, warmup=schedules.warmup(steps, config.warmup_steps),
+        min_lr_ratio=config.min_lr_ratio, decay_ratio=config.decay_ratio,
+    )  # fmt: skip
+    if sharded:
+        model, optimizer = accelerator.prepare(model, optimizer)
+    else:
+        optimizer = accelerator.prepare(optimizer)
+    if accelerator.gradient_accumulation_steps != config.gradient_accumulation_steps:
+        raise InputError(f"gradient_accumulation_steps={config.gradient_accumulation_steps}: the DeepSpeed config "
+                         f"says {accelerator.gradient_accumulation_steps}; set it to `auto` there")  # fmt: skip
+    return model, optimizer, scheduler
 
 
 def train(
@@ -98,53 +213,56 @@ def train(
     *,
     evals: dict[str, torch.Tensor] | None = None,
     checkpoint_root: str | None = None,
-    resume_from: Path | None = None,
+    resume_from: str | None = None,
     add_files: Callable[[Path], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train `model` for config.total_steps(); returns (the prepared model, the state with all metrics history).
 
     evals: name -> held-out blocks, each evaluated at step 0, every eval_steps steps and at the end.
-    checkpoint_root: where checkpoints go (None: no checkpoints); resume_from: a local checkpoint to continue.
+    checkpoint_root: where checkpoints go (None: no checkpoints); resume_from: a checkpoint URI to continue.
     """
     steps = config.total_steps(accelerator.num_processes)
-    optimizer = optimizer_for(model, config)
-    warmup = schedules.warmup(steps, config.warmup_steps)
-    scheduler = schedules.build(
-        optimizer, config.lr_scheduler_type, steps=steps, warmup=warmup,
-        min_lr_ratio=config.min_lr_ratio, decay_ratio=config.decay_ratio,
-    )  # fmt: skip
-    model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
+    model, optimizer, scheduler = prepare(speed_up(model, config, accelerator.device), config, accelerator)
     state: dict[str, Any] = {"step": 0, "history": [], "evals": [], "tokens_per_rank": 0}
     if resume_from is not None:
-        accelerator.load_state(str(resume_from))
-        state = checkpoint.read_state(resume_from)
+        state = checkpoint.load(accelerator, resume_from, (model, optimizer, scheduler))
         state.setdefault("resumed_at", []).append(state["step"])
-        log(accelerator, f"resumed from {resume_from.name} at step {state['step']} of {steps}")
+        log(accelerator, f"resumed from {resume_from} at step {state['step']} of {steps}")
+    torch_optimizer = getattr(optimizer, "optimizer", optimizer)  # inside accelerate's wrapper
+    state.update(optimizer=type(torch_optimizer).__name__, fused=bool(torch_optimizer.defaults.get("fused")))
     evals = evals or {}
     if state["step"] == 0 and evals:
         state["evals"].append(evaluate_all(model, evals, config, accelerator.device, 0))
     tokens_per_step = config.tokens_per_step(accelerator.num_processes)
     model.train()
-    first = True
+    first, unread = True, []
     while state["step"] < steps:
         started = time.perf_counter()
         record = train_step(model, optimizer, scheduler, stream, state["step"], config, accelerator)
         state["step"] += 1
-        state["tokens_per_rank"] += record.pop("rank_tokens")
-        seconds = time.perf_counter() - started
-        record.update(step=state["step"], tokens=tokens_per_step, seconds=seconds, first=first)
-        state["history"].append(record)
-        first = False
         step = state["step"]
-        if step % config.logging_steps == 0 or step == steps:
+        state["tokens_per_rank"] += record.pop("rank_tokens")
+        record.update(step=step, tokens=tokens_per_step, first=first)
+        state["history"].append(record)
+        unread.append(record)
+        first = False
+        saving = bool(checkpoint_root and config.save_steps and step % config.save_steps == 0)
+        logging = step % config.logging_steps == 0 or step == steps
+        if logging or saving:
+            interval = len(unread)
+            read_back(unread, accelerator)  # the checkpointed state holds floats only
+        record["seconds"] = time.perf_counter() - started
+        if logging:
+            recent = state["history"][-interval:]
+            seconds = sum(h["seconds"] for h in recent)
             log(accelerator, f"step {step}/{steps} loss {record['loss']:.4f} lr {record['lr']:.2e} "
-                             f"{tokens_per_step / seconds:,.0f} tokens/s")  # fmt: skip
+                             f"{tokens_per_step * interval / seconds:,.0f} tokens/s")  # fmt: skip
         if evals and ((config.eval_steps and step % config.eval_steps == 0) or step == steps):
             state["evals"].append(evaluate_all(model, evals, config, accelerator.device, step))
             log(accelerator, "eval " + " ".join(f"{k} {v:.4f}" for k, v in state["evals"][-1].items() if k != "step"))
-        if checkpoint_root and config.save_steps and step % config.save_steps == 0:
-            uri = checkpoint.save(accelerator, checkpoint_root, step, state, add_files, config.save_total_limit)
+        if saving:
+            uri = checkpoint.save(accelerator, checkpoint_root, step, state, (model, optimizer, scheduler),
+                                  add_files, config.save_total_limit)  # fmt: skip
             log(accelerator, f"checkpoint {uri}")
     log(accelerator, f"trained {state['tokens_per_rank']:,} tokens on this rank", all_ranks=True)
     return model, state

@@ -35,8 +35,12 @@ def tiny_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
     return tiny.build_tokenizer([*texts, *samples], vocab_size=vocab_size)
 
 
-def load(uri: str, texts: list[str], *, seed: int, vocab_size: int, resume: Path | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer). On resume the tokenizer is the one saved in the checkpoint, never retrained."""
+def load(
+    uri: str, texts: list[str], *, seed: int, vocab_size: int, resume: Path | None = None,
+    tokenizer_dir: Path | None = None,
+) -> tuple[Any, Any]:  # fmt: skip
+    """(model, tokenizer). On resume the tokenizer is the one saved in the checkpoint, never retrained; a tiny
+    model on token shards takes the tokenizer saved with them (`tokenizer_dir`)."""
     import torch
     from transformers import AutoTokenizer
 
@@ -44,8 +48,8 @@ def load(uri: str, texts: list[str], *, seed: int, vocab_size: int, resume: Path
 
     if uri != TINY:
         return loading.load(uri, dtype=torch.float32)
-    if resume is not None:
-        tokenizer = AutoTokenizer.from_pretrained(resume / "tokenizer")
+    if resume is not None or tokenizer_dir is not None:
+        tokenizer = AutoTokenizer.from_pretrained(resume / "tokenizer" if resume else tokenizer_dir)
     else:
         tokenizer = tiny_tokenizer(texts, vocab_size)
     return tiny.build_model(tokenizer, seed=seed), tokenizer

@@ -4,6 +4,14 @@ Documents are tokenized, each followed by EOS, concatenated and cut into blocks 
 config's max_length); the tail that does not fill a block is dropped (at most seq_len - 1 tokens). The
 held-out split is made on documents (every k-th one), so no held-out text is ever trained on; a corpus of a
 single document is split on blocks instead.
+
+Two sources: raw text (`pack`: tokenized here, in memory; for small corpora) or a prepared dataset
+(`from_shards`: token shards from `fmops tokenize`, where the training blocks stay on storage and are read
+one at a time, `TokenBlocks`; the held-out text is the corpus's tail, from a document start on).
+
+Documents in one block attend to each other unless `separate_documents` is applied to the model: then
+position ids restart after every EOS, and transformers turns restarting position ids (with no attention
+mask and no cache) into a block-diagonal causal mask (sdpa/eager) or its varlen path (flash attention).
 """
 
 from __future__ import annotations
@@ -14,18 +22,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from fmops.core.errors import InputError
+from fmops.training.token_shards import TokenDataset
 
 
 @dataclass(frozen=True)
 class Packed:
-    """Training and held-out blocks of one corpus, each a LongTensor [n, seq_len]."""
+    """Training blocks (a LongTensor [n, seq_len] or TokenBlocks) and held-out blocks (a LongTensor) of one corpus,
+    and the unigram entropy of its tokens (training tokens for raw text, the whole dataset for token shards)."""
 
-    train: torch.Tensor
+    train: Any
     held_out: torch.Tensor
-    train_tokens: list[int]
+    unigram_entropy: float
+
+
+class TokenBlocks:
+    """`count` blocks of `seq_len` tokens from token offset `start` of a prepared dataset, read when indexed."""
+
+    def __init__(self, dataset: TokenDataset, seq_len: int, start: int, count: int):
+        self.dataset, self.seq_len, self.start, self.count = dataset, seq_len, start, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int | slice) -> torch.Tensor:
+        if isinstance(i, slice):
+            return torch.stack([self[j] for j in range(*i.indices(self.count))])
+        if not 0 <= i < self.count:
+            raise IndexError(f"block {i} of {self.count}")
+        first = self.start + i * self.seq_len
+        return torch.from_numpy(self.dataset.tokens(first, first + self.seq_len).astype(np.int64))
 
 
 def tokenize(tokenizer: Any, documents: Sequence[str]) -> list[list[int]]:
@@ -58,7 +87,49 @@ def pack(tokenizer: Any, documents: Sequence[str], seq_len: int, held_out_fracti
     if every and len(held_out) == 0:
         raise InputError(f"{name}: held-out split ({held_out_fraction:.0%}) is shorter than one block of "
                          f"max_length={seq_len} tokens; lower max_length or give more data")  # fmt: skip
-    return Packed(train=train, held_out=held_out, train_tokens=[t for ids in train_lists for t in ids])
+    return Packed(train, held_out, unigram_entropy([t for ids in train_lists for t in ids]))
+
+
+def from_shards(dataset: TokenDataset, seq_len: int, held_out_fraction: float, eval_blocks: int, name: str) -> Packed:
+    """Training blocks from the start of the dataset, held-out blocks from its tail: they begin at the first
+    document start after the training blocks end, so no held-out text is ever trained on."""
+    blocks = dataset.num_tokens // seq_len
+    held = max(1, round(blocks * held_out_fraction))
+    starts = dataset.document_starts()
+    cut = (blocks - held) * seq_len
+    first_held = int(starts[np.searchsorted(starts, cut)]) if cut <= int(starts[-1]) else dataset.num_tokens
+    held_blocks = (dataset.num_tokens - first_held) // seq_len
+    if blocks - held < 1:
+        raise InputError(f"{name}: {dataset.num_tokens} tokens do not fill one training block of "
+                         f"max_length={seq_len} tokens")  # fmt: skip
+    if held_blocks < 1:
+        raise InputError(f"{name}: held-out split ({held_out_fraction:.0%}) is shorter than one block of "
+                         f"max_length={seq_len} tokens after its first document start; give more data")  # fmt: skip
+    train = TokenBlocks(dataset, seq_len, 0, blocks - held)
+    held_out = TokenBlocks(dataset, seq_len, first_held, min(held_blocks, eval_blocks))[:]
+    return Packed(train, held_out, float(dataset.index["unigram_entropy"]))
+
+
+def document_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Position ids that restart at 0 on the token after every EOS (each document starts at position 0)."""
+    index = torch.arange(input_ids.shape[-1], device=input_ids.device).expand_as(input_ids)
+    after_eos = torch.nn.functional.pad(input_ids[..., :-1] == eos_token_id, (1, 0))
+    starts = torch.where(after_eos, index, torch.zeros_like(index))
+    return index - torch.cummax(starts, dim=-1).values
+
+
+def separate_documents(model: torch.nn.Module, eos_token_id: int) -> None:
+    """Make `model(input_ids=...)` keep packed documents apart: position ids per document, no cache (a cache
+    turns transformers' packed-sequence mask off). A forward pre-hook, so every caller (training step,
+    evaluation, DDP/FSDP/DeepSpeed wrappers, which all call this module) gets it without passing anything."""
+
+    def add_positions(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict] | None:
+        ids = kwargs.get("input_ids")
+        if ids is None or kwargs.get("position_ids") is not None:
+            return None
+        return args, {**kwargs, "position_ids": document_positions(ids, eos_token_id), "use_cache": False}
+
+    model.register_forward_pre_hook(add_positions, with_kwargs=True)
 
 
 def unigram_entropy(tokens: Sequence[int]) -> float:

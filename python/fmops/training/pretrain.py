@@ -21,6 +21,7 @@ from fmops.training.config import PretrainConfig, PretrainInputs, TrainConfig
 from fmops.training.sampling import Stream
 
 CONFIG_FILE = "fmops_config.json"
+MAX_SHARD_SIZE = "5GB"
 
 
 def accelerator_for(cfg: TrainConfig) -> Any:
@@ -39,6 +40,20 @@ def check_resumable(resume: Path, cfg: PretrainConfig) -> None:
                              f"{key}={value!r}; use the same config to resume, or another --output")  # fmt: skip
 
 
+def training_dtype(accelerator: Any) -> torch.dtype:
+    """The dtype the model trained in: bf16 under bf16 mixed precision (a GPU by default), else fp32."""
+    return torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
+
+
+def save_model(model: Any, state_dict: dict[str, torch.Tensor], dtype: torch.dtype, target: Path) -> None:
+    """The gathered weights as safetensors in `dtype`, in shards of at most MAX_SHARD_SIZE (an index beside
+    them) so a large model never needs one huge file; config.json names the dtype the weights have."""
+    weights = {key: value.to(dtype) if value.is_floating_point() else value for key, value in state_dict.items()}
+    model.save_pretrained(target, state_dict=weights, safe_serialization=True, max_shard_size=MAX_SHARD_SIZE)
+    model.config.dtype = str(dtype).removeprefix("torch.")  # save_pretrained wrote the in-memory (fp32) dtype
+    model.config.save_pretrained(target)
+
+
 def pretrain(
     inputs: PretrainInputs, cfg: PretrainConfig, output: str, workdir: Path, results_dir: str | None
 ) -> dict[str, Any] | None:
@@ -48,7 +63,7 @@ def pretrain(
     set_seed(cfg.seed)
     root = storage.join(output, "checkpoints")
     latest = checkpoint.latest(root)
-    resume = checkpoint.fetch(latest, workdir) if latest else None
+    resume = checkpoint.fetch_files(latest, workdir) if latest else None  # config and tokenizer, not tensors
     if resume is not None:
         check_resumable(resume, cfg)
     replay_docs = inputs.replay.documents if inputs.replay else []
@@ -71,7 +86,7 @@ def pretrain(
         (directory / CONFIG_FILE).write_text(cfg.model_dump_json(indent=2) + "\n")
 
     model, state = loop.train(model, stream, cfg, accelerator, evals=evals, checkpoint_root=root,
-                              resume_from=resume, add_files=add_files)  # fmt: skip
+                              resume_from=latest, add_files=add_files)  # fmt: skip
     ranks = accelerator.gather(torch.tensor([state["tokens_per_rank"]], device=accelerator.device))
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
@@ -79,7 +94,7 @@ def pretrain(
         accelerator.end_training()
         return None
     target = workdir / "output" if storage.is_remote(output) else storage.local_path(output)
-    accelerator.unwrap_model(model).save_pretrained(target, state_dict=state_dict)
+    save_model(accelerator.unwrap_model(model), state_dict, training_dtype(accelerator), target)
     tokenizer.save_pretrained(target)
     result = metrics.summarize(
         state,

@@ -10,17 +10,21 @@ every rank of a multi-process run picks its own slice of the same global batch.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 
 class Stream:
-    def __init__(self, data: torch.Tensor, replay: torch.Tensor | None = None, ratio: float = 0.0, seed: int = 0):
+    """Blocks are anything with len() and integer indexing to a LongTensor [seq_len]: a tensor of packed blocks,
+    or packing.TokenBlocks, which reads each block from token shards when it is asked for."""
+
+    def __init__(self, data: Any, replay: Any | None = None, ratio: float = 0.0, seed: int = 0):
         if replay is None or len(replay) == 0:
             ratio = 0.0
         if not 0.0 <= ratio < 1.0:
             raise ValueError(f"replay ratio must be in [0, 1), got {ratio}")
-        self.sources = [data, replay if replay is not None else data[:0]]
+        self.sources = [data, replay]
         self.ratio = ratio
         self.seed = seed
         self._perms: dict[tuple[int, int], torch.Tensor] = {}
@@ -36,7 +40,7 @@ class Stream:
             self._perms = {k: v for k, v in self._perms.items() if k[1] >= epoch - 1}  # keep memory flat
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + source * 10_007 + epoch)
             self._perms[key] = torch.randperm(len(blocks), generator=generator)
-        return blocks[self._perms[key][position]]
+        return blocks[int(self._perms[key][position])]
 
     def sample(self, i: int) -> torch.Tensor:
         replayed = math.floor(i * self.ratio)

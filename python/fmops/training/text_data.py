@@ -7,17 +7,20 @@ a directory stands for the data files directly inside it (sorted). Formats, by f
     *.txt, *.text     UTF-8 text; documents are separated by blank lines
     *.parquet         a string column `text`, one document a row
 
-A bad line fails the whole input (it is never skipped): the InputError names file, line (or row) and problem.
+Files are read as streams (line by line, parquet by record batch), so `fmops tokenize` holds one batch of
+documents at a time whatever the corpus size. A bad line fails the whole input (it is never skipped): the
+InputError names file, line (or row) and problem.
 """
 
 from __future__ import annotations
 
-import io
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fmops.core import storage
 from fmops.core.errors import InputError, where
-from fmops.data.jsonl import iter_records, read_lines, require_text
+from fmops.data.jsonl import require_text
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "text", ".text": "text", ".parquet": "parquet"}
 FIELD = "text"
@@ -49,18 +52,27 @@ def expand(values: list[str]) -> list[str]:
 
 
 def read_corpus(values: list[str], role: str = "data") -> Corpus:
-    """Every document of every file named by `values` (flag values), validated line by line."""
+    """Every document of every file named by `values` (flag values), validated line by line, in memory."""
     files = expand(values)
     if not files:
         raise InputError(f"{role}: no path given")
-    documents = [doc for uri in files for doc in read_documents(uri)]
+    documents = [doc for uri in files for doc in iter_documents(uri)]
     return Corpus(documents=documents, files=files)
 
 
 def read_documents(uri: str) -> list[str]:
+    return list(iter_documents(uri))
+
+
+def iter_documents(uri: str) -> Iterator[str]:
+    """The documents of one file, in order, validated as they are read."""
     kind = FORMATS.get(_suffix(uri))
     if kind is None:
         raise InputError(f"{uri}: unknown data format (expected one of {', '.join(sorted(FORMATS))})")
+    if not storage.exists(uri):
+        raise InputError(f"{uri}: does not exist")
+    if storage.isdir(uri):
+        raise InputError(f"{uri}: is a directory, expected a file")
     return {"jsonl": _jsonl, "text": _text, "parquet": _parquet}[kind](uri)
 
 
@@ -69,40 +81,66 @@ def _suffix(uri: str) -> str:
     return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
-def _jsonl(uri: str) -> list[str]:
-    return [require_text(record, FIELD, uri, line) for line, record in iter_records(uri)]
+def _lines(uri: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line, decoded one at a time; a file with no text at all is an error."""
+    seen_text = False
+    with storage.open_binary(uri) as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise InputError(f"{where(uri, number)}: bytes are not valid UTF-8") from None
+            seen_text = seen_text or bool(line.strip())
+            yield number, line
+    if not seen_text:
+        raise InputError(f"{uri}: file is empty")
 
 
-def _text(uri: str) -> list[str]:
-    documents, current = [], []
-    for line in [*read_lines(uri), ""]:
+def _jsonl(uri: str) -> Iterator[str]:
+    for number, line in _lines(uri):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{where(uri, number)}: malformed JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{where(uri, number)}: expected a JSON object, got {type(record).__name__}")
+        yield require_text(record, FIELD, uri, number)
+
+
+def _text(uri: str) -> Iterator[str]:
+    current: list[str] = []
+    for _, line in _lines(uri):
         if line.strip():
             current.append(line)
         elif current:
-            documents.append("\n".join(current))
+            yield "\n".join(current)
             current = []
-    return documents
+    if current:
+        yield "\n".join(current)
 
 
-def _parquet(uri: str) -> list[str]:
+def _parquet(uri: str) -> Iterator[str]:
     import pyarrow as pa  # light (no torch); only needed for parquet input
     import pyarrow.parquet as pq
 
-    if not storage.exists(uri):
-        raise InputError(f"{uri}: does not exist")
-    try:
-        table = pq.read_table(io.BytesIO(storage.read_bytes(uri)))
-    except pa.ArrowException as error:
-        raise InputError(f"{uri}: not a readable parquet file ({str(error).splitlines()[0]})") from None
-    if table.num_rows == 0:
-        raise InputError(f"{uri}: file is empty")
-    if FIELD not in table.column_names:
-        raise InputError(f"{where(uri, field=FIELD)}: missing column")
-    column = table.column(FIELD)
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        raise InputError(f"{where(uri, field=FIELD)}: expected string column, got {column.type}")
-    documents = column.to_pylist()
-    for row, value in enumerate(documents, start=1):
-        if value is None or not value.strip():
-            raise InputError(f"{where(uri, row, FIELD)}: empty or whitespace-only text")
-    return documents
+    with storage.open_binary(uri) as handle:
+        try:
+            table = pq.ParquetFile(handle)
+        except pa.ArrowException as error:
+            raise InputError(f"{uri}: not a readable parquet file ({str(error).splitlines()[0]})") from None
+        if table.metadata.num_rows == 0:
+            raise InputError(f"{uri}: file is empty")
+        if FIELD not in table.schema_arrow.names:
+            raise InputError(f"{where(uri, field=FIELD)}: missing column")
+        kind = table.schema_arrow.field(FIELD).type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise InputError(f"{where(uri, field=FIELD)}: expected string column, got {kind}")
+        row = 0
+        for batch in table.iter_batches(batch_size=8192, columns=[FIELD]):
+            for value in batch.column(0).to_pylist():
+                row += 1
+                if value is None or not value.strip():
+                    raise InputError(f"{where(uri, row, FIELD)}: empty or whitespace-only text")
+                yield value

@@ -9,10 +9,16 @@ from typing import Any
 from fmops.core.errors import InputError
 
 
-def declared_value(parameter: dict[str, Any]) -> str | None:
-    """The value a declaration gives when nothing is passed (`value` wins over `default`), or None."""
-    if "value" in parameter or "default" in parameter:
-        return str(parameter.get("value", parameter.get("default")))
+def declared_value(parameter: dict[str, Any], config_map: Callable[[str, str], str] | None = None) -> str | None:
+    """The value a declaration gives when nothing is passed (`value` wins over `valueFrom.configMapKeyRef`,
+    which wins over `default`), or None."""
+    if "value" in parameter:
+        return str(parameter["value"])
+    ref = (parameter.get("valueFrom") or {}).get("configMapKeyRef")
+    if ref and config_map is not None:
+        return config_map(ref.get("name"), ref.get("key"))
+    if "default" in parameter:
+        return str(parameter["default"])
     return None
 
 
@@ -21,16 +27,17 @@ def bind(
     passed: Mapping[str, str],
     *,
     expand: Callable[[str], str] = str,
+    config_map: Callable[[str, str], str] | None = None,
     missing: str | None,
     not_allowed: str | None,
 ) -> dict[str, str]:
     """name -> value for every declared parameter. `expand` fills the variables of a declared value.
-    `missing` and `not_allowed` are the error messages (formatted with name, value, enum, choices); None means
+    `config_map(name, key)` reads a ConfigMap's key. `missing` and `not_allowed` are the error messages (formatted with name, value, enum, choices); None means
     the caller cannot know yet (a static look ahead): a missing value is then empty and no enum is checked."""
     values = {}
     for parameter in declared:
         name = parameter["name"]
-        fallback = declared_value(parameter)
+        fallback = declared_value(parameter, config_map)
         if name in passed:
             value = passed[name]
         elif fallback is not None:

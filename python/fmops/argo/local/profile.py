@@ -7,6 +7,7 @@ deploy step targets the local server. Everything else keeps its template default
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +24,18 @@ def local_values(run_dir: Path) -> dict[str, str]:
     }
 
 
-def workflow_parameters(spec: dict[str, Any], given: dict[str, str], run_dir: Path) -> tuple[dict[str, str], list[str]]:
+def workflow_parameters(spec: dict[str, Any], given: dict[str, str], run_dir: Path,
+                        config_map: Callable[[str, str], str] | None = None) -> tuple[dict[str, str], list[str]]:  # fmt: skip
     """Final workflow parameters and notes on what the local profile changed."""
     declared = {p["name"]: p for p in parameters(spec.get("arguments"))}
     unknown = sorted(set(given) - set(declared))
     if unknown:
-        raise InputError(f"-p {unknown[0]}: not a parameter of this workflow (has: {', '.join(declared)})")
+        raise InputError(f"-p {unknown[0]}: not a parameter of this workflow (has: {', '.join(declared) or 'none'})")
     local = local_values(run_dir)
     changed = {name: local[name] for name in declared if name in local and name not in given}
     notes = [f"local profile: {name}={value} (template default: {declared[name].get('value', '')})"
              for name, value in changed.items()]  # fmt: skip
-    values = bind(list(declared.values()), {**given, **changed},
+    values = bind(list(declared.values()), {**given, **changed}, config_map=config_map,
                   missing="parameter '{name}' has no default: pass -p {name}=VALUE",
                   not_allowed="-p {name}={value}: must be one of {choices}")  # fmt: skip
     return values, notes

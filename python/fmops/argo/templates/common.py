@@ -108,9 +108,9 @@ def from_task(name: str, task: str, output: str) -> Parameter:
     return Parameter(name=name, value_from=ValueFrom(parameter=f"{{{{tasks.{task}.outputs.parameters.{output}}}}}"))
 
 
-def training_retry() -> RetryStrategy:
-    """Retry node loss, spot interruption and crashes, never bad input (exit 2); the stage resumes
-    from its last complete checkpoint, so a retry continues instead of starting over."""
+def retry_strategy() -> RetryStrategy:
+    """Retry node loss, spot interruption and crashes, never bad input (exit 2). Training resumes from
+    its last complete checkpoint and evaluation starts again, so a retry costs at most one attempt."""
     return RetryStrategy(
         limit=3,
         retry_policy="Always",
@@ -119,11 +119,42 @@ def training_retry() -> RetryStrategy:
     )
 
 
+# Karpenter neither consolidates nor drifts a node while a pod with this annotation runs on it: a training
+# step is never moved off its node half way (spot interruption and node failure still happen; retries cover them).
+DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
+# Per GPU: enough CPU for data loading and memory for the host copy of a checkpoint shard; a request, so the
+# scheduler reserves it and a training pod never shares its node's memory with a stranger.
+CPU_PER_GPU, MEMORY_PER_GPU = 4, 32
+GPUS = "{{inputs.parameters.gpus-per-node}}"
+
+
+def as_int(tag: str) -> str:
+    """`{{inputs.parameters.x-y}}` as a number inside an expression tag (a hyphen there would subtract).
+    Double quotes: Argo fills tags into a resource manifest before it parses the YAML, where a single
+    quote would arrive doubled by YAML's escaping."""
+    return f'asInt(inputs.parameters["{tag.removeprefix("{{inputs.parameters.").removesuffix("}}")}"])'
+
+
+def per_gpu(gpus: str) -> dict[str, str]:
+    """CPU and memory requests for `gpus` GPUs: an expression tag when the count is a parameter."""
+    if gpus.isdigit():
+        return {"cpu": str(CPU_PER_GPU * int(gpus)), "memory": f"{MEMORY_PER_GPU * int(gpus)}Gi"}
+    count = as_int(gpus)
+    return {"cpu": f"{{{{={CPU_PER_GPU} * {count}}}}}", "memory": f"{{{{={MEMORY_PER_GPU} * {count}}}}}Gi"}
+
+
+def train_pool(gpus: str) -> str:
+    """The training pool for a node of `gpus` GPUs: gpu-train (p5/p4d, 8 GPUs, EFA) for 8, gpu-train-small
+    (g6e/g6/g5) below, so a one-GPU step does not occupy an 8-GPU instance."""
+    count = as_int(gpus)
+    return f"{{{{={count} >= 8 ? 'gpu-train' : 'gpu-train-small'}}}}"
+
+
 def gpu_scheduling(pool: str, gpus: str) -> dict[str, Any]:
     """Container keyword arguments that put a step on a GPU node pool with `gpus` GPUs and a large /dev/shm."""
     return {
         "resources": ResourceRequirements(
-            requests={"nvidia.com/gpu": gpus, "cpu": "4", "memory": "32Gi"}, limits={"nvidia.com/gpu": gpus}
+            requests={"nvidia.com/gpu": gpus, **per_gpu(gpus)}, limits={"nvidia.com/gpu": gpus}
         ),
         "tolerations": [GPU_TOLERATION],
         "node_selector": {NODE_POOL: pool},

@@ -14,6 +14,7 @@ from hera.workflows.models import TemplateRef
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import DAY, HOUR, RESULTS_DIR, param
+from fmops.argo.templates.training import EFA_HELP
 
 PARAMS = [
     param("storage-root", "URI under which runs, watermarks and the model registry live", "s3://fmops-data/fmops"),
@@ -25,6 +26,7 @@ PARAMS = [
     param("eval-tasks", "comma-separated lm-eval tasks", "demo"),
     param("nodes", "training nodes (above 1: a PyTorchJob)", "1"),
     param("gpus-per-node", "GPUs per training node", "1"),
+    param("efa-per-node", EFA_HELP, "32"),
     param("strategy", "ddp, fsdp2 or zero3", "ddp", enum=["ddp", "fsdp2", "zero3"]),
 ]  # fmt: skip
 
@@ -83,6 +85,7 @@ with CronWorkflow(
                 "recipe": W % "recipe",
                 "nodes": W % "nodes",
                 "gpus-per-node": W % "gpus-per-node",
+                "efa-per-node": W % "efa-per-node",
                 "strategy": W % "strategy",
             },
         )

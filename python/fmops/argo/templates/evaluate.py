@@ -51,6 +51,8 @@ def evaluate_container() -> Container:
         ],
         env=[common.hf_token_env()],
         labels={STEP_KIND: "gpu"},
+        # gpu-serve is mostly spot: an interrupted evaluation is run again rather than failing the pipeline.
+        retry_strategy=common.retry_strategy(),
         active_deadline_seconds=6 * HOUR,
         **common.gpu_scheduling("gpu-serve", "1"),
     )  # fmt: skip

@@ -13,6 +13,7 @@ from hera.workflows.models import TemplateRef
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import DAY, RESULTS_DIR, param
+from fmops.argo.templates.training import EFA_HELP
 
 BOOL = ["true", "false"]
 PARAMS = [
@@ -34,12 +35,13 @@ PARAMS = [
     param("deploy-target", "cluster (vLLM) or local (transformers serve)", "cluster", enum=["cluster", "local"]),
     param("nodes", "nodes per training phase (above 1: a PyTorchJob)", "1"),
     param("gpus-per-node", "GPUs per training node", "1"),
+    param("efa-per-node", EFA_HELP, "32"),
     param("strategy", "ddp, fsdp2 or zero3", "ddp", enum=["ddp", "fsdp2", "zero3"]),
 ]  # fmt: skip
 
 W = "{{workflow.parameters.%s}}"
 PLAN = "{{tasks.plan.outputs.parameters.%s}}"
-SCALING = {"nodes": W % "nodes", "gpus-per-node": W % "gpus-per-node", "strategy": W % "strategy"}
+SCALING = {name: W % name for name in ("nodes", "gpus-per-node", "efa-per-node", "strategy")}
 
 
 def phase(name: str, template: str) -> TemplateRef:

@@ -20,13 +20,17 @@ from fmops.argo.templates.common import DAY, RESULTS_DIR, STEP_KIND, TRAIN_IMAGE
 PYTORCHJOB_API = "kubeflow.org/v1"
 SCALING = ("nodes", "gpus-per-node", "efa-per-node", "strategy")
 WORKERS = "{{=asInt(inputs.parameters.nodes) - 1}}"
+EFA = "{{inputs.parameters.efa-per-node}}"
+
+
+EFA_HELP = "EFA interfaces per node of a multi-node run (p5: 32, p5en: 16, p4d: 4); 0 sends NCCL over TCP"
 
 
 def scaling_params() -> list[Parameter]:
     return [
         param("nodes", "nodes to train on; above 1 the step becomes a Kubeflow PyTorchJob", "1"),
         param("gpus-per-node", "GPUs (and processes) per node", "1"),
-        param("efa-per-node", "EFA network interfaces per node for multi-node runs (p5: 32, p4d: 4)", "0"),
+        param("efa-per-node", EFA_HELP, "32"),
         param("strategy", "how processes share the model: ddp (fits one GPU), fsdp2 or zero3 (sharded)",
               "ddp", enum=["ddp", "fsdp2", "zero3"]),
     ]  # fmt: skip
@@ -50,46 +54,92 @@ def train_container(stage_params: list[Parameter], stage_args: list[str], deadli
         inputs=common.bare(*[p.name for p in stage_params], *SCALING),
         env=[common.hf_token_env()],
         labels={STEP_KIND: "training"},
-        retry_strategy=common.training_retry(),
+        annotations=common.DO_NOT_DISRUPT,
+        retry_strategy=common.retry_strategy(),
         synchronization=common.GPU_TRAINING_SEMAPHORE,
         active_deadline_seconds=deadline,
-        **common.gpu_scheduling("gpu-train", "{{inputs.parameters.gpus-per-node}}"),
+        **common.gpu_scheduling(common.train_pool(common.GPUS), common.GPUS),
     )
 
 
-def pytorchjob_manifest(stage: str, stage_args: list[str]) -> str:
-    """A PyTorchJob whose every replica runs the same `fmops launch` line (rank from the operator's env)."""
+# NCCL over EFA as the AWS reference setups run it: libfabric's EFA provider only (no silent fallback to
+# its TCP provider), GPUDirect RDMA on p4d/p5, fork-safe buffers for data-loader workers, and the chosen
+# transport (NET/OFI ... efa, or NET/Socket when EFA is missing) in every pod's log.
+EFA_ENV = [
+    {"name": "FI_PROVIDER", "value": "efa"},
+    {"name": "FI_EFA_USE_DEVICE_RDMA", "value": "1"},
+    {"name": "FI_EFA_FORK_SAFE", "value": "1"},
+    {"name": "NCCL_DEBUG", "value": "INFO"},
+    {"name": "NCCL_DEBUG_SUBSYS", "value": "INIT,NET"},
+]
+HF_TOKEN_ENV = {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token",
+                                                                   "optional": True}}}  # fmt: skip
+JOB_LABEL = "fmops.io/job"
+ZONE = "topology.kubernetes.io/zone"
+# A finished job and its pods stay this long for `kubectl logs`, then the operator deletes them.
+FINISHED_TTL = 3600
+
+
+def pytorchjob_manifest(
+    name: str,
+    command: list[str],
+    *,
+    kind: str = "training",
+    deadline: int,
+    backoff: int = 3,
+    restart: str = "OnFailure",
+    env: list[dict] = (),
+    workers: str | int = WORKERS,
+) -> str:
+    """A PyTorchJob (Master + `workers` Workers) whose every replica runs `command` on a gpu-train node
+    with EFA. Its life is bounded like the step that creates it: it stops at the step's deadline and is
+    deleted an hour after it ends (cleanPodPolicy All removes its pods at once), and it is owned by
+    the Workflow. All its pods share one zone (EFA does not cross zones) through a pod affinity on a
+    label unique to this run and stage.
+
+    Gang scheduling: no co-scheduler is installed; instead the `gpu-training` semaphore bounds how many
+    GPU jobs compete for the capped pool, Karpenter provisions every pending replica of a job in one
+    batch, and a job whose workers cannot all start ends at its deadline rather than holding GPUs."""
+    job_id = f"{{{{workflow.uid}}}}-{name}"
     pod = {
-        "metadata": {"labels": {STEP_KIND: "training"}},
+        "metadata": {"labels": {STEP_KIND: kind, JOB_LABEL: job_id}, "annotations": dict(common.DO_NOT_DISRUPT)},
         "spec": {
             "serviceAccountName": common.SERVICE_ACCOUNT,
+            # The workflow pods' identity (the images' user), which the operator's pods do not inherit.
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
             "nodeSelector": {common.NODE_POOL: "gpu-train"},
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {JOB_LABEL: job_id}}, "topologyKey": ZONE}]}},
             "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
             "containers": [{
                 "name": "pytorch",
                 "image": "{{inputs.parameters.image}}",
-                "command": ["fmops"],
-                "args": launch_args("{{inputs.parameters.nodes}}", stage_args),
-                "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
-                    "name": "hf-token", "key": "token", "optional": True}}}],
+                "command": command[:1],
+                "args": command[1:],
+                "env": [*env, *EFA_ENV],
                 "resources": {
-                    "limits": {"nvidia.com/gpu": "{{inputs.parameters.gpus-per-node}}",
-                               "vpc.amazonaws.com/efa": "{{inputs.parameters.efa-per-node}}"},
+                    "requests": {"nvidia.com/gpu": common.GPUS, "vpc.amazonaws.com/efa": EFA,
+                                 **common.per_gpu(common.GPUS)},
+                    "limits": {"nvidia.com/gpu": common.GPUS, "vpc.amazonaws.com/efa": EFA},
                 },
                 "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+                "securityContext": {"allowPrivilegeEscalation": False},
             }],
         },
     }  # fmt: skip
     job = {
         "apiVersion": PYTORCHJOB_API,
         "kind": "PyTorchJob",
-        "metadata": {"generateName": f"{{{{workflow.name}}}}-{stage}-", "namespace": common.NAMESPACE},
+        "metadata": {"generateName": f"{{{{workflow.name}}}}-{name}-", "namespace": common.NAMESPACE,
+                     "labels": {JOB_LABEL: job_id}},
         "spec": {
-            "runPolicy": {"cleanPodPolicy": "Running", "backoffLimit": 3},
+            "runPolicy": {"cleanPodPolicy": "All", "backoffLimit": backoff, "activeDeadlineSeconds": deadline,
+                          "ttlSecondsAfterFinished": FINISHED_TTL},
             "pytorchReplicaSpecs": {
-                "Master": {"replicas": 1, "restartPolicy": "OnFailure", "template": pod},
-                "Worker": {"replicas": WORKERS, "restartPolicy": "OnFailure", "template": copy.deepcopy(pod)},
+                "Master": {"replicas": 1, "restartPolicy": restart, "template": pod},
+                "Worker": {"replicas": workers, "restartPolicy": restart, "template": copy.deepcopy(pod)},
             },
         },
     }  # fmt: skip
@@ -98,16 +148,17 @@ def pytorchjob_manifest(stage: str, stage_args: list[str]) -> str:
 
 
 def distributed_resource(stage: str, stage_params: list[Parameter], stage_args: list[str], deadline: int) -> Resource:
+    command = ["fmops", *launch_args("{{inputs.parameters.nodes}}", stage_args)]
     return Resource(
         name="train-distributed",
         action="create",
         set_owner_reference=True,
-        manifest=pytorchjob_manifest(stage, stage_args),
+        manifest=pytorchjob_manifest(stage, command, deadline=deadline, env=[HF_TOKEN_ENV]),
         success_condition="status.replicaStatuses.Master.succeeded > 0",
         failure_condition="status.replicaStatuses.Master.failed > 0",
         inputs=[*common.bare(*[p.name for p in stage_params], *SCALING), common.image_input(TRAIN_IMAGE)],
         labels={STEP_KIND: "training"},
-        retry_strategy=common.training_retry(),
+        retry_strategy=common.retry_strategy(),
         synchronization=common.GPU_TRAINING_SEMAPHORE,
         active_deadline_seconds=deadline,
     )  # fmt: skip

@@ -6,20 +6,17 @@
 (a PyTorchJob over EFA) whose bus bandwidth appears as the `allreduce` output parameter.
 """
 
-import copy
-
-import yaml
 from hera.workflows import DAG, Container, Resource, Task, WorkflowTemplate
 
 from fmops.argo.templates import common
-from fmops.argo.templates.common import HOUR, NAMESPACE, NODE_POOL, STEP_KIND, TRAIN_IMAGE, param
-from fmops.argo.templates.training import collect_container
+from fmops.argo.templates.common import HOUR, STEP_KIND, TRAIN_IMAGE, param
+from fmops.argo.templates.training import EFA_HELP, collect_container, pytorchjob_manifest
 
 CUDA_IMAGE = "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
 PARAMS = [
     param("output", "URI where the all-reduce result (metrics.json, manifest.json) is written"),
     param("gpus-per-node", "GPUs per training node to include in the all-reduce", "8"),
-    param("efa-per-node", "EFA interfaces per node (p5: 32, p4d: 4)", "32"),
+    param("efa-per-node", EFA_HELP, "32"),
     param("size-mb", "all-reduce message size in MiB", "1024"),
 ]
 
@@ -37,39 +34,9 @@ def nvidia_smi() -> Container:
 
 
 def allreduce_manifest() -> str:
-    pod = {
-        "metadata": {"labels": {STEP_KIND: "gpu"}},
-        "spec": {
-            "serviceAccountName": common.SERVICE_ACCOUNT,
-            "nodeSelector": {NODE_POOL: "gpu-train"},
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-            "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
-            "containers": [{
-                "name": "pytorch",
-                "image": "{{inputs.parameters.image}}",
-                "command": ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}",
-                            "-m", "fmops.cli", "allreduce", "--size-mb", "{{inputs.parameters.size-mb}}",
-                            "--output", "{{inputs.parameters.output}}"],
-                "env": [{"name": "NCCL_DEBUG", "value": "INFO"}],
-                "resources": {"limits": {"nvidia.com/gpu": "{{inputs.parameters.gpus-per-node}}",
-                                         "vpc.amazonaws.com/efa": "{{inputs.parameters.efa-per-node}}"}},
-                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
-            }],
-        },
-    }  # fmt: skip
-    job = {
-        "apiVersion": "kubeflow.org/v1",
-        "kind": "PyTorchJob",
-        "metadata": {"generateName": "{{workflow.name}}-allreduce-", "namespace": NAMESPACE},
-        "spec": {
-            "runPolicy": {"cleanPodPolicy": "Running", "backoffLimit": 0},
-            "pytorchReplicaSpecs": {
-                "Master": {"replicas": 1, "restartPolicy": "Never", "template": pod},
-                "Worker": {"replicas": 1, "restartPolicy": "Never", "template": copy.deepcopy(pod)},
-            },
-        },
-    }
-    return yaml.safe_dump(job, sort_keys=False)
+    command = ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}", "-m", "fmops.cli", "allreduce",
+               "--size-mb", "{{inputs.parameters.size-mb}}", "--output", "{{inputs.parameters.output}}"]  # fmt: skip
+    return pytorchjob_manifest("allreduce", command, kind="gpu", deadline=HOUR, backoff=0, restart="Never", workers=1)
 
 
 with WorkflowTemplate(

@@ -1,0 +1,53 @@
+"""The rendered workflows/ as data for the infra tests: documents, their templates, and the PyTorchJobs
+their resource templates create (the manifests are strings inside the WorkflowTemplates)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from tests.infra.conftest import ROOT
+
+WORKFLOWS = ROOT / "workflows"
+
+
+@cache
+def documents() -> tuple[tuple[Path, dict], ...]:
+    found = []
+    for path in sorted(WORKFLOWS.glob("fmops-*.yaml")):
+        found += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return tuple(found)
+
+
+def spec_of(doc: dict) -> dict:
+    spec = doc.get("spec") or {}
+    return spec.get("workflowSpec", spec)
+
+
+def templates() -> Iterator[tuple[str, dict]]:
+    """(document name, template) for every template of every WorkflowTemplate and CronWorkflow."""
+    for _, doc in documents():
+        for template in spec_of(doc).get("templates") or []:
+            yield doc["metadata"]["name"], template
+
+
+def pytorchjobs() -> list[tuple[str, dict, dict]]:
+    """(document name, resource template, PyTorchJob manifest) for every PyTorchJob the templates create."""
+    found = []
+    for name, template in templates():
+        manifest = (template.get("resource") or {}).get("manifest")
+        if manifest:
+            # An expression tag left unquoted (the replica count, a number once Argo fills it in) reads as
+            # a YAML flow mapping: quote it to read the manifest as Argo's substitution sees it.
+            job = yaml.safe_load(re.sub(r": (\{\{=.*\}\})$", r": '\1'", manifest, flags=re.M))
+            if job.get("kind") == "PyTorchJob":
+                found.append((name, template, job))
+    return found
+
+
+def job_pods(job: dict) -> list[dict]:
+    return [replica["template"] for replica in job["spec"]["pytorchReplicaSpecs"].values()]
