@@ -51,7 +51,6 @@ resource "helm_release" "karpenter" {
 resource "aws_iam_service_linked_role" "spot" {
   count            = var.create_spot_service_linked_role ? 1 : 0
   aws_service_name = "spot.amazonaws.com"
-  description      = "EC2 Spot for the Karpenter spot node pools of ${var.cluster_name}"
 }
 
 data "aws_iam_role" "spot" {

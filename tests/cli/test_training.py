@@ -1,4 +1,4 @@
-"""`fmops pretrain`, `fmops sft` and `fmops dpo` as a user and Argo start them, in a new process: bad input is
+"""`fmops tokenize`, `fmops pretrain`, `fmops sft` and `fmops dpo` as a user and Argo start them, in a new process: bad input is
 exit 2 and one line on stderr, no traceback, and it is refused before torch, transformers or TRL is imported."""
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from tests.helpers import fmops
 HEAVY = ("torch", "transformers", "trl", "datasets")
 BAD = {
     "pretrain": '{"text": "12+34=46"}\n{"text": 3.5}\n',
+    "tokenize": '{"text": "12+34=46"}\n{"txt": "1+1=2"}\n',
     "sft": json.dumps({"messages": []}) + "\n",
     "dpo": json.dumps({"prompt": "What is 1+2?", "chosen": "3", "rejected": "3"}) + "\n",
 }
 PROBLEM = {
     "pretrain": ":2: field 'text': expected str, got float",
+    "tokenize": ":2: field 'text': missing",
     "sft": ":1: field 'messages': empty list of messages",
     "dpo": ":1: field 'rejected': identical to 'chosen'",
 }
@@ -28,7 +30,7 @@ PROBLEM = {
 def test_bad_data_is_refused_before_heavy_imports(tmp_path, command):
     data = tmp_path / "data.jsonl"
     data.write_text(BAD[command])
-    model = "tiny" if command == "pretrain" else str(tmp_path)
+    model = "tiny" if command in ("pretrain", "tokenize") else str(tmp_path)
     code = (
         "import sys\nfrom fmops.cli import main\n"
         f"status = main([{command!r}, '--model', {model!r}, '--data', sys.argv[1], '--output', sys.argv[2]])\n"

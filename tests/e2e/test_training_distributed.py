@@ -30,13 +30,13 @@ def test_torchrun_two_ranks_both_train_rank0_writes_model_loads(tmp_path, demo_d
     assert metrics["world_size"] == 2
     assert metrics["tokens_per_rank"] == [512, 512]
     assert metrics["tokens"] == 1024
-    # Only rank 0 wrote: one "wrote" line, one manifest, checkpoints holding one complete copy each.
+    # Only rank 0 wrote the output: one "wrote" line, one manifest. Each checkpoint holds every rank's own part.
     assert result.stdout.count("fmops pretrain: wrote") == 1
     assert json.loads((output / "manifest.json").read_text())["metrics"]["world_size"] == 2
     assert sorted(p.name for p in (output / "checkpoints").iterdir()) == ["step-00000002", "step-00000004"]
-    assert sorted(p.name for p in (output / "checkpoints" / "step-00000004").glob("random_states_*")) == [
-        "random_states_0.pkl", "random_states_1.pkl"
-    ]  # fmt: skip
+    last = output / "checkpoints" / "step-00000004"
+    assert sorted(p.name for p in last.glob("rank-*.pt")) == ["rank-0.pt", "rank-1.pt"]
+    assert sorted(p.name for p in (last / "sharded").glob("*.distcp")) == ["__0_0.distcp", "__1_0.distcp"]
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -82,3 +82,24 @@ def test_zones_fit_a_region_with_fewer_than_asked():
                             cwd="/")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load(result.stdout.replace("tolist(", "").replace(")", "")) == ["r-2a", "r-2b"]
+
+
+def test_argocd_readme_lists_every_application_with_its_wave_and_level():
+    text = (TERRAFORM.parent / "argocd" / "README.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] not in ("Application", "---"):
+            rows[cells[0]] = cells
+    levels = terraform_levels() | argocd_levels() | {"kube-system": "privileged"}
+    for _, app in applications():
+        name = app["metadata"]["name"]
+        if name == "fmops-root":
+            continue
+        assert name in rows, f"argocd/README.md does not list {name}"
+        _, _, namespace, level, wave = rows[name]
+        assert wave == app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"], name
+        destination = app["spec"]["destination"]["namespace"]
+        if namespace != "cluster":
+            assert namespace == destination, name
+            assert level.split()[0] == levels[destination], f"{name}: README says {level}"

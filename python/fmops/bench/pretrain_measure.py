@@ -1,10 +1,11 @@
 """The torch side of `fmops bench pretrain`: one measurement of one model shape, in a process of its own.
 
 `ours`: the stage's own training function, `fmops.training.loop.train()`, with the accelerator the stage
-builds (`fmops.training.pretrain.accelerator_for`) and the stage's default config (`PretrainConfig`), fed random
-tokens through the stage's `Stream`. `baseline`: transformers' `Trainer` as a practitioner would tune it for
-throughput (bf16, sdpa, fused AdamW, torch.compile), the bar the stage's own loop has to clear, with what a CPU
-cannot do dropped and listed in `dropped_on_cpu`.
+builds (`fmops.training.pretrain.accelerator_for`) and, on a GPU, the stage's GPU recipe (`--config gpu`:
+compile, Liger, sdpa; on a CPU the default config), fed random tokens through the stage's `Stream`. `baseline`:
+transformers' `Trainer` as a practitioner would tune it for throughput (bf16, sdpa, fused AdamW,
+torch.compile), the bar the stage's own loop has to clear, with what a CPU cannot do dropped and listed in
+`dropped_on_cpu`.
 Both see the same model shape and initial weights, the same tokens per optimizer step and sequence length;
 the first `warmup` optimizer steps of each are excluded from timing.
 
@@ -32,12 +33,16 @@ from typing import Any
 import torch
 from accelerate.utils import is_compiled_module
 
+from fmops.core import config
 from fmops.training import flops, loop, metrics
 from fmops.training.config import PretrainConfig
 from fmops.training.pretrain import accelerator_for
 from fmops.training.sampling import Stream
 
 SEED = 0
+GPU_RECIPE = "gpu"  # fmops/recipes/pretrain/gpu.yaml: what `ours` trains with on a GPU
+SPEED_FIELDS = ("tf32", "torch_compile", "torch_compile_scope", "activation_checkpointing", "liger",
+                "attn_implementation")  # fmt: skip
 
 
 def build_model(shape: dict[str, Any]) -> Any:
@@ -66,9 +71,12 @@ def reset_device(device: torch.device) -> None:
 def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     """`loop.train()` as `fmops pretrain` runs it, on random tokens; timing from its own per-step history."""
     total = run["warmup"] + run["steps"]
-    cfg = PretrainConfig(
-        max_steps=total, max_length=run["seq_len"], per_device_train_batch_size=run["batch"],
-        gradient_accumulation_steps=1, save_steps=0, eval_steps=0, logging_steps=max(1, total // 4), seed=SEED,
+    recipe = GPU_RECIPE if torch.cuda.is_available() else ""
+    # logging_steps = warmup: the loop reads the losses back (a device sync) at the end of the untimed steps
+    cfg = config.load(
+        PretrainConfig, "pretrain", recipe, max_steps=total, max_length=run["seq_len"],
+        per_device_train_batch_size=run["batch"], gradient_accumulation_steps=1, save_steps=0, eval_steps=0,
+        logging_steps=run["warmup"], seed=SEED,
     )  # fmt: skip
     accelerator = accelerator_for(cfg)
     reset_device(accelerator.device)
@@ -80,15 +88,20 @@ def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     timed = state["history"][run["warmup"] :]
     tokens, seconds = sum(h["tokens"] for h in timed), sum(h["seconds"] for h in timed)
     result = {
-        "path": "fmops.training.loop.train (the function `fmops pretrain` runs), stage default config",
+        "path": "fmops.training.loop.train (the function `fmops pretrain` runs), "
+                + (f"recipe {recipe}" if recipe else "stage default config"),
+        "speed": {key: getattr(cfg, key) for key in SPEED_FIELDS},
+        "optimizer": state["optimizer"],
+        "fused": state["fused"],
         "precision": accelerator.mixed_precision,
         "micro_batch": cfg.per_device_train_batch_size,
         "grad_accum": cfg.gradient_accumulation_steps,
         "tokens_per_step": cfg.tokens_per_step(accelerator.num_processes),
-        "timing": "sum of the loop's per-step seconds (each ends on loss.item(), a device sync)",
+        "timing": "sum of the loop's per-step seconds after the warm-up (it reads the losses back, a device "
+                  "sync, at the end of the warm-up and of the run)",
         **_throughput(tokens, seconds, flops_token, accelerator.device, parameters),
         "final_loss": state["history"][-1]["loss"],
-        "compiled": is_compiled_module(model),
+        "compiled": is_compiled_module(model) or cfg.torch_compile,  # the loop compiles in place (blocks or model)
     }
     accelerator.end_training()
     return result

@@ -4,9 +4,10 @@
     fmops bench pretrain --model-size 124m,1b --steps 30 --warmup 10 --output benchmarks/pretrain-h100.json
 
 For each size: (a) `ours`, `fmops.training.loop.train()` — the function `fmops pretrain` runs — with the
-stage's accelerator and default config, on random tokens; (b) `baseline`, transformers' `Trainer` with
-bf16=True, torch_compile=True, optim="adamw_torch_fused", sdpa attention: the Trainer tuned as far as its
-own options go, the bar a hand-written loop must clear to be worth keeping. Same model shape and
+stage's accelerator and, on a GPU, its GPU recipe (`--config gpu`; on a CPU the default config), on random
+tokens; (b) `baseline`, transformers' `Trainer` with bf16=True, torch_compile=True, optim="adamw_torch_fused",
+sdpa attention: the Trainer tuned as far as its own options go, the bar a hand-written loop must clear to be
+worth keeping. Same model shape and
 initial weights, same tokens per optimizer step (batch × seq_len) and sequence length; the first --warmup
 optimizer steps of each are not timed. On CPU the baseline drops bf16, compile and fused AdamW (listed in
 `dropped_on_cpu`). Both run in one command on the same device, one after the other, each in a fresh child
@@ -34,7 +35,7 @@ it); this benchmark needs neither trl nor datasets (beware: transformers imports
 installed, so a `--no-deps` datasets wheel without pyarrow, dill, multiprocess and xxhash breaks the Trainer import).
 Download the wheels where there is an index, copy them over, and run from the source tree (no build step):
     pip download -d wheels --python-version 3.12 --platform manylinux2014_x86_64 --only-binary=:all: \
-        --no-deps pydantic pydantic-core annotated-types typing-inspection  # + liger-kernel once the stage uses it
+        --no-deps pydantic pydantic-core annotated-types typing-inspection liger-kernel  # the GPU recipe uses Liger
     pip install --no-deps wheels/*.whl
     PYTHONPATH=python python -m fmops bench pretrain --model-size 124m,1b --steps 30 --warmup 10 \
         --output benchmarks/pretrain-h100.json

@@ -11,6 +11,14 @@ cosine_with_min_lr, both with a floor), mix a fraction --replay-ratio of every b
 the replay loss: its rise from the start (`forgetting`) is the forgetting signal. `--model tiny` builds a
 fresh ~1M-parameter Llama.
 
+Data (--data, --replay): raw text files (.jsonl `text`, .txt, .parquet; tokenized in memory at the start:
+for small corpora), or one prepared dataset from `fmops tokenize` (a directory or s3:// prefix with
+index.json): its token shards stay on storage and every rank reads only the blocks it trains on (memory-mapped
+locally, ranged reads on s3://), so memory stays flat whatever the corpus size. The dataset must have been
+tokenized with this model's tokenizer (`--model tiny` uses the tokenizer saved with the shards); held-out
+text is the dataset's tail from a document start on. `--set separate_documents=true`: packed documents do not
+attend to each other (position ids restart after each EOS; block-diagonal causal mask).
+
 Which path for which size:
     laptop / CI, tiny model          fmops pretrain ... (one process, CPU or one GPU)
     one node, several GPUs           fmops launch --gpus-per-node 8 --strategy ddp|fsdp2 -- pretrain ...
@@ -60,7 +68,8 @@ def _optional_float(text: str) -> float | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="tiny | path | s3:// | hub id | registry pointer")
-    parser.add_argument("--data", nargs="+", required=True, help="files/dirs (.jsonl, .txt, .parquet), commas ok")
+    parser.add_argument("--data", nargs="+", required=True,
+                        help="files/dirs (.jsonl, .txt, .parquet), commas ok, or one fmops tokenize output")
     parser.add_argument("--output", required=True, help="output directory or s3:// URI")
     parser.add_argument("--replay", default="", help="earlier corpus to replay (files/dirs, comma-separated)")
     parser.add_argument("--replay-ratio", type=_optional_float, help="fraction of sequences from --replay")

@@ -12,8 +12,9 @@ tokenizer (tokenizer.json of a path or s3:// model, or a hub id) tokenizes batch
 Output (--output): tokens-NNNNN.bin (token ids, uint16 for vocabularies below 65536, else uint32, each document
 followed by EOS, shard_tokens per file), documents.bin (uint64 token offset of every document's start),
 index.json (dtype, tokenizer sha256, totals, per file bytes and sha256), and manifest.json last.
-`fmops pretrain` refuses a dataset whose tokenizer is not its model's, and names a shard that is missing,
-truncated or (when read whole) no longer matches its sha256.
+`fmops pretrain` refuses a dataset whose tokenizer is not its model's, and names a shard that is missing or
+truncated (checked on every open; training reads ranges). A rerun with the same --output reads every file
+whole and names any that no longer matches its sha256 (exit 2), else says it is already complete.
 
 metrics (in manifest.json): documents, tokens, shards, dtype, unigram_entropy (nats/token), seconds and
 tokens_per_s (of the tokenizing pass). Settings (--config FILE, --set KEY=VALUE): shard_tokens, batch_size,
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     config = options.load_config(TokenizeConfig, STAGE, args, shard_tokens=args.shard_tokens)
     result = tokenize(model=args.model, data=args.data, output=args.output, config=config)
     if result.metrics is None:
-        print(f"{result.output}: already complete (manifest.json present); nothing to do", file=sys.stderr)
+        print(f"{result.output}: already complete (every shard matches its sha256); nothing to do", file=sys.stderr)
         return 0
     m = result.metrics
     print(f"fmops tokenize: wrote {result.output} ({m['tokens']:,} tokens, {m['documents']:,} documents, "

@@ -36,15 +36,19 @@ def read_lines(uri: str) -> list[str]:
 def iter_records(uri: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; a line that is not a JSON object is an error."""
     for number, line in enumerate(read_lines(uri), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{where(uri, number)}: malformed JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where(uri, number)}: expected a JSON object, got {type(record).__name__}")
-        yield number, record
+        if line.strip():
+            yield number, parse_record(line, uri, number)
+
+
+def parse_record(line: str, uri: str, number: int) -> dict[str, Any]:
+    """One line as a JSON object; anything else is an InputError naming file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{where(uri, number)}: malformed JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{where(uri, number)}: expected a JSON object, got {type(record).__name__}")
+    return record
 
 
 def require(record: dict[str, Any], field: str, kind: type | tuple[type, ...], uri: str, line: int) -> Any:

@@ -6,6 +6,9 @@ it writes `checkpoint-N/` in place, so a pod killed mid-save leaves a half-writt
 has finished (`on_save`) the directory is published: renamed into `checkpoints/` locally (atomic), or
 uploaded to S3 with `trainer_state.json` last, the file whose presence marks an S3 checkpoint complete.
 A rerun with the same output resumes from the newest complete checkpoint.
+With several processes every rank saves its own part (its RNG state; its shards under FSDP): all of them wait
+until every rank has saved, each rank uploads the files only it wrote (s3://, where each has its own staging
+directory), and then the main one publishes and writes the marker.
 """
 
 from __future__ import annotations
@@ -59,9 +62,15 @@ class PublishCheckpoints(TrainerCallback):
         self.keep = keep
 
     def on_save(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201 (the TrainerCallback signature)
+        from accelerate import PartialState
+
+        staged = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if self.remote and not state.is_world_process_zero:
+            self._upload(staged, marker=False)  # this rank's own files, from its own staging directory
+            shutil.rmtree(staged, ignore_errors=True)
+        PartialState().wait_for_everyone()  # every rank's part is written (and uploaded) before it is published
         if not state.is_world_process_zero:
             return control
-        staged = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         target = self.published / staged.name
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staged, target)
@@ -70,8 +79,8 @@ class PublishCheckpoints(TrainerCallback):
         self._prune()
         return control
 
-    def _upload(self, local: Path) -> None:
-        files = sorted(p for p in local.rglob("*") if p.is_file())
+    def _upload(self, local: Path, marker: bool = True) -> None:
+        files = sorted(p for p in local.rglob("*") if p.is_file() and (marker or p.name != STATE))
         files.sort(key=lambda p: p.name == STATE)  # the completion marker goes last
         for file in files:
             storage.atomic_write_bytes(storage.join(self.remote, local.name, file.relative_to(local).as_posix()),

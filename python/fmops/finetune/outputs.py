@@ -3,6 +3,8 @@
 A local output is worked in place (the model lands at its root, checkpoints under checkpoints/). An s3://
 output is worked in a local temporary directory and uploaded: checkpoints as they complete, the model at
 the end. Starting a run removes an old manifest.json first, so a rerun is never "complete" half-way.
+With several processes only the main one removes and finishes (uploads, metrics, manifest), and only once
+every rank is done: the runner calls `finish` after a barrier, on the main process.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from fmops.finetune import checkpoints
 
 
 @contextlib.contextmanager
-def workspace(output: str) -> Iterator[Path]:
-    """A local directory standing for `output` while the stage runs."""
-    _remove_manifest(output)
+def workspace(output: str, *, main: bool = True) -> Iterator[Path]:
+    """A local directory standing for `output` while the stage runs (the main process removes an old manifest)."""
+    if main:
+        _remove_manifest(output)
     if not storage.is_remote(output):
         path = storage.local_path(output)
         path.mkdir(parents=True, exist_ok=True)

@@ -41,13 +41,19 @@ def use_bf16(bf16: bool | None) -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
+def cpu() -> bool:
+    """No CUDA: run on the CPU, and several processes (torchrun) as one DDP job over gloo, as pretraining does;
+    without it accelerate would see each CPU process as a job of its own."""
+    return not torch.cuda.is_available()
+
+
 def trl_config(config: FinetuneConfig, records: list[dict[str, Any]], work: Path) -> Any:
     """TRL's config object: our fields that TRL knows, passed straight, plus the few fmops settles itself."""
     cls = getattr(trl, config.TRL_CONFIG)
     known = {field.name for field in dataclasses.fields(cls)}
     values = {key: value for key, value in config.model_dump().items() if key in known - KEPT_BACK}
     values.update(DEFAULTS, output_dir=str(work / "checkpoints" / checkpoints.INCOMPLETE),
-                  bf16=use_bf16(config.bf16), **config.trl_overrides(records))  # fmt: skip
+                  bf16=use_bf16(config.bf16), use_cpu=cpu(), **config.trl_overrides(records))  # fmt: skip
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:  # a pass-through field TRL itself refuses
@@ -62,10 +68,12 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
     with warnings.catch_warnings():  # only a check: a field TRL refuses fails here (one line), before the model loads
         warnings.simplefilter("ignore", FutureWarning)
         trl_config(config, inputs.records, Path(inputs.output))
+    from accelerate import PartialState
     from datasets import Dataset
 
     model, tokenizer = loading.load(inputs.model, template_uri=config.chat_template)
-    with outputs.workspace(inputs.output) as work:
+    process = PartialState(cpu=cpu())  # the process group the Trainer's accelerator joins
+    with outputs.workspace(inputs.output, main=process.is_main_process) as work:
         trainer = getattr(trl, config.TRL_TRAINER)(
             model=model,
             processing_class=tokenizer,
@@ -76,6 +84,9 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
         result = fit(trainer, inputs.output, work, config.save_total_limit)
         save(trainer, tokenizer, work)
         measured = metrics.extract(trainer.state.log_history, config.METRICS, result)
+        process.wait_for_everyone()  # every rank has saved its part: only now may the output say complete
+        if not process.is_main_process:
+            return measured
         outputs.finish(
             inputs.output,
             work,

@@ -44,7 +44,8 @@ def tokenize(*, model: str, data: list[str], output: str, config: TokenizeConfig
     """Tokenize every document of `data` with `model`'s tokenizer into token shards under `output`.
 
     Every line is validated (one streaming pass) before transformers is imported; the tokens then stream
-    through in batches, so memory holds one batch and one shard, whatever the corpus size.
+    through in batches, so memory holds one batch and one shard, whatever the corpus size. On an output that
+    is already complete, every shard is read whole and checked against its sha256 instead.
     """
     started = manifest.now()
     files = expand(data)
@@ -55,6 +56,7 @@ def tokenize(*, model: str, data: list[str], output: str, config: TokenizeConfig
     if storage.exists(storage.join(output, manifest.MANIFEST)):
         if manifest.read(output).get("config") != config.model_dump():
             raise InputError(f"{output}: holds a complete run with a different config; choose another --output")
+        token_shards.open_dataset(output).verify()  # a retried step trusts its output only after a full read
         return TokenizeResult(output, None, already_complete=True)
     tokenizer, identity = _tokenizer(resolved, files, config, output)
     kept = token_shards.TOKENIZER_DIR if resolved == model_source.TINY else None

@@ -118,6 +118,13 @@ def _storage(uri: str, write: bool) -> Any:
     return dcp.FileSystemWriter(path) if write else dcp.FileSystemReader(path)
 
 
+def _one_process() -> bool:
+    """No process group (a single-process run): DCP then reads and writes everything itself."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized())
+
+
 def _rank_state(scheduler: Any) -> dict[str, Any]:
     import numpy as np
     import torch
@@ -162,7 +169,8 @@ def save(
     if accelerator.is_main_process:
         remove(written)  # an unmarked leftover of this step from a killed run
     accelerator.wait_for_everyone()
-    dcp.save({"training": _Training(model, optimizer)}, storage_writer=_storage(storage.join(written, SHARDED), True))
+    dcp.save({"training": _Training(model, optimizer)}, storage_writer=_storage(storage.join(written, SHARDED), True),
+             no_dist=_one_process())
     buffer = io.BytesIO()
     torch.save(_rank_state(scheduler), buffer)
     storage.atomic_write_bytes(storage.join(written, rank_file(accelerator.process_index)), buffer.getvalue())
@@ -183,7 +191,8 @@ def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> dict[str
     import torch.distributed.checkpoint as dcp
 
     model, optimizer, scheduler = training
-    dcp.load({"training": _Training(model, optimizer)}, storage_reader=_storage(storage.join(uri, SHARDED), False))
+    dcp.load({"training": _Training(model, optimizer)}, storage_reader=_storage(storage.join(uri, SHARDED), False),
+             no_dist=_one_process())
     own = storage.join(uri, rank_file(accelerator.process_index))
     if storage.exists(own):  # absent when resuming on more ranks than wrote: the data position is the step
         _restore_rank_state(torch.load(io.BytesIO(storage.read_bytes(own)), weights_only=False), scheduler)

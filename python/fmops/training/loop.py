@@ -135,7 +135,7 @@ def evaluate(model: torch.nn.Module, blocks: torch.Tensor, config: TrainConfig, 
     total = 0.0
     for start in range(0, len(blocks), config.per_device_train_batch_size):
         batch = to_device(blocks[start : start + config.per_device_train_batch_size], device)
-        total += model(input_ids=batch, labels=batch).loss.float().item() * len(batch)
+        total += model(input_ids=batch, labels=batch, use_cache=False).loss.float().item() * len(batch)
     model.train()
     return total / len(blocks)
 
@@ -155,7 +155,7 @@ def train_step(
         start = first_sample + (m * world + rank) * micro
         batch = to_device(stream.batch(start, micro), accelerator.device)
         with accelerator.accumulate(model):  # no gradient sync (DDP) or engine step (DeepSpeed) before the last
-            loss = model(input_ids=batch, labels=batch).loss
+            loss = model(input_ids=batch, labels=batch, use_cache=False).loss
             accelerator.backward(loss)  # divides by gradient_accumulation_steps
         total += loss.detach().float()
         rank_tokens += batch.numel()

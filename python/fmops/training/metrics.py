@@ -64,6 +64,8 @@ def summarize(
         "peak_memory_kind": memory[1],
         "device": device,
         "world_size": world_size,
+        "optimizer": state.get("optimizer"),
+        "fused": state.get("fused"),
         "train_seconds": sum(h["seconds"] for h in history),
         "history": history,
         "evals": evals,

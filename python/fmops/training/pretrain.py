@@ -15,10 +15,12 @@ import torch
 
 from fmops.core import manifest, storage
 from fmops.core.errors import InputError
-from fmops.training import checkpoint, flops, loop, metrics, packing, plot
+from fmops.training import checkpoint, flops, loop, metrics, packing, plot, token_shards
 from fmops.training import model as model_source
 from fmops.training.config import PretrainConfig, PretrainInputs, TrainConfig
 from fmops.training.sampling import Stream
+from fmops.training.text_data import Corpus
+from fmops.training.token_shards import TokenDataset
 
 CONFIG_FILE = "fmops_config.json"
 MAX_SHARD_SIZE = "5GB"
@@ -54,6 +56,34 @@ def save_model(model: Any, state_dict: dict[str, torch.Tensor], dtype: torch.dty
     model.config.save_pretrained(target)
 
 
+def load_model(inputs: PretrainInputs, cfg: PretrainConfig, resume: Path | None, workdir: Path) -> tuple[Any, Any]:
+    """(model, tokenizer): a tiny model learns its tokenizer from raw text, or takes the one saved with its
+    token shards; any other model brings its own (the stage checked it made the shards)."""
+    texts = [doc for corpus in (inputs.data, inputs.replay) if isinstance(corpus, Corpus) for doc in corpus.documents]
+    tokenizer_dir = None
+    if isinstance(inputs.data, TokenDataset) and inputs.model == model_source.TINY and resume is None:
+        tokenizer_dir = workdir / token_shards.TOKENIZER_DIR
+        with storage.local_copy(storage.join(inputs.data.uri, token_shards.TOKENIZER_DIR)) as local:
+            shutil.copytree(local, tokenizer_dir)
+    model, tokenizer = model_source.load(inputs.model, texts, seed=cfg.seed, vocab_size=cfg.vocab_size,
+                                         resume=resume, tokenizer_dir=tokenizer_dir)  # fmt: skip
+    shards = [source for source in (inputs.data, inputs.replay) if isinstance(source, TokenDataset)]
+    if shards and not manifest.looks_like_path(inputs.model) and inputs.model != model_source.TINY:
+        identity = token_shards.loaded_tokenizer_sha256(tokenizer)  # a hub id: its tokenizer is here only now
+        for dataset in shards:
+            if dataset.tokenizer_sha256 != identity:
+                raise InputError(f"{dataset.uri}: tokenized with another tokenizer than {inputs.model}'s; run fmops "
+                                 "tokenize with this model")  # fmt: skip
+    return model, tokenizer
+
+
+def packed(tokenizer: Any, source: Corpus | TokenDataset, cfg: PretrainConfig, name: str) -> packing.Packed:
+    """Blocks of raw text (tokenized here, in memory) or of token shards (read from storage when trained on)."""
+    if isinstance(source, TokenDataset):
+        return packing.from_shards(source, cfg.max_length, cfg.held_out_fraction, cfg.eval_blocks, name)
+    return packing.pack(tokenizer, source.documents, cfg.max_length, cfg.held_out_fraction, name)
+
+
 def pretrain(
     inputs: PretrainInputs, cfg: PretrainConfig, output: str, workdir: Path, results_dir: str | None
 ) -> dict[str, Any] | None:
@@ -66,13 +96,11 @@ def pretrain(
     resume = checkpoint.fetch_files(latest, workdir) if latest else None  # config and tokenizer, not tensors
     if resume is not None:
         check_resumable(resume, cfg)
-    replay_docs = inputs.replay.documents if inputs.replay else []
-    model, tokenizer = model_source.load(inputs.model, [*inputs.data.documents, *replay_docs], seed=cfg.seed,
-                                         vocab_size=cfg.vocab_size, resume=resume)  # fmt: skip
-    data = packing.pack(tokenizer, inputs.data.documents, cfg.max_length, cfg.held_out_fraction, "--data")
-    replay = None
-    if replay_docs:
-        replay = packing.pack(tokenizer, replay_docs, cfg.max_length, cfg.held_out_fraction, "--replay")
+    model, tokenizer = load_model(inputs, cfg, resume, workdir)
+    data = packed(tokenizer, inputs.data, cfg, "--data")
+    replay = packed(tokenizer, inputs.replay, cfg, "--replay") if inputs.replay else None
+    if cfg.separate_documents:
+        packing.separate_documents(model, tokenizer.eos_token_id)
     stream = Stream(data.train, replay.train if replay else None, cfg.replay_ratio, cfg.seed)
     evals = {"eval_loss": data.held_out, **({"replay_loss": replay.held_out} if replay else {})}
     flops_token = flops.model_flops_per_token(model, cfg.max_length)
@@ -103,7 +131,7 @@ def pretrain(
         world_size=accelerator.num_processes,
         memory=metrics.peak_memory(accelerator.device),
     )
-    entropy = packing.unigram_entropy(data.train_tokens)
+    entropy = data.unigram_entropy
     result.update(
         unigram_entropy=entropy,
         forgetting=(result["replay_loss"] - result["replay_loss_start"]) if replay else None,

@@ -14,13 +14,12 @@ InputError names file, line (or row) and problem.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fmops.core import storage
 from fmops.core.errors import InputError, where
-from fmops.data.jsonl import require_text
+from fmops.data.jsonl import parse_record, require_text
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "text", ".text": "text", ".parquet": "parquet"}
 FIELD = "text"
@@ -98,15 +97,8 @@ def _lines(uri: str) -> Iterator[tuple[int, str]]:
 
 def _jsonl(uri: str) -> Iterator[str]:
     for number, line in _lines(uri):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{where(uri, number)}: malformed JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where(uri, number)}: expected a JSON object, got {type(record).__name__}")
-        yield require_text(record, FIELD, uri, number)
+        if line.strip():
+            yield require_text(parse_record(line, uri, number), FIELD, uri, number)
 
 
 def _text(uri: str) -> Iterator[str]:

@@ -101,6 +101,7 @@ class TokenDataset:
         self.num_documents = int(index["documents"])
         self.offsets = np.cumsum([0, *(s.items for s in shards)])  # token offset of each shard's first token
         self._maps: dict[int, np.ndarray] = {}
+        self._starts: np.ndarray | None = None
 
     @property
     def tokenizer_sha256(self) -> str:
@@ -125,7 +126,7 @@ class TokenDataset:
 
     def _read(self, shard: int, start: int, stop: int) -> np.ndarray:
         listed = self.shards[shard]
-        if not storage.is_remote(listed.uri):  # the page cache holds what is read, not this process
+        if not storage.is_remote(listed.uri):  # pages read stay clean page cache, which the kernel drops at will
             if shard not in self._maps:
                 self._maps[shard] = np.memmap(storage.local_path(listed.uri), dtype=self.dtype, mode="r")
             return np.asarray(self._maps[shard][start:stop])
@@ -135,8 +136,10 @@ class TokenDataset:
         return np.frombuffer(data, dtype=self.dtype)
 
     def document_starts(self) -> np.ndarray:
-        """The token offset of every document's first token (documents.bin read whole, sha256 checked)."""
-        return np.frombuffer(self.documents.read_whole(), dtype="<u8")
+        """The token offset of every document's first token (documents.bin read whole once, sha256 checked)."""
+        if self._starts is None:
+            self._starts = np.frombuffer(self.documents.read_whole(), dtype="<u8")
+        return self._starts
 
     def verify(self) -> None:
         """Read every file whole and check its sha256 (what a download does; training reads ranges)."""
@@ -265,12 +268,21 @@ def load_tokenizer(model: str) -> tuple[Any, str]:
 
     from fmops.core import manifest
 
+    if not manifest.looks_like_path(model):
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        return tokenizer, loaded_tokenizer_sha256(tokenizer)
     with tempfile.TemporaryDirectory(prefix="fmops-tokenizer-") as tmp:
-        if not manifest.looks_like_path(model):
-            tokenizer = AutoTokenizer.from_pretrained(model)
-            tokenizer.save_pretrained(tmp)
-            return tokenizer, tokenizer_sha256((Path(tmp) / TOKENIZER_FILE).read_bytes())
         for name in storage.listdir(model):
             if not name.endswith(WEIGHTS) and not storage.isdir(storage.join(model, name)):
                 (Path(tmp) / name).write_bytes(storage.read_bytes(storage.join(model, name)))
         return AutoTokenizer.from_pretrained(tmp), model_tokenizer_sha256(model)
+
+
+def loaded_tokenizer_sha256(tokenizer: Any) -> str:
+    """The identity of a loaded tokenizer (a hub id's, which has no file to read before it is fetched)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="fmops-tokenizer-") as tmp:
+        tokenizer.save_pretrained(tmp)
+        return tokenizer_sha256((Path(tmp) / TOKENIZER_FILE).read_bytes())

@@ -14,7 +14,7 @@ from hera.workflows.models import TemplateRef
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import DAY, HOUR, RESULTS_DIR, param
-from fmops.argo.templates.training import EFA_HELP
+from fmops.argo.templates.training import scaling_params
 
 PARAMS = [
     param("storage-root", "URI under which runs, watermarks and the model registry live", "s3://fmops-data/fmops"),
@@ -24,10 +24,7 @@ PARAMS = [
     param("recipe", "pretraining recipe: a packaged name or a YAML URI", "demo"),
     param("replay-ratio", "share of training tokens replayed from earlier corpora", "0.25"),
     param("eval-tasks", "comma-separated lm-eval tasks", "demo"),
-    param("nodes", "training nodes (above 1: a PyTorchJob)", "1"),
-    param("gpus-per-node", "GPUs per training node", "1"),
-    param("efa-per-node", EFA_HELP, "32"),
-    param("strategy", "ddp, fsdp2 or zero3", "ddp", enum=["ddp", "fsdp2", "zero3"]),
+    *scaling_params(),
 ]  # fmt: skip
 
 W = "{{workflow.parameters.%s}}"

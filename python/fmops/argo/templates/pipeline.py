@@ -13,7 +13,8 @@ from hera.workflows.models import TemplateRef
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import DAY, RESULTS_DIR, param
-from fmops.argo.templates.training import EFA_HELP
+from fmops.argo.templates.training import SCALING as SCALING_INPUTS
+from fmops.argo.templates.training import scaling_params
 
 BOOL = ["true", "false"]
 PARAMS = [
@@ -33,15 +34,12 @@ PARAMS = [
     param("eval-limit", "samples per evaluation task ('' for all)", ""),
     param("gate-rules", "promotion rules: a packaged name or a YAML URI", "demo"),
     param("deploy-target", "cluster (vLLM) or local (transformers serve)", "cluster", enum=["cluster", "local"]),
-    param("nodes", "nodes per training phase (above 1: a PyTorchJob)", "1"),
-    param("gpus-per-node", "GPUs per training node", "1"),
-    param("efa-per-node", EFA_HELP, "32"),
-    param("strategy", "ddp, fsdp2 or zero3", "ddp", enum=["ddp", "fsdp2", "zero3"]),
+    *scaling_params(),
 ]  # fmt: skip
 
 W = "{{workflow.parameters.%s}}"
 PLAN = "{{tasks.plan.outputs.parameters.%s}}"
-SCALING = {name: W % name for name in ("nodes", "gpus-per-node", "efa-per-node", "strategy")}
+SCALING = {name: W % name for name in SCALING_INPUTS}
 
 
 def phase(name: str, template: str) -> TemplateRef:

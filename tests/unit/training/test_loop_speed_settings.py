@@ -1,0 +1,98 @@
+"""The loop's speed settings without training: defaults, the GPU recipe, refusals, and where the optimizer lives."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+from accelerate import Accelerator
+from fmops.core import config
+from fmops.core.errors import InputError
+from fmops.training import loop
+from fmops.training.config import PretrainConfig, TrainConfig
+from transformers import LlamaConfig, LlamaForCausalLM
+
+
+def small_model() -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=2, num_key_value_heads=1, vocab_size=64))  # fmt: skip
+
+
+def test_speed_settings_are_off_by_default():
+    cfg = TrainConfig()
+    assert (cfg.torch_compile, cfg.activation_checkpointing, cfg.liger, cfg.attn_implementation) == (
+        False, "none", False, None)  # fmt: skip
+    assert (cfg.torch_compile_scope, cfg.tf32) == ("blocks", None)
+
+
+def test_gpu_recipe_turns_the_fast_path_on():
+    gpu = config.load(PretrainConfig, "pretrain", "gpu")
+    assert (gpu.torch_compile, gpu.torch_compile_scope, gpu.liger) == (True, "blocks", True)
+    assert (gpu.attn_implementation, gpu.activation_checkpointing) == ("sdpa", "none")
+
+
+def test_an_unknown_choice_is_one_line():
+    with pytest.raises(InputError, match=r"^--set activation_checkpointing=some: field 'activation_checkpointing'"):
+        config.load(TrainConfig, "pretrain", overrides=["activation_checkpointing=some"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("liger_kernel") is not None, reason="liger-kernel is installed here")
+def test_liger_without_the_package_is_refused_before_torch_work():
+    with pytest.raises(InputError) as error:
+        TrainConfig(liger=True).check_installed()
+    assert str(error.value) == "liger=true: needs the liger-kernel package, which is not installed"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("flash_attn") is not None, reason="flash-attn is installed here")
+def test_flash_attention_without_the_package_is_refused():
+    with pytest.raises(InputError) as error:
+        loop.speed_up(small_model(), TrainConfig(attn_implementation="flash_attention_2"), torch.device("cpu"))
+    message = "attn_implementation=flash_attention_2: needs the flash-attn package, which is not installed"
+    assert str(error.value) == message
+
+
+def test_kernels_that_need_cuda_are_refused_on_cpu(monkeypatch):
+    monkeypatch.setattr(TrainConfig, "check_installed", lambda self: None)  # as if the packages were installed
+    for setting, name in (({"liger": True}, "liger=true"),
+                          ({"attn_implementation": "flash_attention_2"}, "attn_implementation=flash_attention_2")):
+        with pytest.raises(InputError) as error:
+            loop.speed_up(small_model(), TrainConfig(**setting), torch.device("cpu"))
+        assert str(error.value) == f"{name}: needs a CUDA GPU; this run is on cpu"
+
+
+def test_compile_by_blocks_needs_blocks():
+    with pytest.raises(InputError, match="^torch_compile_scope=blocks: Linear has no transformer blocks"):
+        loop.speed_up(torch.nn.Linear(2, 2), TrainConfig(torch_compile=True), torch.device("cpu"))
+
+
+def test_selective_checkpointing_keeps_matmuls_and_recomputes_the_rest():
+    from torch.utils.checkpoint import CheckpointPolicy
+
+    saved = loop._saved_ops()
+    assert torch.ops.aten.mm.default in saved
+    assert loop._selective_policy(saved, None, torch.ops.aten.mm.default) == CheckpointPolicy.MUST_SAVE
+    assert loop._selective_policy(saved, None, torch.ops.aten.mul.Tensor) == CheckpointPolicy.PREFER_RECOMPUTE
+
+
+def test_the_optimizer_is_built_on_the_prepared_model():
+    accelerator = Accelerator(cpu=True)
+    cfg = TrainConfig(gradient_accumulation_steps=3, max_steps=5)
+    model, optimizer, scheduler = loop.prepare(small_model(), cfg, accelerator)
+    held = [p for group in optimizer.optimizer.param_groups for p in group["params"]]
+    assert {id(p) for p in held} == {id(p) for p in model.parameters()}
+    assert type(optimizer.optimizer) is torch.optim.AdamW
+    assert not optimizer.optimizer.defaults["fused"]  # fused only on CUDA: the CPU numbers were made with foreach
+    assert [g["weight_decay"] for g in optimizer.optimizer.param_groups] == [cfg.weight_decay, 0.0]
+    assert accelerator.gradient_accumulation_steps == 3  # what accumulate() counts micro-batches by
+    assert scheduler.optimizer is optimizer.optimizer
+
+
+def test_losses_are_read_back_in_one_batch():
+    accelerator = Accelerator(cpu=True)
+    records = [{"loss": torch.tensor(1.5), "grad_norm": torch.tensor(0.25)}, {"loss": torch.tensor(2.0),
+                                                                              "grad_norm": None}]  # fmt: skip
+    pending = list(records)
+    loop.read_back(pending, accelerator)
+    assert records == [{"loss": 1.5, "grad_norm": 0.25}, {"loss": 2.0, "grad_norm": None}] and pending == []
