@@ -16,11 +16,10 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from fmops.training import checkpoint
 from torch.distributed.checkpoint.filesystem import FileSystemReader
 from torch.distributed.fsdp import fully_shard
 from transformers import LlamaConfig, LlamaForCausalLM
-
-from fmops.training import checkpoint
 
 STEPS, SAVE_AT, VOCAB, LENGTH = 4, 2, 256, 16
 

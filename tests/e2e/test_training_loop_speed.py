@@ -44,8 +44,8 @@ def losses(blocks: torch.Tensor, **settings) -> tuple[list[float], dict]:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch._dynamo.reset()  # each run compiles afresh, as a new process would
-    cfg = TrainConfig(max_steps=STEPS, max_length=LENGTH, per_device_train_batch_size=BATCH, save_steps=0,
-                      eval_steps=0, logging_steps=5, **settings)  # fmt: skip
+    cfg = TrainConfig(**{"max_steps": STEPS, "max_length": LENGTH, "per_device_train_batch_size": BATCH,
+                         "save_steps": 0, "eval_steps": 0, "logging_steps": 5, **settings})  # fmt: skip
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=512, **tiny.TINY_CONFIG))
     trained, state = loop.train(model, Stream(blocks, seed=0), cfg, accelerator_for(cfg))

@@ -37,14 +37,20 @@ eval_loss (held-out loss of the new data, nats/token), unigram_entropy (of the t
 eval_loss below it means the model learned more than token frequencies), replay_loss_start, replay_loss,
 forgetting (replay_loss - replay_loss_start; null without --replay), tokens_per_s (all ranks, steps after the
 first of each process), tokens_per_s_per_device, flops_per_token (6N + 12·L·H·Q·T), mfu (null off a GPU of
-the peak table; mfu_note says why), peak_memory_gib and peak_memory_kind, device, world_size,
-tokens_per_rank, parameters, train_seconds, resumed_at (steps a rerun resumed from), history (per step:
-step, loss, lr, grad_norm, tokens, seconds, first) and evals (per evaluation: step, eval_loss, replay_loss).
+the peak table; mfu_note says why), peak_memory_gib and peak_memory_kind, device, world_size, optimizer
+(AdamW) and fused (whether its fused kernel ran: on CUDA), tokens_per_rank, parameters, train_seconds,
+resumed_at (steps a rerun resumed from), history (per step: step, loss, lr, grad_norm, tokens, seconds, first;
+the losses are read back from the device every logging_steps, so on a GPU one step's seconds is not its own
+time, a sum over logging_steps steps is) and evals (per evaluation: step, eval_loss, replay_loss).
 
 Settings (--config RECIPE|FILE, --set KEY=VALUE, or the flags below) carry Hugging Face TrainingArguments'
 names where it has one: learning_rate, max_steps, per_device_train_batch_size, gradient_accumulation_steps,
 max_length (the packed block), lr_scheduler_type, warmup_steps, save_steps, save_total_limit, eval_steps,
 logging_steps, adam_beta1/adam_beta2, max_grad_norm, weight_decay, bf16, seed (fmops.training.config).
+Speed settings, off by default (`--config gpu` turns on what should be fastest on an H100/H200): torch_compile
+(torch_compile_scope blocks|model), activation_checkpointing (none|full|selective), liger (needs liger-kernel),
+attn_implementation (sdpa|eager|flash_attention_2), tf32; they change throughput and memory, not the losses
+beyond float rounding.
 """
 
 from __future__ import annotations

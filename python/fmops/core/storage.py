@@ -140,6 +140,13 @@ def write_json(uri: str, obj: Any) -> None:
     atomic_write_text(uri, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def remove(uri: str) -> None:
+    """Delete the file or directory at `uri` (recursively); nothing there is fine."""
+    fs, path = _fs(uri)
+    if fs.exists(path):
+        fs.rm(path, recursive=fs.isdir(path))
+
+
 def sha256(uri: str) -> str:
     """sha256 of a file, or of a directory as the hash of its sorted (relative path, file hash) list."""
     fs, path = _fs(uri)

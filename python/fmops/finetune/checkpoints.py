@@ -21,7 +21,6 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from fmops.core import storage
-from fmops.training.checkpoint import remove
 
 INCOMPLETE = ".incomplete"
 STATE = "trainer_state.json"
@@ -90,4 +89,4 @@ class PublishCheckpoints(TrainerCallback):
         for step in complete_steps(str(self.published))[: -self.keep]:
             shutil.rmtree(self.published / f"checkpoint-{step}")
             if self.remote:
-                remove(storage.join(self.remote, f"checkpoint-{step}"))
+                storage.remove(storage.join(self.remote, f"checkpoint-{step}"))

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fsspec.core import url_to_fs
-
 from fmops.core import manifest, storage
 from fmops.finetune import checkpoints
 
@@ -27,7 +25,7 @@ from fmops.finetune import checkpoints
 def workspace(output: str, *, main: bool = True) -> Iterator[Path]:
     """A local directory standing for `output` while the stage runs (the main process removes an old manifest)."""
     if main:
-        _remove_manifest(output)
+        storage.remove(storage.join(output, manifest.MANIFEST))
     if not storage.is_remote(output):
         path = storage.local_path(output)
         path.mkdir(parents=True, exist_ok=True)
@@ -35,17 +33,6 @@ def workspace(output: str, *, main: bool = True) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="fmops-finetune-") as tmp:
         yield Path(tmp)
-
-
-def _remove_manifest(output: str) -> None:
-    uri = storage.join(output, manifest.MANIFEST)
-    if not storage.exists(uri):
-        return
-    if storage.is_remote(uri):
-        fs, path = url_to_fs(uri)
-        fs.rm(path)
-    else:
-        storage.local_path(uri).unlink()
 
 
 def finish(

@@ -18,6 +18,7 @@ Usable by every training stage: nothing here is specific to pretraining.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -26,7 +27,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +120,12 @@ def _storage(uri: str, write: bool) -> Any:
     return dcp.FileSystemWriter(path) if write else dcp.FileSystemReader(path)
 
 
-def _one_process() -> bool:
-    """No process group (a single-process run): DCP then reads and writes everything itself."""
-    import torch.distributed as dist
-
-    return not (dist.is_available() and dist.is_initialized())
+@contextlib.contextmanager
+def _single_process_is_fine() -> Iterator[None]:
+    """Without a process group DCP warns on every call that it assumes one process: that is what is meant."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
 
 
 def _rank_state(scheduler: Any) -> dict[str, Any]:
@@ -135,16 +138,18 @@ def _rank_state(scheduler: Any) -> dict[str, Any]:
     return {"rng": rng, "scheduler": scheduler.state_dict()}
 
 
-def _restore_rank_state(saved: dict[str, Any], scheduler: Any) -> None:
+def _restore_rank_state(saved: dict[str, Any], scheduler: Any, rng: bool) -> None:
     import numpy as np
     import torch
 
+    scheduler.load_state_dict(saved["scheduler"])
+    if not rng:
+        return
     random.setstate(saved["rng"]["python"])
     np.random.set_state(saved["rng"]["numpy"])
     torch.set_rng_state(saved["rng"]["torch"])
     if "cuda" in saved["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
-    scheduler.load_state_dict(saved["scheduler"])
 
 
 def save(
@@ -167,10 +172,11 @@ def save(
     target = storage.join(root, name(step))
     written = target if storage.is_remote(root) else storage.join(root, f".tmp-{name(step)}")
     if accelerator.is_main_process:
-        remove(written)  # an unmarked leftover of this step from a killed run
+        storage.remove(written)  # an unmarked leftover of this step from a killed run
     accelerator.wait_for_everyone()
-    dcp.save({"training": _Training(model, optimizer)}, storage_writer=_storage(storage.join(written, SHARDED), True),
-             no_dist=_one_process())
+    writer = _storage(storage.join(written, SHARDED), write=True)
+    with _single_process_is_fine():
+        dcp.save({"training": _Training(model, optimizer)}, storage_writer=writer)
     buffer = io.BytesIO()
     torch.save(_rank_state(scheduler), buffer)
     storage.atomic_write_bytes(storage.join(written, rank_file(accelerator.process_index)), buffer.getvalue())
@@ -191,14 +197,14 @@ def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> dict[str
     import torch.distributed.checkpoint as dcp
 
     model, optimizer, scheduler = training
-    dcp.load({"training": _Training(model, optimizer)}, storage_reader=_storage(storage.join(uri, SHARDED), False),
-             no_dist=_one_process())
+    reader = _storage(storage.join(uri, SHARDED), write=False)
+    with _single_process_is_fine():
+        dcp.load({"training": _Training(model, optimizer)}, storage_reader=reader)
     own = storage.join(uri, rank_file(accelerator.process_index))
-    if storage.exists(own):  # absent when resuming on more ranks than wrote: the data position is the step
-        _restore_rank_state(torch.load(io.BytesIO(storage.read_bytes(own)), weights_only=False), scheduler)
-    else:
-        saved = torch.load(io.BytesIO(storage.read_bytes(storage.join(uri, rank_file(0)))), weights_only=False)
-        scheduler.load_state_dict(saved["scheduler"])
+    mine = storage.exists(own)  # not when resuming on more ranks than wrote: the data position is the step anyway
+    saved = torch.load(io.BytesIO(storage.read_bytes(own if mine else storage.join(uri, rank_file(0)))),
+                       weights_only=False)  # fmt: skip (our own file: RNG states are pickled tuples)
+    _restore_rank_state(saved, scheduler, rng=mine)
     return read_state(uri)
 
 
@@ -243,15 +249,4 @@ def prunable(entries: list[str], complete: list[int], keep: int) -> list[str]:
 
 def _prune(root: str, keep: int) -> None:
     for entry in prunable(storage.listdir(root), complete_steps(root), keep):
-        remove(storage.join(root, entry))
-
-
-def remove(uri: str) -> None:
-    if storage.is_remote(uri):
-        from fsspec.core import url_to_fs
-
-        fs, path = url_to_fs(uri, **storage.options(uri))
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
-    else:
-        shutil.rmtree(storage.local_path(uri), ignore_errors=True)
+        storage.remove(storage.join(root, entry))

@@ -180,12 +180,23 @@ def read_back(records: list[dict[str, Any]], accelerator: Any) -> None:
     records.clear()
 
 
+def fill_deepspeed(deepspeed_config: dict[str, Any], config: TrainConfig) -> None:
+    """The DeepSpeed config's `auto` values that accelerate would take from a data loader, which this loop does
+    not use, and the clipping, which the DeepSpeed engine does itself (max_grad_norm 0 is off there too)."""
+    for key, value in (("train_micro_batch_size_per_gpu", config.per_device_train_batch_size),
+                       ("gradient_clipping", config.max_grad_norm)):  # fmt: skip
+        if deepspeed_config.get(key, "auto") == "auto":
+            deepspeed_config[key] = value
+
+
 def prepare(model: Any, config: TrainConfig, accelerator: Any) -> tuple[Any, Any, Any]:
     """(model, optimizer, scheduler), prepared; the optimizer is built on the parameters on their device."""
     from accelerate.utils import DistributedType
 
     # DeepSpeed's `auto` gradient_accumulation_steps is filled from this; accumulate() counts micro-batches by it
     accelerator.gradient_accumulation_steps = config.gradient_accumulation_steps
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        fill_deepspeed(accelerator.state.deepspeed_plugin.deepspeed_config, config)
     sharded = accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
     if not sharded:  # FSDP and DeepSpeed shard the optimizer's parameters: they need both in one prepare call
         model = accelerator.prepare(model)

@@ -96,3 +96,12 @@ def test_losses_are_read_back_in_one_batch():
     pending = list(records)
     loop.read_back(pending, accelerator)
     assert records == [{"loss": 1.5, "grad_norm": 0.25}, {"loss": 2.0, "grad_norm": None}] and pending == []
+
+
+def test_deepspeed_auto_values_come_from_the_config():
+    deepspeed = {"train_micro_batch_size_per_gpu": "auto", "gradient_clipping": "auto", "zero_optimization": {}}
+    loop.fill_deepspeed(deepspeed, TrainConfig(per_device_train_batch_size=6, max_grad_norm=0.5))
+    assert (deepspeed["train_micro_batch_size_per_gpu"], deepspeed["gradient_clipping"]) == (6, 0.5)
+    fixed = {"train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0}
+    loop.fill_deepspeed(fixed, TrainConfig(per_device_train_batch_size=6))
+    assert fixed == {"train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0}  # a number there is kept
