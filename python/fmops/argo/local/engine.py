@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -271,7 +272,7 @@ class Engine:
 
     def run_leaf(self, node: Node, scope: Scope, template: dict[str, Any], context: Context,
                  artifacts: dict[str, Any]) -> Node:  # fmt: skip
-        directory = self.run_dir / "steps" / node.id.replace("/", ".")
+        directory = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.id.replace("/", "."))
         directory.mkdir(parents=True, exist_ok=True)
         node.log = str(directory / "log.txt")
         retry = template.get("retryStrategy") or {}
@@ -289,19 +290,25 @@ class Engine:
                     if resource_kind(template) != "PyTorchJob":
                         return self.update(node, "Error", "resource templates other than PyTorchJob cannot run locally")
                     process = pods.pytorchjob_process(template, attempt_vars, directory)
+                    processes = [("main", process)]
                 else:
-                    process = pods.container_process(template, attempt_vars, directory, self.staging(artifacts),
-                                                     volumes=self.run_dir / "volumes", config_map=self.config_map)  # fmt: skip
+                    bodies = pods.container_set(template) if "containerSet" in template else [None]
+                    processes = [((body or {}).get("name", "main"), pods.container_process(
+                        template, attempt_vars, directory, self.staging(artifacts) if index == 0 else None,
+                        volumes=self.run_dir / "volumes", config_map=self.config_map, body=body))
+                        for index, body in enumerate(bodies)]  # fmt: skip
+                    process = processes[-1][1]
             except InputError as error:
                 return self.update(node, "Error", str(error))
-            if remaining is not None:
-                process.timeout = min(process.timeout or remaining, remaining)
-            for note in process.notes:
-                node.message = note
+            for _, each in processes:
+                if remaining is not None:
+                    each.timeout = min(each.timeout or remaining, remaining)
+                for note in each.notes:
+                    node.message = note
             started = time.time()
             with self.limits.pods:
                 self.update(node, "Running")
-                outcome = pods.execute(process, Path(node.log), self.stopping)
+                outcome = self.execute(processes, Path(node.log))
             node.exit_code = None if outcome.exit_code is None else str(outcome.exit_code)
             node.result = outcome.stdout
             if outcome.phase == "Succeeded":
@@ -323,6 +330,17 @@ class Engine:
             pause = backoff_seconds(backoff, node.attempts, context.variables)
             if pause:
                 time.sleep(pause)
+
+    def execute(self, processes: list[tuple[str, pods.Process]], log: Path) -> pods.Outcome:
+        """Run a pod's containers in order; the first failure ends it; the result is the `main` one's stdout."""
+        result = None
+        for name, process in processes:
+            outcome = pods.execute(process, log, self.stopping)
+            if name == "main" or len(processes) == 1:
+                result = outcome.stdout
+            if outcome.phase != "Succeeded":
+                return outcome
+        return pods.Outcome("Succeeded", 0, "", result)
 
     def default_outputs(self, template: dict[str, Any], node: Node) -> None:
         """A failed step's output parameters that declare a default still have it (as Argo reports them)."""
@@ -427,9 +445,11 @@ class Engine:
         name = call["name"]
         try:
             if "depends" in call and not expressions.depends(call["depends"], results, groups, continued):
+                self.skipped_outputs(scope, call, node)
                 return self.update(node, "Omitted", f"depends: {call['depends']}").phase
             if "dependencies" in call and any(results[d] not in ("Succeeded", "Skipped") and d not in continued
                                               for d in call["dependencies"]):  # fmt: skip
+                self.skipped_outputs(scope, call, node)
                 return self.update(node, "Omitted", "a dependency did not succeed").phase
             items = loop_items(call, self.current(variables))
         except InputError as error:
@@ -462,13 +482,13 @@ class Engine:
         with context.children if context.children is not None else ExitStack():
             try:
                 if "when" in call and not expressions.condition(expressions.substitute(str(call["when"]), variables)):
+                    self.skipped_outputs(scope, call, node)
                     return self.update(node, "Skipped", f"when '{expressions.substitute(str(call['when']), variables)}' "
                                                         "evaluated false").phase  # fmt: skip
-                arguments = expressions.arguments(call, variables)
+                arguments = call_arguments(call, variables)
                 artifacts = artifact_arguments(call, variables)
-                target = self.library.target(scope, call)
-                if call.get("inline"):
-                    target = Scope(scope.document, {"name": node_id.rsplit("/", 1)[-1], **call["inline"]})
+                target = Scope(scope.document, {"name": call["name"], **call["inline"]}) if call.get(
+                    "inline") else self.library.target(scope, call)  # fmt: skip
             except InputError as error:
                 return self.update(node, "Error", str(error)).phase
             if context.deadline is not None and time.time() >= context.deadline:
@@ -476,6 +496,14 @@ class Engine:
             if self.stopping.is_set():
                 return self.update(node, "Failed", "stopped").phase
             return self.run(target, arguments, node_id, Context(variables, context.deadline), artifacts).phase
+
+    def skipped_outputs(self, scope: Scope, call: dict[str, Any], node: Node) -> None:
+        """A skipped or omitted node still has the output parameters whose valueFrom declares a default."""
+        try:
+            target = self.library.target(scope, call) if not call.get("inline") else Scope(scope.document, call["inline"])
+        except InputError:
+            return
+        self.default_outputs(self.template_of(target), node)
 
     def exit_hook(self, scope: Scope, call: dict[str, Any], node: Node, variables: dict[str, Any], context: Context,
                   phase: str) -> str:  # fmt: skip
@@ -553,6 +581,22 @@ def item_variables(item: Any) -> dict[str, Any]:
 def label(item: Any) -> str:
     text = expressions.render(item)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def call_arguments(call: dict[str, Any], variables: dict[str, Any]) -> dict[str, str]:
+    """The parameters a call passes. One that names an output a skipped or omitted node never made is not
+    passed, so the input's own default applies (as in Argo)."""
+    passed = {}
+    for parameter in parameters(call.get("arguments")):
+        if "value" not in parameter:
+            continue
+        try:
+            passed[parameter["name"]] = expressions.substitute(str(parameter["value"]), variables)
+        except InputError:
+            mentioned = re.findall(r"\{\{\s*(tasks|steps)\.([^.}]+)\.", str(parameter["value"]))
+            if not any(variables.get(f"{kind}.{name}.status") in ("Skipped", "Omitted") for kind, name in mentioned):
+                raise
+    return passed
 
 
 def artifact_arguments(call: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:

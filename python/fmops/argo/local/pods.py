@@ -108,7 +108,7 @@ def environment(env: list[dict[str, Any]], variables: dict[str, Any], notes: lis
     for entry in env:
         name = entry["name"]
         if "value" in entry:
-            result[name] = rewrite(substitute(str(entry["value"]), variables), mapping or {})
+            result[name] = substitute(rewrite(str(entry["value"]), mapping or {}), variables)
             continue
         source = entry.get("valueFrom") or {}
         if "configMapKeyRef" in source and config_map is not None:
@@ -153,7 +153,7 @@ def stage_inputs(template: dict[str, Any], variables: dict[str, Any], paths: dic
     for artifact in (template.get("inputs") or {}).get("artifacts") or []:
         name, path = artifact["name"], artifact.get("path")
         given = passed.get(name) or {}
-        target = paths.get(path or "")
+        target = paths.get(pod_path(path or ""))
         if target is None:
             continue
         if "raw" in given or "raw" in artifact:
@@ -197,41 +197,71 @@ def volume_paths(template: dict[str, Any], body: dict[str, Any], directory: Path
     return mapped
 
 
+def pod_path(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
 def container_process(template: dict[str, Any], variables: dict[str, Any], directory: Path,
                       staging: dict[str, Any] | None = None, *, volumes: Path | None = None,
-                      config_map: Callable[[str, str], str] | None = None) -> Process:  # fmt: skip
-    body = template.get("container") or template.get("script") or {}
+                      config_map: Callable[[str, str], str] | None = None,
+                      body: dict[str, Any] | None = None) -> Process:  # fmt: skip
+    """The process of a container or script template (or of one container of a containerSet: `body`).
+    Pod paths are rewritten in the template's own text before its variables are filled in, so a value
+    that happens to be a local path is never touched."""
+    body = body if body is not None else template.get("container") or template.get("script") or {}
     notes: list[str] = []
-    declared = output_paths(template)
-    paths = remap(declared + input_paths(template), directory / "root")
+    declared = [pod_path(p) for p in output_paths(template)]
+    root = directory / "root"
+    paths = {"/tmp": root / "tmp"} | remap(declared + [pod_path(p) for p in input_paths(template)], root)
     paths |= volume_paths(template, body, directory, volumes, config_map)
+    for local in {root / "tmp", *(root / Path(p).parts[1] for p in paths if len(Path(p).parts) > 2)}:
+        local.mkdir(parents=True, exist_ok=True)
     variables = {**variables, **{f"outputs.parameters.{p['name']}.path": (p.get("valueFrom") or {}).get("path", "")
                                  for p in parameters(template.get("outputs"))},
                  **{f"outputs.artifacts.{a['name']}.path": a.get("path", "")
                     for a in (template.get("outputs") or {}).get("artifacts") or []}}  # fmt: skip
-    stage_inputs(template, variables, paths, staging or {})
+    variables = {k: rewrite(v, paths) if k.endswith(".path") and isinstance(v, str) else v
+                 for k, v in variables.items()}  # fmt: skip
+    if staging is not None:
+        stage_inputs(template, variables, paths, staging)
     command = [*(body.get("command") or entrypoint(body.get("image", "")) or [])]
-    args = [*(body.get("args") or [])]
+    parts = [substitute(rewrite(str(part), paths), variables) for part in [*command, *(body.get("args") or [])]]
     if "source" in body:
         script = directory / "script"
-        script.write_text(rewrite(substitute(body["source"], variables), paths), encoding="utf-8")
+        script.write_text(substitute(rewrite(body["source"], paths), variables), encoding="utf-8")
         script.chmod(0o755)
-        args = [str(script), *args]
-    parts = [rewrite(substitute(str(part), variables), paths) for part in [*command, *args]]
+        parts[len(command):len(command)] = [str(script)]
     if not parts:
         raise InputError(f"template '{template.get('name')}': nothing to run (no command or args)")
     if "nvidia.com/gpu" in str(body.get("resources") or {}):
         notes.append("GPU request ignored: runs on this machine's CPU")
-    working = body.get("workingDir")
+    working = body.get("workingDir") or "/"
+    local_working = Path(rewrite(working, paths)) if rewrite(working, paths) != working else root / working.lstrip("/")
     return Process(
         command=interpreter(parts),
         env=environment(body.get("env") or [], variables, notes, paths, config_map),
-        directory=Path(rewrite(working, paths)) if working and rewrite(working, paths) != working else directory,
+        directory=local_working,
         timeout=deadline_of(template),
         paths=paths,
-        files=[paths[path] for path in declared if path in paths],
+        files=[],
         notes=notes,
     )
+
+
+def container_set(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The containers of a containerSet in an order their dependencies allow (one at a time here: a valid
+    schedule of the same graph), each with the set's volume mounts."""
+    spec = template["containerSet"]
+    containers = {c["name"]: {**c, "volumeMounts": [*(spec.get("volumeMounts") or []), *(c.get("volumeMounts") or [])]}
+                  for c in spec.get("containers") or []}  # fmt: skip
+    ordered: list[dict[str, Any]] = []
+    while len(ordered) < len(containers):
+        ready = [c for name, c in containers.items() if c not in ordered
+                 and all(d in [o["name"] for o in ordered] for d in c.get("dependencies") or [])]  # fmt: skip
+        if not ready:
+            raise InputError(f"template '{template.get('name')}': containerSet dependencies form a cycle")
+        ordered.append(ready[0])
+    return ordered
 
 
 def pytorchjob_process(template: dict[str, Any], variables: dict[str, Any], directory: Path) -> Process:
@@ -309,7 +339,7 @@ def read_outputs(template: dict[str, Any], process: Process, artifacts_dir: Path
             if "expression" in source or "parameter" in source or "jsonPath" in source:
                 raise InputError(f"output parameter '{parameter['name']}': valueFrom of a container is path only here")
             continue
-        local = process.paths.get(source["path"])
+        local = process.paths.get(pod_path(source["path"]))
         if local is not None and local.is_file():
             values[parameter["name"]] = local.read_text(encoding="utf-8").strip()
         elif "default" in source:
@@ -318,7 +348,7 @@ def read_outputs(template: dict[str, Any], process: Process, artifacts_dir: Path
             raise InputError(f"output parameter '{parameter['name']}': {source['path']} was not written")
     files: dict[str, str] = {}
     for artifact in outputs.get("artifacts") or []:
-        local = process.paths.get(artifact.get("path", ""))
+        local = process.paths.get(pod_path(artifact.get("path", "")))
         if local is not None and local.exists():
             kept = artifacts_dir / (f"{artifact['name']}{local.suffix}" if local.is_file() else artifact["name"])
             copy(local, kept)

@@ -107,7 +107,7 @@ def workflow_variables(document: Document, run_id: str, values: dict[str, str]) 
         "workflow.status": "Running",
         "workflow.started": now,
         "workflow.parameters": json.dumps([{"name": k, "value": v} for k, v in values.items()]),
-        "workflow.parameters.json": json.dumps(values),
+        "workflow.parameters.json": json.dumps([{"name": k, "value": v} for k, v in values.items()]),
         "workflow.labels.json": json.dumps(labels),
         "workflow.annotations.json": json.dumps(annotations),
         **{f"workflow.parameters.{k}": v for k, v in values.items()},
