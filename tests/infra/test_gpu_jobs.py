@@ -113,3 +113,25 @@ def test_every_multi_node_template_passes_efa_per_node():
                 passed = {p["name"] for p in (task.get("arguments") or {}).get("parameters", [])}
                 if "nodes" in passed:
                     assert "efa-per-node" in passed, f"{name}: task {task['name']} passes nodes but not efa-per-node"
+
+
+def test_validate_cluster_fails_below_a_bandwidth_floor():
+    (_, template, job) = next(item for item in JOBS if item[0] == "fmops-validate-cluster")
+    (container,) = job_pods(job)[0]["spec"]["containers"]
+    command = [*container["command"], *container["args"]]
+    assert command[command.index("--min-busbw-gbps") + 1] == "{{inputs.parameters.min-busbw-gbps}}"
+    from tests.infra.workflow_docs import documents
+
+    (doc,) = [d for _, d in documents() if d["metadata"]["name"] == "fmops-validate-cluster"]
+    floor = {p["name"]: p for p in spec_of(doc)["arguments"]["parameters"]}["min-busbw-gbps"]
+    assert float(floor["value"]) > 0
+    assert "p5.48xlarge" in floor["description"] and "p4d.24xlarge" in floor["description"]
+
+
+def test_allreduce_raises_below_its_floor():
+    """The step's own check, before any process group starts: a negative floor is bad input."""
+    from fmops.core.errors import InputError
+    from fmops.steps.allreduce import allreduce
+
+    with pytest.raises(InputError, match="--min-busbw-gbps"):
+        allreduce(min_busbw_gbps=-1)

@@ -17,9 +17,19 @@ from fmops.core.errors import InputError
 WARMUP = 5
 
 
-def allreduce(*, size_mb: float = 256.0, iters: int = 20, output: str = "") -> dict[str, Any]:
+class BandwidthError(RuntimeError):
+    """The measured bus bandwidth is below the floor asked for (exit 1: the cluster, not the input)."""
+
+
+def allreduce(
+    *, size_mb: float = 256.0, iters: int = 20, output: str = "", min_busbw_gbps: float = 0.0
+) -> dict[str, Any]:
     """Time `iters` all-reduces of `size_mb` MiB (after WARMUP untimed ones) and return the metrics; rank 0
-    prints them and, with `output`, writes metrics.json and manifest.json there. Call it on every process."""
+    prints them and, with `output`, writes metrics.json and manifest.json there. Call it on every process.
+    With `min_busbw_gbps`, a bus bandwidth below it raises BandwidthError after the outputs are written: on
+    EFA instances that is what a fallback of NCCL to TCP sockets looks like."""
+    if min_busbw_gbps < 0:
+        raise InputError(f"allreduce: --min-busbw-gbps {min_busbw_gbps:g}: expected 0 (no floor) or more")
     if size_mb <= 0:
         raise InputError(f"allreduce: --size-mb {size_mb:g}: expected a size above 0")
     if iters < 1:
@@ -54,4 +64,10 @@ def allreduce(*, size_mb: float = 256.0, iters: int = 20, output: str = "") -> d
             config = {"size_mb": size_mb, "iters": iters, "output": output, "world_size": world}
             manifest.write(output, stage="allreduce", inputs={}, config=config, metrics=result, started_at=started_at)
     dist.destroy_process_group()
+    if result["busbw_gbps"] < min_busbw_gbps:
+        raise BandwidthError(
+            f"allreduce: bus bandwidth {result['busbw_gbps']:.1f} GB/s is below the floor "
+            f"{min_busbw_gbps:g} GB/s: check the NCCL INFO NET/ lines of the log for the "
+            "transport (NET/OFI with provider efa expected, NET/Socket means TCP)"
+        )
     return result

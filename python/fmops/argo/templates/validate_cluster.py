@@ -3,7 +3,8 @@
     argo submit -n fmops --from workflowtemplate/fmops-validate-cluster -p output=s3://bucket/fmops/cluster-check
 
 `nvidia-smi` on one node of each GPU pool, then an all-reduce across two GPU nodes of the training pool
-(a PyTorchJob over EFA) whose bus bandwidth appears as the `allreduce` output parameter.
+(a PyTorchJob over EFA) whose bus bandwidth appears as the `allreduce` output parameter; the run fails
+when it is below `min-busbw-gbps`, and the pods' logs name the NCCL transport (NCCL INFO NET/...).
 """
 
 from hera.workflows import DAG, Container, Resource, Task, WorkflowTemplate
@@ -13,11 +14,17 @@ from fmops.argo.templates.common import HOUR, STEP_KIND, TRAIN_IMAGE, param
 from fmops.argo.templates.training import EFA_HELP, collect_container, pytorchjob_manifest
 
 CUDA_IMAGE = "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
+# Floors at a quarter of each instance's EFA line rate (p5.48xlarge 3200 Gbit/s, p4d.24xlarge and
+# g6e.48xlarge 400 Gbit/s, as AWS lists them): two nodes over EFA reach well above, while NCCL's fallback to
+# TCP sockets stays below, so a run that passes really used EFA.
+BUSBW_FLOORS = {"p5.48xlarge": 100.0, "p4d.24xlarge": 12.5, "g6e.48xlarge": 12.5}
 PARAMS = [
     param("output", "URI where the all-reduce result (metrics.json, manifest.json) is written"),
     param("gpus-per-node", "GPUs per training node to include in the all-reduce", "8"),
     param("efa-per-node", EFA_HELP, "32"),
     param("size-mb", "all-reduce message size in MiB", "1024"),
+    param("min-busbw-gbps", "fail below this all-reduce bus bandwidth in GB/s: " + ", ".join(
+        f"{kind} {floor:g}" for kind, floor in BUSBW_FLOORS.items()) + "; 0: report only", "100"),
 ]
 
 
@@ -35,7 +42,8 @@ def nvidia_smi() -> Container:
 
 def allreduce_manifest() -> str:
     command = ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}", "-m", "fmops.cli", "allreduce",
-               "--size-mb", "{{inputs.parameters.size-mb}}", "--output", "{{inputs.parameters.output}}"]  # fmt: skip
+               "--size-mb", "{{inputs.parameters.size-mb}}", "--output", "{{inputs.parameters.output}}",
+               "--min-busbw-gbps", "{{inputs.parameters.min-busbw-gbps}}"]  # fmt: skip
     return pytorchjob_manifest("allreduce", command, kind="gpu", deadline=HOUR, backoff=0, restart="Never", workers=1)
 
 
@@ -57,7 +65,8 @@ with WorkflowTemplate(
         manifest=allreduce_manifest(),
         success_condition="status.replicaStatuses.Master.succeeded > 0",
         failure_condition="status.replicaStatuses.Master.failed > 0",
-        inputs=[*common.bare("output", "gpus-per-node", "efa-per-node", "size-mb"), common.image_input(TRAIN_IMAGE)],
+        inputs=[*common.bare("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
+                common.image_input(TRAIN_IMAGE)],
         labels={STEP_KIND: "gpu"},
         active_deadline_seconds=HOUR,
     )
@@ -69,6 +78,6 @@ with WorkflowTemplate(
             name="allreduce",
             template=allreduce,
             depends="gpu-train",
-            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb"),
+            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
         )
         Task(name="collect", template=collect, depends="allreduce", arguments=common.inputs("output"))
