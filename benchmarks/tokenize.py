@@ -27,6 +27,12 @@ HERE = Path(__file__).resolve().parent
 WORDS = ["the", "sum", "of", "and", "is", "number", "carry", "digit", "tens", "ones", "plus", "equals", "model",
          "token", "shard", "stream", "block", "data", "train", "resume"]  # fmt: skip
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+NOTE = ("2 vCPUs shared with four other sessions' test and training runs (see load_average): absolute speeds vary "
+        "run to run by 2x; the two tokenizers ran back to back in one run, so their ratio is the number to read. "
+        "Both spend ~85% of their time in the same Rust BPE (tokenizers' encode_batch on every core); fmops tokenize "
+        "saves Arrow's load and cache. Peak RSS of pretrain is the process's own (wait4), torch and the model "
+        "included; token blocks are read with pread (np.memmap counted ~100 MB of touched page-cache folios in RSS "
+        "on the 200 MB corpus after 5 steps).")
 TOKENIZE_SETTINGS = ["--set", "tokenizer_train_bytes=8388608"]  # the same tokenizer budget for both sizes
 
 
@@ -129,6 +135,7 @@ def main() -> None:
         "date": datetime.now(UTC).date().isoformat(),
         "versions": {name: version(name) for name in ("torch", "transformers", "tokenizers", "datasets", "fmops")},
         "command": f"python benchmarks/tokenize.py {' '.join(map(str, sizes))}",
+        "note": NOTE,
         "runs": runs,
         "pretrain_peak_rss_growth": round(large / small - 1, 3),
     }  # fmt: skip

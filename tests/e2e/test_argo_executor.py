@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import fmops
-from tests.unit.argo.examples import CHAIN, DIAMOND, workflows_dir
+from tests.unit.argo.examples import CHAIN, DIAMOND, FEATURES, workflows_dir
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_failure_stops_dependants_names_the_step_and_resume_reruns_only_the_rest
         "Omitted",
     )
     log = state["main/second"]["log"]
-    assert f"failed: main/second: exit status 4; log: {log}" in failed.stderr
+    assert f"failed: main/second: Error (exit code 4); log: {log}" in failed.stderr
     assert f"to rerun what did not succeed: fmops run --resume {tmp_path / 'run'}" in failed.stderr
     assert "gate closed" in Path(log).read_text()
     assert counter.read_text() == "x\n"
@@ -87,3 +87,30 @@ def test_failure_stops_dependants_names_the_step_and_resume_reruns_only_the_rest
     }
     assert state["main/first"]["message"] == "reused from the earlier run"
     assert counter.read_text() == "x\nx\n"  # first did not run again; third ran once
+
+
+def test_argo_semantics_that_were_silently_wrong(tmp_path: Path):
+    """when "false", dag.target, a template timeout, templateDefaults, script templates, outputs.result and
+    exitCode, {{retries}}, loops with aggregated outputs, expression tags, artifacts (from, raw), globalName,
+    suspend with a duration, and an exit handler whose failure fails the workflow."""
+    wf = workflows_dir(tmp_path, features=FEATURES)
+    result = fmops("run", "features", "--workflows", str(wf), "--workdir", str(tmp_path / "run"), check=False)
+    assert result.returncode == 1, result.stderr
+    state = nodes(tmp_path / "run")
+    phases = {k: v["phase"] for k, v in state.items()}
+    assert phases["main"] == "Succeeded" and phases["exit"] == "Failed"  # the exit handler fails the workflow
+    assert phases["main/never"] == "Skipped"
+    assert (phases["main/slow"], state["main/slow"]["attempts"]) == ("Failed", 1)
+    assert "deadline" in state["main/slow"]["message"]
+    assert (phases["main/flaky"], state["main/flaky"]["attempts"]) == ("Succeeded", 2)  # templateDefaults retry
+    assert state["main/count"]["result"] == "2"
+    assert [state[f"main/loop({i}:{i})"]["outputs"]["said"] for i in range(3)] == ["0-2", "1-2", "2-2"]
+    assert state["main/sum"]["outputs"]["said"].split() == ['["0-2!","1-2!","2-2!"]', "0", "Failed"]
+    assert Path(state["main/art"]["log"]).read_text().endswith("from countraw run")
+    assert phases["main/pause"] == "Succeeded" and state["main/pause"]["finished"] - state["main/pause"]["started"] >= 1
+    assert {k for k in phases if k.startswith("main/targeted/")} == {"main/targeted/A", "main/targeted/B"}
+    exit_log = Path(state["exit"]["log"]).read_text()
+    assert "Succeeded from count" in exit_log
+    # the steps of one group ran at once: the 1 s pause and the 1 s timeout overlap the others
+    group = [state[f"main/{name}"] for name in ("flaky", "count", "slow", "pause")]
+    assert max(n["started"] for n in group) < min(n["finished"] for n in group)

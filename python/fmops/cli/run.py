@@ -1,17 +1,22 @@
-"""Run a committed WorkflowTemplate on this machine, end to end: the project's main job.
+"""Run a committed WorkflowTemplate (or any Argo Workflow) on this machine, end to end: the project's main job.
 
     fmops run                                  # fmops-pipeline: the whole lifecycle, tiny model, demo data
     fmops run fmops-sft -p model=runs/x/storage/runs/x/pretrain -p data=demo/sft.jsonl -p output=out/sft
+    fmops run my-workflow.yaml -p message=hi   # a Workflow file, as `argo submit my-workflow.yaml`
+    fmops run hello-world-                     # a Workflow with only generateName (also: hello-world)
     fmops run --resume runs/fmops-pipeline-20261127-120000   # rerun only what did not succeed
 
-It reads workflows/*.yaml (the files Argo CD syncs), resolves templateRefs across them, and runs each
-container step as a local process in this Python environment: the image is not pulled, GPU requests are
-ignored, a PyTorchJob runs under torchrun, output paths move into the step's directory, and storage-root
-and data-root move under the run directory. Anything on the selected path that cannot run faithfully here
-is reported by name before anything runs.
+It reads workflows/*.yaml (the files Argo CD syncs), resolves templateRefs and workflowTemplateRefs across
+them, and runs each container, script or containerSet step as a local process in this Python environment,
+with Argo's semantics: independent DAG tasks and the steps of a group at once (bounded by `parallelism`,
+default the CPUs), loops, when, depends, retries, timeouts, exit handlers, outputs and artifacts. The image
+is not pulled, GPU requests are ignored, a PyTorchJob runs under torchrun, the pod's paths move into the
+step's directory, and storage-root and data-root move under the run directory. Anything on the selected
+path that cannot run faithfully here (a field, a variable) is refused by name before anything runs.
 
-Writes into the run directory: run.json (every step's phase, outputs, attempts, log), steps/<step>/log.txt,
-storage/ (the stage outputs), artifacts/ and report.md (the phase metrics and evaluation tables).
+Writes into the run directory: run.json (every node's phase, outputs, result, attempts, log),
+steps/<step>/log.txt, storage/ (the stage outputs), artifacts/ and report.md (the phase metrics and
+evaluation tables).
 Exit status: 0 when the workflow succeeded, 1 when it failed (the failed steps and their logs are named),
 2 for bad input.
 """

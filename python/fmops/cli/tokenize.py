@@ -11,12 +11,12 @@ tokenizer (tokenizer.json of a path or s3:// model, or a hub id) tokenizes batch
 
 Output (--output): tokens-NNNNN.bin (token ids, uint16 for vocabularies below 65536, else uint32, each document
 followed by EOS, shard_tokens per file), documents.bin (uint64 token offset of every document's start),
-index.json (dtype, tokenizer sha256, totals, per file bytes and sha256), and manifest.json last.
+index.json (dtype, tokenizer sha256, totals, per file bytes and sha256), metrics.json, and manifest.json last.
 `fmops pretrain` refuses a dataset whose tokenizer is not its model's, and names a shard that is missing or
 truncated (checked on every open; training reads ranges). A rerun with the same --output reads every file
 whole and names any that no longer matches its sha256 (exit 2), else says it is already complete.
 
-metrics (in manifest.json): documents, tokens, shards, dtype, unigram_entropy (nats/token), seconds and
+metrics.json: documents, tokens, shards, dtype, unigram_entropy (nats/token), seconds and
 tokens_per_s (of the tokenizing pass). Settings (--config FILE, --set KEY=VALUE): shard_tokens, batch_size,
 vocab_size and tokenizer_train_bytes (tiny only) (fmops.stages.tokenize.TokenizeConfig).
 """

@@ -33,7 +33,8 @@ class TokenizeConfig(StageConfig):
 
 @dataclass(frozen=True)
 class TokenizeResult:
-    """`metrics` (also in the manifest) when this call tokenized; None when the output was already complete."""
+    """`metrics` (metrics.json, also in the manifest) when this call tokenized; None when the output was
+    already complete."""
 
     output: str
     metrics: dict[str, Any] | None
@@ -70,6 +71,7 @@ def tokenize(*, model: str, data: list[str], output: str, config: TokenizeConfig
     metrics = {"documents": documents, "tokens": index["tokens"], "shards": len(index["shards"]),
                "dtype": index["dtype"], "unigram_entropy": index["unigram_entropy"], "seconds": seconds,
                "tokens_per_s": index["tokens"] / seconds if seconds else None}  # fmt: skip
+    manifest.write_metrics(output, metrics)
     model_input: dict[str, Any] = {"uri": model, "resolved": resolved, "tokenizer_sha256": identity}
     manifest.write(output, stage=STAGE, inputs={"model": model_input, **manifest.describe_inputs({"data": files})},
                    config=config.model_dump(), metrics=metrics, started_at=started)  # fmt: skip

@@ -38,6 +38,7 @@ PREFIX = "step-"
 MARKER = "complete.json"
 STATE = "trainer_state.json"
 SHARDED = "sharded"  # the DCP directory: .metadata and one __<rank>_<n>.distcp file per writing rank
+DEEPSPEED = "deepspeed"  # instead of SHARDED under ZeRO-3: DeepSpeed's own per-rank checkpoint files
 _NAME = re.compile(rf"^{PREFIX}(\d+)$")
 
 
@@ -72,7 +73,7 @@ def fetch_files(uri: str, workdir: Path) -> Path:
         return storage.local_path(uri)
     target = workdir / Path(uri.rstrip("/")).name
     for entry in storage.listdir(uri):
-        if entry == SHARDED or re.fullmatch(r"rank-\d+\.pt", entry):
+        if entry in (SHARDED, DEEPSPEED) or re.fullmatch(r"rank-\d+\.pt", entry):
             continue
         with storage.local_copy(storage.join(uri, entry)) as path:
             if path.is_dir():
@@ -174,9 +175,12 @@ def save(
     if accelerator.is_main_process:
         storage.remove(written)  # an unmarked leftover of this step from a killed run
     accelerator.wait_for_everyone()
-    writer = _storage(storage.join(written, SHARDED), write=True)
-    with _single_process_is_fine():
-        dcp.save({"training": _Training(model, optimizer)}, storage_writer=writer)
+    if _deepspeed(accelerator):
+        _save_deepspeed(model, written)
+    else:
+        writer = _storage(storage.join(written, SHARDED), write=True)
+        with _single_process_is_fine():
+            dcp.save({"training": _Training(model, optimizer)}, storage_writer=writer)
     buffer = io.BytesIO()
     torch.save(_rank_state(scheduler), buffer)
     storage.atomic_write_bytes(storage.join(written, rank_file(accelerator.process_index)), buffer.getvalue())
@@ -197,15 +201,43 @@ def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> dict[str
     import torch.distributed.checkpoint as dcp
 
     model, optimizer, scheduler = training
-    reader = _storage(storage.join(uri, SHARDED), write=False)
-    with _single_process_is_fine():
-        dcp.load({"training": _Training(model, optimizer)}, storage_reader=reader)
+    if _deepspeed(accelerator):
+        _load_deepspeed(model, uri, accelerator.process_index)
+    else:
+        reader = _storage(storage.join(uri, SHARDED), write=False)
+        with _single_process_is_fine():
+            dcp.load({"training": _Training(model, optimizer)}, storage_reader=reader)
     own = storage.join(uri, rank_file(accelerator.process_index))
     mine = storage.exists(own)  # not when resuming on more ranks than wrote: the data position is the step anyway
     saved = torch.load(io.BytesIO(storage.read_bytes(own if mine else storage.join(uri, rank_file(0)))),
                        weights_only=False)  # fmt: skip (our own file: RNG states are pickled tuples)
     _restore_rank_state(saved, scheduler, rng=mine)
     return read_state(uri)
+
+
+def _deepspeed(accelerator: Any) -> bool:
+    return str(getattr(accelerator, "distributed_type", "")) == "DistributedType.DEEPSPEED"
+
+
+# ZeRO-3 keeps parameters and optimizer state in DeepSpeed's own flat partitions, which DCP's state dicts do not
+# see; DeepSpeed's engine checkpoint writes one file per rank (its partition) and one shared model-states file.
+# Each rank stages what it wrote in a directory of its own and uploads it; on resume it downloads only the
+# shared files and its own partition. Not exercised by the CPU tests (DeepSpeed needs an accelerator).
+def _save_deepspeed(engine: Any, written: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="fmops-zero-") as staging:
+        engine.save_checkpoint(staging, tag=DEEPSPEED)
+        storage.upload_dir(staging, written)
+
+
+def _load_deepspeed(engine: Any, uri: str, rank: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="fmops-zero-") as staging:
+        for entry in storage.listdir(storage.join(uri, DEEPSPEED)):
+            owner = re.search(r"zero_pp_rank_(\d+)_", entry)
+            if owner and int(owner.group(1)) != rank:
+                continue  # another rank's partition
+            with storage.local_copy(storage.join(uri, DEEPSPEED, entry)) as path:
+                shutil.copy(path, Path(staging) / entry)
+        engine.load_checkpoint(staging, tag=DEEPSPEED)
 
 
 def _write_small_files(written: str, state: dict[str, Any], add_files: Callable[[Path], None] | None) -> None:

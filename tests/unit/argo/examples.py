@@ -108,6 +108,49 @@ spec:
 """
 
 
+HELLO = """
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata:
+  generateName: hello-
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - {name: message, value: hello}
+  templates:
+  - name: main
+    inputs: {parameters: [{name: message}]}
+    container: {image: busybox, command: [echo], args: ["{{inputs.parameters.message}}"]}
+"""
+
+REF = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: ref-
+spec:
+  arguments:
+    parameters:
+    - {name: message, value: from the workflow}
+  workflowTemplateRef: {name: hello-template}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata:
+  name: hello-template
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - {name: message, value: from the template}
+  templates:
+  - name: main
+    inputs: {parameters: [{name: message}]}
+    container: {image: busybox, command: [echo], args: ["{{inputs.parameters.message}}"]}
+"""
+
+
 def workflows_dir(root: Path, **files: str) -> Path:
     """root/wf holding one <name>.yaml per keyword."""
     directory = root / "wf"
@@ -115,3 +158,82 @@ def workflows_dir(root: Path, **files: str) -> Path:
     for name, text in files.items():
         (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
     return directory
+
+
+FEATURES = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: features-
+spec:
+  entrypoint: main
+  onExit: exit
+  templateDefaults:
+    retryStrategy: {limit: 1}
+  arguments:
+    parameters:
+    - {name: n, value: "3"}
+  templates:
+  - name: main
+    inputs: {parameters: [{name: n}]}
+    steps:
+    - - {name: never, template: say, when: "false", arguments: {parameters: [{name: m, value: never}]}}
+      - {name: flaky, template: flaky}
+      - {name: count, template: script}
+      - {name: slow, template: slow, continueOn: {failed: true}}
+      - {name: pause, template: pause}
+    - - name: loop
+        template: say
+        arguments: {parameters: [{name: m, value: "{{item}}-{{steps.count.outputs.result}}"}]}
+        withSequence: {count: "{{inputs.parameters.n}}"}
+      - name: art
+        template: read
+        arguments: {artifacts: [{name: f, from: "{{steps.count.outputs.artifacts.file}}"},
+                                {name: r, raw: {data: "raw {{workflow.name}}"}}]}
+    - - name: sum
+        template: say
+        arguments: {parameters: [{name: m, value: "{{=toJson(map(fromJSON(steps.loop.outputs.parameters.said),
+                                                   {# + '!'}))}}
+                                                   {{steps.flaky.exitCode}} {{steps.slow.status}}"}]}
+    - - {name: targeted, template: targeted}
+  - name: say
+    inputs: {parameters: [{name: m}]}
+    container: {image: busybox, command: [sh, -c], args: ["echo '{{inputs.parameters.m}}' > /tmp/said"]}
+    outputs: {parameters: [{name: said, valueFrom: {path: /tmp/said}}]}
+  - name: flaky
+    container:
+      image: busybox
+      command: [sh, -c]
+      args: ["echo attempt {{retries}}; test {{retries}} = 1"]
+  - name: script
+    script:
+      image: python:alpine3.23
+      command: [python]
+      source: |
+        open("/tmp/file", "w").write("from count")
+        print(2)
+    outputs:
+      artifacts: [{name: file, path: /tmp/file}]
+      parameters: [{name: g, valueFrom: {path: /tmp/file}, globalName: counted}]
+  - name: slow
+    timeout: 1s
+    retryStrategy: {limit: 0}
+    container: {image: busybox, command: [sleep, "30"]}
+  - name: pause
+    suspend: {duration: "1"}
+  - name: read
+    inputs: {artifacts: [{name: f, path: /in/f}, {name: r, path: /in/r}]}
+    container: {image: busybox, command: [sh, -c], args: ["cat /in/f /in/r"]}
+  - name: targeted
+    dag:
+      target: B
+      tasks:
+      - {name: A, template: say, arguments: {parameters: [{name: m, value: a}]}}
+      - {name: B, template: say, depends: A, arguments: {parameters: [{name: m, value: b}]}}
+      - {name: C, template: say, arguments: {parameters: [{name: m, value: c}]}}
+  - name: exit
+    container:
+      image: busybox
+      command: [sh, -c]
+      args: ["echo {{workflow.status}} {{workflow.outputs.parameters.counted}} {{workflow.duration}}; exit 3"]
+"""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from fmops.argo.documents import Library
-from fmops.argo.local import engine, profile
+from fmops.argo.local import engine, profile, runner
 from fmops.argo.local.engine import Engine, Node
 from fmops.argo.local.parameters import bind
 from fmops.argo.local.pods import Outcome
@@ -13,7 +13,7 @@ from fmops.argo.local.runner import RunOptions, run_workflow, unsupported_on_pat
 from fmops.core.errors import InputError
 
 from tests.helpers import ROOT, cli
-from tests.unit.argo.examples import CHAIN, DIAMOND, workflows_dir
+from tests.unit.argo.examples import CHAIN, DIAMOND, HELLO, REF, workflows_dir
 
 SIDECAR = "  - name: gated\n    sidecars: [{name: s, image: busybox:1.36}]\n"
 
@@ -82,6 +82,7 @@ def test_every_committed_template_can_run_here_with_the_local_profile(tmp_path: 
         values, _ = profile.workflow_parameters(document.spec, {}, tmp_path)
         entry = library.local(document, document.spec["entrypoint"])
         assert unsupported_on_path(library, entry, workflow_variables(document, "r", values), set()) == [], name
+        runner.check(library, document, entry, workflow_variables(document, "r", values))  # no unknown variable
 
 
 # ---- parameters ------------------------------------------------------------------------------------------
@@ -148,8 +149,10 @@ def test_dependencies_and_handled_failures_come_from_depends():
         ({}, Outcome("Failed", 1), True),
         ({}, Outcome("Error"), False),
         ({"retryPolicy": "OnError"}, Outcome("Error"), True),
-        ({"expression": "lastRetry.exitCode == 75"}, Outcome("Failed", 75), True),
-        ({"expression": "lastRetry.exitCode == 75"}, Outcome("Failed", 1), False),
+        ({"expression": "asInt(lastRetry.exitCode) == 75"}, Outcome("Failed", 75), True),
+        ({"expression": "asInt(lastRetry.exitCode) == 75"}, Outcome("Failed", 1), False),
+        ({"expression": "lastRetry.exitCode == 75"}, Outcome("Failed", 75), False),  # a string in Argo, too
+        ({"retryPolicy": "Always"}, Outcome("Error"), True),
     ],
 )
 def test_retry_policy_and_expression(retry, outcome, allowed):
@@ -158,8 +161,98 @@ def test_retry_policy_and_expression(retry, outcome, allowed):
 
 def test_outputs_of_a_dag_and_of_its_tasks():
     node = Node("main/A", "echo", phase="Succeeded", outputs={"out": "hi"})
+    node.result, node.exit_code = "printed", "0"
     variables = engine.call_variables("tasks", "A", node)
-    assert variables == {"tasks.A.outputs.parameters.out": "hi", "tasks.A.status": "Succeeded"}
+    assert {k: v for k, v in variables.items() if not k.endswith("At")} == {
+        "tasks.A.outputs.parameters.out": "hi", "tasks.A.outputs.parameters": '{"out":"hi"}', "tasks.A.id": "main/A",
+        "tasks.A.status": "Succeeded", "tasks.A.outputs.result": "printed", "tasks.A.exitCode": "0"}  # fmt: skip
     output = {"name": "r", "valueFrom": {"parameter": "{{tasks.A.outputs.parameters.out}}"}}
     template = {"outputs": {"parameters": [output]}}
-    assert engine.composite_outputs(template, variables) == {"r": "hi"}
+    assert engine.composite_outputs(template, variables)["parameters"] == {"r": "hi"}
+
+
+def test_a_loop_aggregates_its_children_outputs_as_json_lists():
+    children = [Node("m/L(0:1)", "t", phase="Succeeded", outputs={"n": "1"}, result='{"a": 1}'),
+                Node("m/L(1:x)", "t", phase="Succeeded", outputs={"n": "x"}, result="plain")]  # fmt: skip
+    variables = engine.call_variables("steps", "L", Node("m/L", "t", phase="Succeeded", leaf=False), children)
+    assert variables["steps.L.outputs.parameters.n"] == '[1,"x"]'
+    assert variables["steps.L.outputs.result"] == '[{"a":1},"plain"]'
+
+
+@pytest.mark.parametrize(
+    "call, items",
+    [
+        ({"withItems": [1, "b", {"k": "v"}]}, [1, "b", {"k": "v"}]),
+        ({"withParam": '["x", {"y": 2}]'}, ["x", {"y": 2}]),
+        ({"withSequence": {"count": "3"}}, ["0", "1", "2"]),
+        ({"withSequence": {"start": "2", "end": "{{n}}"}}, ["2", "3", "4"]),
+        ({"withSequence": {"start": "3", "end": "1"}}, ["3", "2", "1"]),
+        ({"withSequence": {"count": "2", "format": "x%02d"}}, ["x00", "x01"]),
+        ({}, None),
+    ],
+)
+def test_loop_items(call, items):
+    assert engine.loop_items(call, {"n": "4"}) == items
+
+
+def test_item_variables_and_arguments_of_skipped_producers():
+    assert engine.item_variables({"k": "v"}) == {"item": {"k": "v"}, "item.k": "v"}
+    call = {"arguments": {"parameters": [{"name": "in", "value": "{{tasks.p.outputs.parameters.msg}}"},
+                                          {"name": "x", "value": "{{item.k}}"}]}}  # fmt: skip
+    assert engine.call_arguments(call, {"tasks.p.status": "Skipped", "item.k": "v"}) == {"x": "v"}
+    with pytest.raises(InputError, match="no such variable"):
+        engine.call_arguments(call, {"tasks.p.status": "Succeeded", "item.k": "v"})
+
+
+def test_template_defaults_merge_under_the_template():
+    defaults = {"retryStrategy": {"limit": 2}, "timeout": "30s", "container": {"env": [{"name": "A", "value": "1"}]}}
+    merged = engine.merge(defaults, {"name": "t", "container": {"image": "busybox"}, "timeout": "5s"})
+    assert merged == {"retryStrategy": {"limit": 2}, "timeout": "5s", "name": "t",
+                      "container": {"env": [{"name": "A", "value": "1"}], "image": "busybox"}}  # fmt: skip
+
+
+def test_generate_name_answers_with_and_without_its_dash(tmp_path: Path):
+    text = DIAMOND.replace("  name: diamond\n", "  generateName: diamond-\n")
+    header = "kind: WorkflowTemplate\nmetadata:\n  generateName"
+    text = text.replace(header, header.replace("WorkflowTemplate", "Workflow"), 1)
+    library = Library.load(workflows_dir(tmp_path, diamond=text))
+    assert library.document("diamond-").kind == "Workflow"
+    assert library.document("diamond") is library.document("diamond-")
+
+
+def test_a_parameter_the_workflow_does_not_declare_is_one_line_exit_2(tmp_path: Path):
+    wf = workflows_dir(tmp_path, hello=HELLO)
+    result = run(tmp_path, wf, "hello", "-p", "mesage=x")
+    assert (result.returncode, result.stderr) == (
+        2, "fmops run: error: -p mesage: not a parameter of this workflow (has: message)\n")  # fmt: skip
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_workflow_template_ref_runs_the_template_with_the_workflow_arguments(tmp_path: Path):
+    wf = workflows_dir(tmp_path, hello=HELLO, ref=REF)
+    library, document = runner.load(RunOptions(template="ref-", workflows=wf))
+    assert document.spec["entrypoint"] == "main"
+    assert [p["value"] for p in document.spec["arguments"]["parameters"]] == ["from the workflow"]
+    assert library.local(document, "main").template["inputs"]["parameters"] == [{"name": "message"}]
+
+
+def test_unsupported_fields_are_named_with_their_template(tmp_path: Path):
+    wf = workflows_dir(tmp_path, hello=HELLO.replace("    container:", "    daemon: true\n    container:"))
+    result = run(tmp_path, wf, "hello")
+    assert (result.returncode, result.stderr) == (
+        2, "fmops run: error: cannot run faithfully on this machine: hello-/main: field 'daemon'\n")  # fmt: skip
+
+
+def test_an_unknown_variable_is_refused_with_its_template(tmp_path: Path):
+    wf = workflows_dir(tmp_path, hello=HELLO.replace("{{inputs.parameters.message}}", "{{inputs.parameters.mesage}}"))
+    result = run(tmp_path, wf, "hello")
+    line = "cannot run faithfully on this machine: hello-/main: unknown variable '{{inputs.parameters.mesage}}'"
+    assert (result.returncode, result.stderr) == (2, f"fmops run: error: {line}\n")
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_a_workflow_file_runs_as_argo_submit_file(tmp_path: Path):
+    wf = workflows_dir(tmp_path, ref=REF)
+    (tmp_path / "empty").mkdir()
+    library, document = runner.load(RunOptions(template=str(wf / "ref.yaml"), workflows=tmp_path / "empty"))
+    assert document.name == "ref-" and "hello-template" in library.documents

@@ -79,6 +79,7 @@ def test_index_lists_shards_boundaries_dtype_and_tokenizer(shards):
     assert index["tokenizer"] == {"sha256": token_shards.tokenizer_sha256(saved), "model": "tiny", "dir": "tokenizer"}
     manifest = json.loads((shards / "manifest.json").read_text())
     assert manifest["stage"] == "tokenize" and manifest["metrics"]["tokens"] == index["tokens"]
+    assert json.loads((shards / "metrics.json").read_text())["documents"] == index["documents"]
     assert 0 < index["unigram_entropy"] < np.log(index["vocab_size"])
 
 

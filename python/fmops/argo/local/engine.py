@@ -183,7 +183,9 @@ class Engine:
         """A template with the workflow's templateDefaults under it."""
         return merge(self.defaults, scope.template) if self.defaults else scope.template
 
-    def resolve_inputs(self, scope: Scope, passed: dict[str, str], variables: dict[str, Any] | None = None) -> dict[str, str]:
+    def resolve_inputs(
+        self, scope: Scope, passed: dict[str, str], variables: dict[str, Any] | None = None
+    ) -> dict[str, str]:
         where = f"template '{scope.name}'"
         values = self.current(variables if variables is not None else self.workflow)
         return bind(parameters(self.template_of(scope).get("inputs")), passed,
@@ -213,14 +215,14 @@ class Engine:
         variables = {k: v for k, v in context.variables.items() if not k.startswith(("inputs.", "outputs."))}
         variables |= {f"inputs.parameters.{k}": v for k, v in inputs.items()}
         variables["inputs.parameters"] = json.dumps([{"name": k, "value": v} for k, v in inputs.items()])
-        variables["node.name"] = node_id
+        variables["node.name"] = variables["pod.name"] = node_id
         for artifact in (template.get("inputs") or {}).get("artifacts") or []:
             variables[f"inputs.artifacts.{artifact['name']}.path"] = artifact.get("path", "")
             if artifacts and artifact["name"] in (artifacts or {}):
                 variables[f"inputs.artifacts.{artifact['name']}"] = artifacts[artifact["name"]]
         deadline = context.deadline
         for key in ("timeout", "activeDeadlineSeconds"):
-            if key in template and not composite or key == "timeout" and key in template:
+            if template.get(key):
                 seconds = duration_seconds(expressions.substitute(str(template[key]), variables))
                 deadline = min(d for d in (deadline, time.time() + seconds) if d is not None)
         inner = Context(variables, deadline, threading.Semaphore(int(template["parallelism"]))
@@ -265,10 +267,14 @@ class Engine:
         outputs = template.get("outputs") or {}
         for parameter in parameters(outputs):
             if parameter.get("globalName") and parameter["name"] in node.outputs:
-                self.set_global(f"workflow.outputs.parameters.{parameter['globalName']}", node.outputs[parameter["name"]])
+                self.set_global(
+                    f"workflow.outputs.parameters.{parameter['globalName']}", node.outputs[parameter["name"]]
+                )
         for artifact in outputs.get("artifacts") or []:
             if artifact.get("globalName") and artifact["name"] in node.artifacts:
-                self.set_global(f"workflow.outputs.artifacts.{artifact['globalName']}", node.artifacts[artifact["name"]])
+                self.set_global(
+                    f"workflow.outputs.artifacts.{artifact['globalName']}", node.artifacts[artifact["name"]]
+                )
 
     def run_leaf(self, node: Node, scope: Scope, template: dict[str, Any], context: Context,
                  artifacts: dict[str, Any]) -> Node:  # fmt: skip
@@ -325,8 +331,11 @@ class Engine:
                 self.default_outputs(template, node)
                 return self.update(node, outcome.phase, outcome.message)
             last = {"lastRetry.status": outcome.phase, "lastRetry.exitCode": node.exit_code or "-1",
-                    "lastRetry.duration": str(int(time.time() - started)), "lastRetry.message": outcome.message}  # fmt: skip
-            self.update(node, "Running", f"attempt {node.attempts} {outcome.phase.lower()} ({outcome.message}); retrying")
+                    "lastRetry.duration": str(int(time.time() - started)),
+                    "lastRetry.message": outcome.message}  # fmt: skip
+            self.update(
+                node, "Running", f"attempt {node.attempts} {outcome.phase.lower()} ({outcome.message}); retrying"
+            )
             pause = backoff_seconds(backoff, node.attempts, context.variables)
             if pause:
                 time.sleep(pause)
@@ -359,6 +368,17 @@ class Engine:
 
     # ---- DAG and steps -----------------------------------------------------------------------------------
 
+    @contextmanager
+    def pool(self, workers: int) -> Iterator[ThreadPoolExecutor]:
+        """Threads for children that run at once. An interrupt (Ctrl-C, SIGTERM) stops their processes too:
+        the pool's exit waits for its threads, so they are told first."""
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as executor:
+            try:
+                yield executor
+            except BaseException:
+                self.stopping.set()
+                raise
+
     def run_dag(self, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> tuple[str, dict]:
         dag = template["dag"]
         tasks = {task["name"]: task for task in dag.get("tasks") or []}
@@ -383,7 +403,7 @@ class Engine:
         handled = set().union(*(handled_failures(t) for t in tasks.values())) if tasks else set()
         running: dict[Future, str] = {}
         stopped = False
-        with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
+        with self.pool(len(tasks)) as pool:
             while len(results) < len(tasks):
                 ready = [name for name, task in tasks.items() if name not in results and name not in running.values()
                          and all(d in results for d in dependencies(task))]  # fmt: skip
@@ -398,8 +418,9 @@ class Engine:
                     if stopped:
                         for name in tasks:
                             if name not in results:
-                                results[name] = self.update(self.node(f"{parent}/{name}", called_template(tasks[name])),
-                                                            "Omitted", "not started: an earlier task failed (failFast)").phase  # fmt: skip
+                                late = self.node(f"{parent}/{name}", called_template(tasks[name]))
+                                message = "not started: a task failed (failFast)"
+                                results[name] = self.update(late, "Omitted", message).phase
                         break
                     waiting = sorted(set(tasks) - set(results))
                     return "Error", {"__message__": f"template '{scope.name}': dependency cycle among {waiting}"}
@@ -417,7 +438,9 @@ class Engine:
 
     def children(self, node: Node) -> list[Node]:
         with self.guard:
-            return [n for n in self.nodes.values() if n.id.startswith(node.id + "(") and "/" not in n.id[len(node.id):]]
+            return [
+                n for n in self.nodes.values() if n.id.startswith(node.id + "(") and "/" not in n.id[len(node.id) :]
+            ]
 
     def run_steps(self, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> tuple[str, dict]:
         scope_variables: dict[str, Any] = {}
@@ -425,7 +448,7 @@ class Engine:
         continued: set[str] = set()
         for group in template["steps"]:
             group = group or []
-            with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:
+            with self.pool(len(group)) as pool:
                 futures = {step["name"]: pool.submit(
                     self.run_call, scope, step, {**context.variables, **scope_variables, "steps.name": step["name"]},
                     results, f"{parent}/{step['name']}", context, {}, continued) for step in group}  # fmt: skip
@@ -459,7 +482,7 @@ class Engine:
         else:
             node.leaf = False
             self.update(node, "Running")
-            with ThreadPoolExecutor(max_workers=max(1, min(len(items), 64))) as pool:
+            with self.pool(min(len(items), 64)) as pool:
                 futures = [pool.submit(self.run_one, scope, call, {**self.current(variables), **item_variables(item)},
                                        f"{node_id}({index}:{label(item)})", context)
                            for index, item in enumerate(items)]  # fmt: skip
@@ -483,8 +506,8 @@ class Engine:
             try:
                 if "when" in call and not expressions.condition(expressions.substitute(str(call["when"]), variables)):
                     self.skipped_outputs(scope, call, node)
-                    return self.update(node, "Skipped", f"when '{expressions.substitute(str(call['when']), variables)}' "
-                                                        "evaluated false").phase  # fmt: skip
+                    when = expressions.substitute(str(call["when"]), variables)
+                    return self.update(node, "Skipped", f"when '{when}' evaluated false").phase
                 arguments = call_arguments(call, variables)
                 artifacts = artifact_arguments(call, variables)
                 target = Scope(scope.document, {"name": call["name"], **call["inline"]}) if call.get(
@@ -500,7 +523,9 @@ class Engine:
     def skipped_outputs(self, scope: Scope, call: dict[str, Any], node: Node) -> None:
         """A skipped or omitted node still has the output parameters whose valueFrom declares a default."""
         try:
-            target = self.library.target(scope, call) if not call.get("inline") else Scope(scope.document, call["inline"])
+            target = (
+                self.library.target(scope, call) if not call.get("inline") else Scope(scope.document, call["inline"])
+            )
         except InputError:
             return
         self.default_outputs(self.template_of(target), node)

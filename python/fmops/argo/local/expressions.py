@@ -142,12 +142,17 @@ class Parser:
     def prefix(self) -> tuple:
         token = self.take()
         if token.kind == "number":
-            node: tuple = ("lit", float(token.text) if "." in token.text or "e" in token.text.lower() else int(token.text))
+            node: tuple = (
+                "lit",
+                float(token.text) if "." in token.text or "e" in token.text.lower() else int(token.text),
+            )
         elif token.kind == "string":
             node = ("lit", unquote(token.text))
         elif token.kind == "name":
             node = {"true": ("lit", True), "false": ("lit", False), "nil": ("lit", None)}.get(token.text) or (
-                "name", token.text)
+                "name",
+                token.text,
+            )
         elif token.text in ("!", "-", "+"):
             node = ("unary", token.text, self.expression(UNARY_POWER))
         elif token.text == "(":
@@ -182,7 +187,9 @@ class Parser:
             pairs = []
             while not self.accept("}"):
                 key = self.take()
-                pairs.append((unquote(key.text) if key.kind == "string" else key.text, self.take(":") and self.expression()))
+                pairs.append(
+                    (unquote(key.text) if key.kind == "string" else key.text, self.take(":") and self.expression())
+                )
                 if not self.accept(","):
                     self.take("}")
                     break
@@ -241,6 +248,19 @@ def as_int(value: Any) -> int:
     return int(number(value))
 
 
+def go_json(value: Any) -> str:
+    """JSON as Go's encoding/json writes it: compact, and a whole float64 without a fraction."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+            return int(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return [plain(x) for x in v] if isinstance(v, list) else v
+
+    return json.dumps(plain(value), separators=(",", ":"))
+
+
 def render(value: Any) -> str:
     """A value as Argo writes it into a template: strings as they are, numbers like Go's %v, the rest as JSON."""
     if isinstance(value, str):
@@ -253,7 +273,7 @@ def render(value: Any) -> str:
         return "null"
     if isinstance(value, int):
         return str(value)
-    return json.dumps(value, separators=(",", ":"))
+    return go_json(value)
 
 
 def jsonpath(document: Any, path: str) -> Any:
@@ -311,7 +331,7 @@ SPRIG: dict[str, Callable[..., Any]] = {
     "quote": lambda s: json.dumps(render(s)),
     "date": go_date,
     "now": lambda: datetime.now(UTC).timestamp(),
-    "toJson": lambda v: json.dumps(v, separators=(",", ":")),
+    "toJson": go_json,
     "fromJson": lambda s: json.loads(s),
     "list": lambda *v: list(v),
     "dict": lambda *v: dict(zip(v[::2], v[1::2], strict=False)),
@@ -325,8 +345,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": lambda v: int(number(v)),
     "float": lambda v: float(number(v)),
     "string": render,
-    "toJson": lambda v: json.dumps(v, separators=(",", ":")),
+    "toJson": go_json,
     "fromJson": lambda s: json.loads(s),
+    "fromJSON": lambda s: json.loads(s),
+    "toJSON": go_json,
     "jsonpath": jsonpath,
     "len": len,
     "abs": abs,
@@ -350,7 +372,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 
 def equal(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, int | float)
+        and isinstance(b, int | float)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return a == b
     return type(a) is type(b) and a == b or (a is None and b is None)
 
@@ -443,6 +470,8 @@ class Evaluator:
         return function(*[self.run(a, pointer) for a in arguments])
 
     def closure(self, name: str, items: Any, body: tuple) -> Any:
+        if not isinstance(items, list | dict):
+            raise ValueError(f"{name}: cannot iterate over {render(items)[:40]!r} (fromJSON turns JSON into a list)")
         results = [self.run(body, item) for item in items]
         if name == "map":
             return results
@@ -566,8 +595,9 @@ def condition(text: str) -> bool:
     raise InputError(f"when {text.strip()!r}: {render(value)!r} is not a boolean")
 
 
-def depends(text: str, results: dict[str, str], group: dict[str, list[str]] | None = None,
-            continued: set[str] | None = None) -> bool:
+def depends(
+    text: str, results: dict[str, str], group: dict[str, list[str]] | None = None, continued: set[str] | None = None
+) -> bool:
     """Enhanced depends logic. `results`: task name -> its final phase. A bare name means it succeeded,
     was skipped, is a daemon, or failed with continueOn allowing it (`continued`); `group`: a looped task's
     children's phases (for AnySucceeded/AllFailed)."""
@@ -583,7 +613,9 @@ def depends(text: str, results: dict[str, str], group: dict[str, list[str]] | No
         elif result == "AnySucceeded":
             truth = "Succeeded" in children or phase == "Succeeded" and not children
         elif result == "AllFailed":
-            truth = bool(children) and all(p in ("Failed", "Error") for p in children) or not children and phase == "Failed"
+            truth = (
+                bool(children) and all(p in ("Failed", "Error") for p in children) or not children and phase == "Failed"
+            )
         elif result == "Errored":
             truth = phase == "Error"
         else:
@@ -621,7 +653,7 @@ def handled_results(text: str) -> set[str]:
 
 def retry_allowed(expression: str, status: str, exit_code: int | None, duration: float = 0.0) -> bool:
     """retryStrategy.expression over lastRetry.status, lastRetry.exitCode and lastRetry.duration."""
-    variables = {"lastRetry.status": status, "lastRetry.exitCode": -1 if exit_code is None else exit_code,
+    variables = {"lastRetry.status": status, "lastRetry.exitCode": "-1" if exit_code is None else str(exit_code),
                  "lastRetry.duration": str(int(duration))}  # fmt: skip
     try:
         value = evaluate(expression, variables)
@@ -683,7 +715,7 @@ def expression_spans(text: str) -> list[tuple[int, int]]:
                 depth -= 1
             position += 1
         else:
-            raise InputError(f"unterminated expression tag at {text[start:start + 40]!r}")
+            raise InputError(f"unterminated expression tag at {text[start : start + 40]!r}")
         start = text.find("{{=", position + 2)
     return spans
 
@@ -692,7 +724,7 @@ class Tag:
     """A `{{=...}}` match: group(1) is the expression, group(0) the whole tag."""
 
     def __init__(self, text: str, span: tuple[int, int]):
-        self.whole, self.body = text[span[0]:span[1]], text[span[0] + 3:span[1] - 2]
+        self.whole, self.body = text[span[0] : span[1]], text[span[0] + 3 : span[1] - 2]
 
     def group(self, index: int) -> str:
         return self.body if index == 1 else self.whole
@@ -701,14 +733,14 @@ class Tag:
 def replace_expressions(text: str, replace: Callable[[Tag], str]) -> str:
     out, last = [], 0
     for span in expression_spans(text):
-        out += [text[last:span[0]], replace(Tag(text, span))]
+        out += [text[last : span[0]], replace(Tag(text, span))]
         last = span[1]
     return "".join(out) + text[last:]
 
 
 def expression_tags(text: str) -> list[str]:
     """The expression of each `{{=...}}` tag of a text."""
-    return [text[a + 3:b - 2] for a, b in expression_spans(text)]
+    return [text[a + 3 : b - 2] for a, b in expression_spans(text)]
 
 
 def arguments(call: dict[str, Any], variables: dict[str, Any], strict: bool = True) -> dict[str, str]:

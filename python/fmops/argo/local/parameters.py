@@ -32,8 +32,9 @@ def bind(
     not_allowed: str | None,
 ) -> dict[str, str]:
     """name -> value for every declared parameter. `expand` fills the variables of a declared value.
-    `config_map(name, key)` reads a ConfigMap's key. `missing` and `not_allowed` are the error messages (formatted with name, value, enum, choices); None means
-    the caller cannot know yet (a static look ahead): a missing value is then empty and no enum is checked."""
+    `config_map(name, key)` reads a ConfigMap's key. `missing` and `not_allowed` are the error messages
+    (formatted with name, value, enum, choices); None means the caller cannot know yet (a static look ahead):
+    a missing value is then empty and no enum is checked."""
     values = {}
     for parameter in declared:
         name = parameter["name"]

@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,9 @@ def stage_inputs(template: dict[str, Any], variables: dict[str, Any], paths: dic
         if target is None:
             continue
         if "raw" in given or "raw" in artifact:
-            data = given["raw"] if "raw" in given else substitute(str((artifact["raw"] or {}).get("data", "")), variables)
+            data = (
+                given["raw"] if "raw" in given else substitute(str((artifact["raw"] or {}).get("data", "")), variables)
+            )
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(data, encoding="utf-8")
             continue
@@ -190,7 +193,9 @@ def volume_paths(template: dict[str, Any], body: dict[str, Any], directory: Path
         if "configMap" in volume and config_map is not None:
             for item in volume["configMap"].get("items") or []:
                 (local / item["path"]).parent.mkdir(parents=True, exist_ok=True)
-                (local / item["path"]).write_text(config_map(volume["configMap"]["name"], item["key"]), encoding="utf-8")
+                (local / item["path"]).write_text(
+                    config_map(volume["configMap"]["name"], item["key"]), encoding="utf-8"
+                )
         local = local / mount["subPath"] if mount.get("subPath") else local
         local.mkdir(parents=True, exist_ok=True)
         mapped[mount["mountPath"].rstrip("/") or "/"] = local
@@ -230,7 +235,7 @@ def container_process(template: dict[str, Any], variables: dict[str, Any], direc
         script = directory / "script"
         script.write_text(substitute(rewrite(body["source"], paths), variables), encoding="utf-8")
         script.chmod(0o755)
-        parts[len(command):len(command)] = [str(script)]
+        parts[len(command) : len(command)] = [str(script)]
     if not parts:
         raise InputError(f"template '{template.get('name')}': nothing to run (no command or args)")
     if "nvidia.com/gpu" in str(body.get("resources") or {}):
@@ -306,14 +311,21 @@ def execute(process: Process, log: Path, stopping: threading.Event | None = None
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
+        end = None if process.timeout is None else time.monotonic() + process.timeout
         try:
-            code = child.wait(timeout=process.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            reader.join(timeout=5)
-            return Outcome("Failed", None, f"Pod was active on the node longer than the specified deadline "
-                                           f"({process.timeout:.0f}s)")  # fmt: skip
+            code = None
+            while code is None:
+                try:
+                    code = child.wait(timeout=0.2)
+                except subprocess.TimeoutExpired:
+                    if stopping is not None and stopping.is_set():
+                        raise KeyboardInterrupt from None
+                    if end is not None and time.monotonic() >= end:
+                        os.killpg(child.pid, signal.SIGKILL)
+                        child.wait()
+                        reader.join(timeout=5)
+                        return Outcome("Failed", None, f"Pod was active on the node longer than the specified "
+                                                       f"deadline ({process.timeout:.0f}s)")  # fmt: skip
         except BaseException:
             os.killpg(child.pid, signal.SIGTERM)
             child.wait()

@@ -24,8 +24,9 @@ def local_values(run_dir: Path) -> dict[str, str]:
     }
 
 
-def workflow_parameters(spec: dict[str, Any], given: dict[str, str], run_dir: Path,
-                        config_map: Callable[[str, str], str] | None = None) -> tuple[dict[str, str], list[str]]:  # fmt: skip
+def workflow_parameters(
+    spec: dict[str, Any], given: dict[str, str], run_dir: Path, config_map: Callable[[str, str], str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """Final workflow parameters and notes on what the local profile changed."""
     declared = {p["name"]: p for p in parameters(spec.get("arguments"))}
     unknown = sorted(set(given) - set(declared))

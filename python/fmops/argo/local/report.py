@@ -104,9 +104,16 @@ def outputs_named(nodes: list[Node], name: str) -> list[tuple[str, str]]:
     return [(node.id, node.outputs[name]) for node in nodes if name in node.outputs and node.leaf]
 
 
+def cell(text: str | None, width: int = 60) -> str:
+    """outputs.result as one table cell: one line, shortened, pipes escaped."""
+    flat = " ".join((text or "").split()).replace("|", "\\|")
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
 def markdown(title: str, status: str, nodes: list[Node], run_dir: Path) -> str:
-    lines = [f"# {title}: {status}", "", "| step | status | seconds |", "| --- | --- | --- |"]
-    lines += [f"| {n.id} | {n.phase} | {n.seconds or 0:.1f} |" for n in nodes]
+    header = "| step | status | seconds | attempts | result |"
+    lines = [f"# {title}: {status}", "", header, "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {n.id} | {n.phase} | {n.seconds or 0:.1f} | {n.attempts} | {cell(n.result)} |" for n in nodes]
     training = training_rows(nodes)
     if training:
         lines += ["", "## Phase metrics", "", "| phase | metrics |", "| --- | --- |"]

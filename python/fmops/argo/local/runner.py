@@ -23,7 +23,7 @@ from fmops.argo.documents import Document, Library, Scope, calls, default_dir, p
 from fmops.argo.local import expressions, profile, report
 from fmops.argo.local.engine import Context, Engine, Limits, Node, merge, new_uid
 from fmops.argo.local.parameters import bind
-from fmops.argo.local.support import duration_seconds, unsupported_fields, unsupported_spec
+from fmops.argo.local.support import duration_seconds, unknown_variables, unsupported_fields, unsupported_spec
 from fmops.argo.local.view import View
 from fmops.core.errors import InputError
 
@@ -54,7 +54,8 @@ class RunResult:
 
 
 def unsupported_on_path(library: Library, scope: Scope, variables: dict[str, Any], seen: set,
-                        defaults: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
+                        defaults: dict[str, Any] | None = None,
+                        known: tuple[set, set] | None = None) -> list[str]:  # fmt: skip
     """What the executor cannot run faithfully on the path these parameters select (statically known
     `when` conditions prune branches; unknown ones keep them)."""
     key = (scope.document.name, scope.name, json.dumps(variables, sort_keys=True, default=str))
@@ -64,6 +65,8 @@ def unsupported_on_path(library: Library, scope: Scope, variables: dict[str, Any
     where = f"{scope.document.name}/{scope.name}"
     template = merge(defaults, scope.template) if defaults else scope.template
     problems = [f"{where}: {problem}" for problem in unsupported_fields(template)]
+    if known is not None:
+        problems += [f"{where}: {problem}" for problem in unknown_variables(template, *known)]
     outer = {k: v for k, v in variables.items() if not k.startswith("inputs.")}
     for _, call in calls(template):
         try:
@@ -85,7 +88,7 @@ def unsupported_on_path(library: Library, scope: Scope, variables: dict[str, Any
                           expand=lambda text: expressions.substitute(text, outer, strict=False),
                           missing=None, not_allowed=None)  # fmt: skip
             inner = outer | {f"inputs.parameters.{k}": v for k, v in inputs.items()}
-            problems += unsupported_on_path(library, target, inner, seen, defaults)
+            problems += unsupported_on_path(library, target, inner, seen, defaults, known)
     return problems
 
 
@@ -201,15 +204,23 @@ def check(library: Library, document: Document, entry: Scope, variables: dict[st
     problems = [f"{document.name}: {problem}" for problem in unsupported_spec(spec)]
     entry_inputs = {f"inputs.parameters.{p['name']}": variables.get(f"workflow.parameters.{p['name']}", "")
                     for p in parameters(entry.template.get("inputs"))}  # fmt: skip
-    problems += unsupported_on_path(library, entry, {**variables, **entry_inputs}, set(), defaults)
+    known = ({p["name"] for p in parameters(spec.get("arguments"))}, global_names(library))
+    problems += unsupported_on_path(library, entry, {**variables, **entry_inputs}, set(), defaults, known)
     handler = exit_call(spec)
     if handler:
         try:
-            problems += unsupported_on_path(library, library.target(entry, handler), variables, set(), defaults)
+            problems += unsupported_on_path(library, library.target(entry, handler), variables, set(), defaults, known)
         except InputError as error:
             problems.append(f"{document.name}: exit handler: {error}")
     if problems:
         raise InputError("cannot run faithfully on this machine: " + "; ".join(dict.fromkeys(problems)))
+
+
+def global_names(library: Library) -> set[str]:
+    """Every globalName an output declares (a workflow's outputs may come from any template it reaches)."""
+    return {str(o["globalName"]) for document in library.documents.values() for _, template in document.templates()
+            for section in ("parameters", "artifacts") for o in (template.get("outputs") or {}).get(section) or []
+            if o.get("globalName")}  # fmt: skip
 
 
 def entry_artifacts(spec: dict[str, Any]) -> dict[str, Any]:
@@ -232,9 +243,12 @@ def run_workflow(options: RunOptions) -> RunResult:
     print(f"running {name} as {variables['workflow.name']} in {run_dir}", file=sys.stderr)
     for note in notes:
         print(note, file=sys.stderr)
-    semaphores = lambda ref: int(library.config_map(**{"name": (ref.get("configMapKeyRef") or {}).get("name"),  # noqa: E731
-                                                      "key": (ref.get("configMapKeyRef") or {}).get("key")}))  # fmt: skip
-    limits = Limits(int(spec.get("parallelism") or os.cpu_count() or 1), semaphores)
+
+    def semaphore_size(ref: dict[str, Any]) -> int:
+        source = ref.get("configMapKeyRef") or {}
+        return int(library.config_map(source.get("name"), source.get("key")))
+
+    limits = Limits(int(spec.get("parallelism") or os.cpu_count() or 1), semaphore_size)
     deadline = time.time() + duration_seconds(str(spec["activeDeadlineSeconds"])) if spec.get(
         "activeDeadlineSeconds") else None  # fmt: skip
     values = {k.removeprefix("workflow.parameters."): v for k, v in variables.items()
@@ -253,7 +267,8 @@ def run_workflow(options: RunOptions) -> RunResult:
                                "phase": n.phase, "podName": n.id, "finishedAt": ""}
                               for n in failures(list(engine.nodes.values()))]  # fmt: skip
                     engine.workflow.update({"workflow.status": phase, "workflow.failures": json.dumps(failed)})
-                    handled = engine.run_one(entry, handler, engine.current(engine.workflow), handler.get("template") or "onExit",
+                    handler_id = handler.get("template") or "onExit"
+                    handled = engine.run_one(entry, handler, engine.current(engine.workflow), handler_id,
                                              Context(dict(engine.workflow)))  # fmt: skip
                     if handled in ("Failed", "Error") and phase == "Succeeded":
                         phase = "Failed"

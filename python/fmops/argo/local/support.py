@@ -17,10 +17,11 @@ SPEC_FIELDS = {
     "activeDeadlineSeconds", "synchronization", "workflowTemplateRef", "volumeClaimTemplates", "volumes",
 }  # fmt: skip
 TEMPLATE_FIELDS = {
-    "name", "inputs", "outputs", "container", "script", "dag", "steps", "resource", "suspend",
+    "name", "inputs", "outputs", "container", "script", "containerSet", "dag", "steps", "resource", "suspend",
     "activeDeadlineSeconds", "timeout", "retryStrategy", "parallelism", "failFast", "synchronization", "volumes",
 }  # fmt: skip
-CONTAINER_FIELDS = {"image", "command", "args", "env", "resources", "volumeMounts", "workingDir", "name", "source"}
+CONTAINER_FIELDS = {"image", "command", "args", "env", "resources", "volumeMounts", "workingDir", "name", "source",
+                    "dependencies"}  # fmt: skip
 TASK_FIELDS = {
     "name", "template", "templateRef", "arguments", "depends", "dependencies", "when", "continueOn",
     "withItems", "withParam", "withSequence", "hooks", "onExit", "inline",
@@ -44,7 +45,7 @@ IGNORED = {
 }  # fmt: skip
 ARTIFACT_FIELDS = {
     "name", "path", "from", "fromExpression", "raw", "s3", "optional", "archive", "globalName", "mode",
-    "subPath", "artifactGC", "deleted", "recurseMode", "artifactory", "gcs", "azure", "oss", "hdfs",
+    "subPath", "artifactGC", "deleted", "recurseMode", "artifactory", "gcs", "azure", "oss", "hdfs", "plugin",
 }  # fmt: skip
 REPOSITORIES = ("s3", "artifactory", "gcs", "azure", "oss", "hdfs")
 # An image's entrypoint where a container gives args but no command: Docker runs ENTRYPOINT + args, and
@@ -96,8 +97,13 @@ def volume_problems(volume: dict[str, Any]) -> list[str]:
 def unsupported_fields(template: dict[str, Any]) -> list[str]:
     """What in one template this executor would not run faithfully."""
     problems = [f"field '{key}'" for key in template if key not in TEMPLATE_FIELDS | IGNORED]
-    body = template.get("container") or template.get("script")
-    if body is not None:
+    bodies = [template.get("container") or template.get("script")]
+    container_set = template.get("containerSet")
+    if container_set is not None:
+        bodies = list(container_set.get("containers") or [])
+        problems += [f"containerSet field '{key}'" for key in container_set
+                     if key not in ("containers", "volumeMounts")]  # fmt: skip
+    for body in [b for b in bodies if b is not None]:
         problems += [f"container field '{key}'" for key in body if key not in CONTAINER_FIELDS | IGNORED]
         if not body.get("command") and entrypoint(body.get("image", "")) is None:
             problems.append(f"no command, and the entrypoint of image '{body.get('image')}' is not known here")
@@ -110,7 +116,9 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
     if "resource" in template:
         kind = resource_kind(template)
         if kind != "PyTorchJob":
-            problems.append(f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)")
+            problems.append(
+                f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)"
+            )
     if "suspend" in template and not (template["suspend"] or {}).get("duration"):
         problems.append("suspend without a duration (it waits for `argo resume`)")
     for section in ("inputs", "outputs"):
@@ -127,5 +135,60 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
                      if key != "exit"]  # fmt: skip
         for artifact in (call.get("arguments") or {}).get("artifacts") or []:
             problems += [f"{kind} '{call.get('name')}' artifact '{artifact.get('name')}' from {k}"
-                         for k in ("http", "git", "gcs", "azure", "oss", "hdfs", "artifactory") if k in artifact]  # fmt: skip
+                         for k in ("http", "git") if k in artifact]  # fmt: skip
     return problems
+
+
+WORKFLOW_VARIABLES = {
+    "name", "namespace", "uid", "creationTimestamp", "duration", "status", "failures", "mainEntrypoint",
+    "serviceAccountName", "priority", "parameters", "parameters.json", "labels", "labels.json", "annotations",
+    "annotations.json",
+}  # fmt: skip
+CALL_VARIABLES = re.compile(r"(id|status|exitCode|startedAt|finishedAt|outputs\.result|outputs\.parameters(\..+)?"
+                            r"|outputs\.artifacts\..+)$")  # fmt: skip
+LEAF_VARIABLES = {"retries", "node.name", "pod.name", "steps.name", "tasks.name", "item"}
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() if k != "metrics" for s in strings(v)]
+    return [s for v in value for s in strings(v)] if isinstance(value, list) else []
+
+
+def unknown_variables(template: dict[str, Any], workflow_parameters: set[str], global_names: set[str]) -> list[str]:
+    """The `{{...}}` variables a template uses that nothing defines where it runs."""
+    from fmops.argo.documents import SIMPLE_TAG, parameter_names
+
+    inputs = template.get("inputs") or {}
+    outputs = template.get("outputs") or {}
+    declared = set(parameter_names(inputs))
+    artifacts = {a.get("name") for a in inputs.get("artifacts") or []}
+    outs = set(parameter_names(outputs)) | {a.get("name") for a in outputs.get("artifacts") or []}
+    names = {call.get("name") for _, call in calls(template)}
+    unknown = []
+    for text in strings({k: v for k, v in template.items() if k != "name"}):
+        for name in SIMPLE_TAG.findall(text):
+            scope, _, rest = name.partition(".")
+            if name in LEAF_VARIABLES or scope in ("item", "lastRetry", "workflow") and scope != "workflow":
+                continue
+            if scope == "inputs":
+                kind, _, field = rest.partition(".")
+                known = (kind == "parameters" and (field in declared or not field)
+                         or kind == "artifacts" and field.removesuffix(".path") in artifacts)  # fmt: skip
+            elif scope == "outputs":
+                kind, _, field = rest.partition(".")
+                known = field.removesuffix(".path") in outs or rest == "result"
+            elif scope == "workflow":
+                known = (rest in WORKFLOW_VARIABLES or rest.removeprefix("parameters.") in workflow_parameters
+                         or rest.startswith(("labels.", "annotations.", "creationTimestamp."))
+                         or rest.startswith("outputs.") and rest.split(".", 2)[-1] in global_names)  # fmt: skip
+            elif scope in ("steps", "tasks"):
+                call, _, field = rest.partition(".")
+                known = call in names and bool(CALL_VARIABLES.match(field))
+            else:
+                known = False
+            if not known:
+                unknown.append(f"unknown variable '{{{{{name}}}}}'")
+    return list(dict.fromkeys(unknown))

@@ -29,13 +29,15 @@ def duration(node: Node) -> str:
 
 def steps_table(nodes: list[Node], title: str) -> Table:
     table = Table(title=title, expand=False)
-    for column in ("step", "status", "time", "note"):
+    for column in ("step", "status", "time", "tries", "note"):
         table.add_column(column)
     for node in nodes:
         depth = node.id.count("/")
         style = STYLE.get(node.phase, "")
-        note = node.message if node.phase != "Succeeded" or node.message.startswith("reused") else ""
-        table.add_row("  " * depth + node.id.rsplit("/", 1)[-1], f"[{style}]{node.phase}[/]", duration(node), note[:80])
+        note = node.message if node.phase != "Succeeded" or node.message.startswith("reused") else node.result or ""
+        tries = str(node.attempts) if node.leaf and node.attempts else ""
+        table.add_row("  " * depth + node.id.rsplit("/", 1)[-1], f"[{style}]{node.phase}[/]", duration(node), tries,
+                      " ".join(note.split())[:80])  # fmt: skip
     return table
 
 
