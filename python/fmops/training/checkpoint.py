@@ -216,7 +216,9 @@ def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> dict[str
 
 
 def _deepspeed(accelerator: Any) -> bool:
-    return str(getattr(accelerator, "distributed_type", "")) == "DistributedType.DEEPSPEED"
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type == DistributedType.DEEPSPEED
 
 
 # ZeRO-3 keeps parameters and optimizer state in DeepSpeed's own flat partitions, which DCP's state dicts do not

@@ -17,7 +17,7 @@ from fmops.training import checkpoint
 class OneProcess:
     """What checkpoint.save/load use of accelerate's Accelerator, for a single process."""
 
-    is_main_process, process_index = True, 0
+    is_main_process, process_index, distributed_type = True, 0, "NO"
 
     def wait_for_everyone(self) -> None:
         pass
