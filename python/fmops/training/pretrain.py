@@ -37,8 +37,10 @@ def accelerator_for(cfg: TrainConfig) -> Any:
 def check_resumable(resume: Path, cfg: PretrainConfig) -> None:
     saved = json.loads((resume / CONFIG_FILE).read_text())
     for key, value in cfg.model_dump().items():
-        if saved.get(key) != value:
-            raise InputError(f"{resume}: checkpoint was made with {key}={saved.get(key)!r}, this run has "
+        # a field added after the checkpoint was written counts as its default, which that run trained with
+        was = saved.get(key, type(cfg).model_fields[key].default)
+        if was != value:
+            raise InputError(f"{resume}: checkpoint was made with {key}={was!r}, this run has "
                              f"{key}={value!r}; use the same config to resume, or another --output")  # fmt: skip
 
 
