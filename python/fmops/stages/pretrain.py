@@ -29,7 +29,8 @@ class PretrainResult:
 
 
 def inputs(*, model: str, data: list[str], replay: list[str], config: PretrainConfig) -> PretrainInputs:
-    """Every input checked (paths, every line) before torch is imported."""
+    """Every input checked (paths, every line, optional kernels installed) before torch is imported."""
+    config.check_installed()
     resolved = model_source.check(model)
     corpus = read_data(data, "--data")
     replayed = read_data(replay, "--replay") if any(part.strip() for part in replay) else None
