@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from fmops.argo.documents import Library
-from fmops.argo.local import engine, profile, runner
+from fmops.argo.local import engine, profile, runner, support
 from fmops.argo.local.engine import Engine, Node
 from fmops.argo.local.parameters import bind
 from fmops.argo.local.pods import Outcome
@@ -83,6 +83,22 @@ def test_every_committed_template_can_run_here_with_the_local_profile(tmp_path: 
         entry = library.local(document, document.spec["entrypoint"])
         assert unsupported_on_path(library, entry, workflow_variables(document, "r", values), set()) == [], name
         runner.check(library, document, entry, workflow_variables(document, "r", values))  # no unknown variable
+
+
+def test_a_multi_node_training_step_and_its_job_clean_up_can_run_here(tmp_path: Path):
+    """nodes=2 takes the PyTorchJob path (local torchrun) and its exit hook, which deletes the job on a cluster
+    and has nothing to delete here."""
+    library = Library.load(ROOT / "workflows")
+    document = library.document("fmops-sft")
+    given = {"model": "tiny", "data": "d.jsonl", "output": str(tmp_path / "out"), "nodes": "2"}
+    values, _ = profile.workflow_parameters(document.spec, given, tmp_path)
+    entry = library.local(document, document.spec["entrypoint"])
+    variables = workflow_variables(document, "r", values)
+    assert unsupported_on_path(library, entry, variables, set()) == []
+    runner.check(library, document, entry, variables)
+    cleanup = library.local(document, "delete-job").template
+    assert support.deletes_a_pytorchjob(cleanup)
+    assert not support.deletes_a_pytorchjob({"resource": {"action": "delete", "flags": ["deployments"]}})
 
 
 # ---- parameters ------------------------------------------------------------------------------------------

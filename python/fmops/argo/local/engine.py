@@ -31,7 +31,7 @@ from typing import Any
 from fmops.argo.documents import Library, Scope, called_template, parameters
 from fmops.argo.local import expressions, pods
 from fmops.argo.local.parameters import bind
-from fmops.argo.local.support import duration_seconds, resource_kind
+from fmops.argo.local.support import deletes_a_pytorchjob, duration_seconds, resource_kind
 from fmops.core.errors import InputError
 
 DONE = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
@@ -292,6 +292,8 @@ class Engine:
             if remaining is not None and remaining <= 0:
                 return self.update(node, "Failed", "Step exceeded its deadline")
             try:
+                if deletes_a_pytorchjob(template):
+                    return self.update(node, "Succeeded", "deletes the PyTorchJob on a cluster; locally it has ended")
                 if "resource" in template:
                     if resource_kind(template) != "PyTorchJob":
                         return self.update(node, "Error", "resource templates other than PyTorchJob cannot run locally")

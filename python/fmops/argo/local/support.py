@@ -72,6 +72,14 @@ def duration_seconds(text: str) -> float:
     return sum(float(value) * scale[unit] for value, unit in parts)
 
 
+def deletes_a_pytorchjob(template: dict[str, Any]) -> bool:
+    """A resource template that deletes PyTorchJobs (a training step's exit hook). Locally the job is a torchrun
+    whose processes end with their step, so there is nothing left to delete and the node succeeds at once."""
+    resource = template.get("resource") or {}
+    flags = resource.get("flags") or []
+    return resource.get("action") == "delete" and any("pytorchjobs" in str(flag) for flag in flags)
+
+
 def resource_kind(template: dict[str, Any]) -> str | None:
     """The kind a resource template's manifest creates."""
     return resource_manifest(template).get("kind")
@@ -113,7 +121,7 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
                 problems.append(f"env '{entry.get('name')}' from {source}")
     for volume in template.get("volumes") or []:
         problems += volume_problems(volume)
-    if "resource" in template:
+    if "resource" in template and not deletes_a_pytorchjob(template):
         kind = resource_kind(template)
         if kind != "PyTorchJob":
             problems.append(

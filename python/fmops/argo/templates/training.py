@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from hera.workflows import DAG, Artifact, Container, Parameter, Resource, Task, WorkflowTemplate
+from hera.workflows.models import LifecycleHook
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import DAY, RESULTS_DIR, STEP_KIND, TRAIN_IMAGE, param
@@ -164,6 +165,19 @@ def distributed_resource(stage: str, stage_params: list[Parameter], stage_args: 
     )  # fmt: skip
 
 
+def delete_job_resource(stage: str) -> Resource:
+    """Deletes the stage's PyTorchJob of this run: the exit hook of `train-distributed`, so a job never
+    outlives its step, whether the step succeeded, failed, timed out or the workflow was stopped."""
+    return Resource(
+        name="delete-job",
+        action="delete",
+        flags=["pytorchjobs.kubeflow.org", "--selector", f"{JOB_LABEL}={{{{workflow.uid}}}}-{stage}",
+               "--ignore-not-found"],
+        labels={STEP_KIND: "cpu"},
+        active_deadline_seconds=600,
+    )  # fmt: skip
+
+
 def collect_container(artifacts: list[tuple[str, str]]) -> Container:
     return common.cpu_container(
         "collect",
@@ -194,6 +208,7 @@ def training_phase(
         train = train_container(stage_params, stage_args, deadline)
         distributed = distributed_resource(stage, stage_params, stage_args, deadline)
         collect = collect_container(list(artifacts))
+        delete_job = delete_job_resource(stage)
         with DAG(
             name=stage,
             inputs=entry_inputs,
@@ -202,7 +217,11 @@ def training_phase(
             passed = common.inputs(*names, *SCALING)
             Task(name="train", template=train, arguments=passed, when="{{inputs.parameters.nodes}} == 1")
             Task(
-                name="train-distributed", template=distributed, arguments=passed, when="{{inputs.parameters.nodes}} > 1"
+                name="train-distributed",
+                template=distributed,
+                arguments=passed,
+                when="{{inputs.parameters.nodes}} > 1",
+                hooks={"exit": LifecycleHook(template=delete_job.name)},
             )
             Task(
                 name="collect",
