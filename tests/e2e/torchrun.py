@@ -3,6 +3,7 @@ sitecustomize module on PYTHONPATH (code every process runs first), and SIGKILL 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -74,5 +75,24 @@ def kill_when(command: list[str], env: dict[str, str], flag: Path, timeout: floa
                 assert time.monotonic() < deadline, "run never reached the kill point"
                 time.sleep(0.2)
         finally:
-            os.killpg(process.pid, signal.SIGKILL)
+            # torchrun's workers may leave its process group: kill every descendant by ancestry as well
+            for pid in [*descendants(process.pid), process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root`, read from /proc (children before the end of the list's parents)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found[::-1]
