@@ -1,5 +1,6 @@
-"""`fmops tokenize`, `fmops pretrain`, `fmops sft` and `fmops dpo` as a user and Argo start them, in a new process: bad input is
-exit 2 and one line on stderr, no traceback, and it is refused before torch, transformers or TRL is imported."""
+"""`fmops tokenize`, `fmops pretrain`, `fmops sft` and `fmops dpo` as a user and Argo start them, in a new
+process: bad input is exit 2 and one line on stderr, no traceback, and it is refused before torch,
+transformers or TRL is imported."""
 
 from __future__ import annotations
 
