@@ -86,3 +86,11 @@ def shared_dir(name: str) -> Path:
             pytest.fail(f"{path} not found: CI runs with ../shared beside the checkout")
         pytest.skip(f"{path} not found: upstream schemas and examples live in ../shared beside the checkout")
     return path
+
+
+def bucket_keys(bucket: str, prefix: str) -> list[str]:
+    """The object keys under `prefix` in `bucket`, sorted."""
+    import boto3
+
+    listing = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for item in listing.get("Contents", []))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import create_bucket, fmops
+from tests.helpers import bucket_keys, create_bucket, fmops
 
 pytestmark = pytest.mark.slow
 BUCKET = "fmops-sft-test"
@@ -22,10 +22,7 @@ def s3_env(s3_server) -> Iterator[dict[str, str]]:
 
 
 def keys(prefix: str) -> list[str]:
-    import boto3
-
-    listing = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
-    return sorted(item["Key"] for item in listing.get("Contents", []))
+    return bucket_keys(BUCKET, prefix)
 
 
 def upload(local: Path, key: str) -> None:

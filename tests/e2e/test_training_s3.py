@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import create_bucket, fmops
+from tests.helpers import bucket_keys, create_bucket, fmops
 
 pytestmark = pytest.mark.slow
 BUCKET = "fmops-test"
@@ -22,10 +22,7 @@ def s3_env(s3_server) -> Iterator[dict[str, str]]:
 
 
 def keys(prefix: str) -> list[str]:
-    import boto3
-
-    listing = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
-    return sorted(item["Key"] for item in listing.get("Contents", []))
+    return bucket_keys(BUCKET, prefix)
 
 
 def test_s3_data_and_output_with_resume_from_s3_checkpoint(s3_env, demo_dir):
