@@ -166,6 +166,25 @@ def sha256(uri: str) -> str:
     return listing.hexdigest()
 
 
+def fingerprint(uri: str) -> dict[str, Any]:
+    """What identifies a file's content without trusting its name: {"size", "checksum"}.
+
+    Locally the sha256 of the bytes. On S3 the object's ETag, which S3 computes on every write (the MD5 of a
+    single-part upload; a multipart upload's ETag depends on its part size too, so the same bytes uploaded in
+    other parts count as new content once): no download of a shard just to know whether it changed.
+    """
+    fs, path = _fs(uri)
+    if not fs.exists(path) or fs.isdir(path):
+        raise InputError(f"{uri}: not a file")
+    info = fs.info(path)
+    if is_remote(uri):
+        etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+        if not etag:
+            raise InputError(f"{uri}: the store reports no ETag for it")
+        return {"size": int(info["size"]), "checksum": f"etag:{etag}"}
+    return {"size": int(info["size"]), "checksum": f"sha256:{sha256(uri)}"}
+
+
 def _rejoin(uri: str, root: str, file: str) -> str:
     """A found file's path back in the URI form of its root."""
     if not is_remote(uri):

@@ -1,39 +1,120 @@
-"""Which data shards landed since the last continuous-pretraining run; remember them once trained on.
+"""Which data shards are new for a continuous-pretraining cycle, which earlier ones it replays, and the record
+of what each cycle trained on.
 
-The watermark is a JSON file in storage, {"processed": [shard URI, ...]}: the shards already trained on.
+A shard is known by its content, not its name: (URI, size, checksum) from fmops.core.storage.fingerprint, so a
+shard rewritten under the same name is new data. The watermark is a prefix of records, each written once:
+
+    <watermark>/pending/<cycle>.json   what `list` chose for the cycle, before it trains
+    <watermark>/<cycle>.json           the cycle's record once it ended: {"cycle", "promoted", "shards": [...]}
+
+`list` reads the finished records; `commit` writes its own cycle's record under a new key, in one atomic write.
+Nothing is read, modified and written back, so two runs never lose each other's entries (the CronWorkflow also
+forbids overlapping runs). A cycle whose candidate was not promoted is recorded too (`promoted: false`): its
+shards are not trained on again, and never replayed; delete its record to train on them again.
+
+Replay draws from the shards of earlier promoted cycles: up to `replay_shards` of them, uniformly without
+replacement, seeded by the cycle name (a retried cycle draws the same ones), plus an optional fixed replay set.
+A shard whose URI holds new content in this cycle is not replayed: its earlier content is gone.
 """
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fmops.core import storage
 from fmops.core.errors import InputError
 
 SHARD_SUFFIXES = (".jsonl", ".txt", ".parquet")
+PENDING = "pending"
+Shard = dict[str, Any]
 
 
-def processed(watermark: str) -> set[str]:
-    """The shards the watermark lists (none when it does not exist yet)."""
-    data = storage.read_json_record(watermark, "watermark", "processed", list)
-    return set(data["processed"]) if data else set()
+@dataclass(frozen=True)
+class Cycle:
+    """What one cycle trains on: its new shards and the shards it replays (URIs, fixed replay set last)."""
+
+    new: list[Shard]
+    replay: list[str]
 
 
-def new_shards(*, incoming: str, watermark: str, results_dir: str | Path = "") -> list[str]:
-    """The shards under `incoming` the watermark does not list, sorted; with `results_dir`, also written there
-    as `new-shards` (comma-separated, the form `fmops pretrain --data` takes) and `count`."""
+def identity(shard: Shard) -> tuple[str, int, str]:
+    return shard["uri"], shard["size"], shard["checksum"]
+
+
+def incoming_shards(incoming: str) -> list[Shard]:
+    """Every data file directly under `incoming`, sorted by name, with its fingerprint."""
     if not storage.isdir(incoming):
         raise InputError(f"{incoming}: incoming data prefix does not exist")
-    shards = [storage.join(incoming, name) for name in storage.listdir(incoming) if name.endswith(SHARD_SUFFIXES)]
-    seen = processed(watermark)
-    fresh = [shard for shard in shards if shard not in seen]
+    names = sorted(name for name in storage.listdir(incoming) if name.endswith(SHARD_SUFFIXES))
+    return [
+        {"uri": storage.join(incoming, name), **storage.fingerprint(storage.join(incoming, name))} for name in names
+    ]
+
+
+def _record(uri: str) -> dict[str, Any]:
+    record = storage.read_json_record(uri, "watermark record", "shards", list)
+    assert record is not None
+    for index, shard in enumerate(record["shards"]):
+        if not isinstance(shard, dict) or not {"uri", "size", "checksum"} <= set(shard):
+            raise InputError(f"{uri}: field 'shards[{index}]': expected {{uri, size, checksum}}")
+    return record
+
+
+def records(watermark: str) -> list[dict[str, Any]]:
+    """The finished cycles' records, in name order (none when the watermark does not exist yet)."""
+    if not storage.isdir(watermark):
+        return []
+    names = sorted(name for name in storage.listdir(watermark) if name.endswith(".json"))
+    return [_record(storage.join(watermark, name)) for name in names]
+
+
+def replay_pool(done: list[dict[str, Any]], new: list[Shard]) -> list[str]:
+    """URIs of shards that earlier promoted cycles trained on, minus those rewritten this cycle."""
+    rewritten = {shard["uri"] for shard in new}
+    pool = {shard["uri"] for record in done if record.get("promoted") for shard in record["shards"]}
+    return sorted(pool - rewritten)
+
+
+def plan_cycle(*, incoming: str, watermark: str, cycle: str, fixed_replay: str = "", replay_shards: int = 8,
+               results_dir: str | Path = "") -> Cycle:  # fmt: skip
+    """The cycle's new shards and replay; recorded as pending under the watermark when there are new shards.
+
+    With `results_dir`, also written there as step outputs: `new-shards` and `replay` (comma-separated, the form
+    `fmops pretrain --data/--replay` take), `count` and `replay-count`.
+    """
+    if not cycle or "/" in cycle:
+        raise InputError(f"--cycle '{cycle}': expected a name without '/' (the workflow's name)")
+    if replay_shards < 0:
+        raise InputError(f"--replay-shards {replay_shards}: must be 0 or more")
+    if fixed_replay and not storage.exists(fixed_replay):
+        raise InputError(f"{fixed_replay}: fixed replay data does not exist")
+    done = records(watermark)
+    seen = {identity(shard) for record in done for shard in record["shards"]}
+    new = [shard for shard in incoming_shards(incoming) if identity(shard) not in seen]
+    pool = replay_pool(done, new)
+    drawn = sorted(random.Random(cycle).sample(pool, min(replay_shards, len(pool))))
+    plan = Cycle(new=new, replay=drawn + ([fixed_replay] if fixed_replay else []))
+    if new:
+        storage.write_json(storage.join(watermark, PENDING, f"{cycle}.json"), {"cycle": cycle, "shards": new})
     if results_dir:
-        storage.write_parameters(results_dir, {"new-shards": ",".join(fresh), "count": str(len(fresh))})
-    return fresh
+        storage.write_parameters(results_dir, {
+            "new-shards": ",".join(shard["uri"] for shard in new), "count": str(len(new)),
+            "replay": ",".join(plan.replay), "replay-count": str(len(plan.replay)),
+        })  # fmt: skip
+    return plan
 
 
-def commit(*, watermark: str, shards: list[str]) -> int:
-    """Add `shards` to the watermark (after the model trained on them is published); returns how many it lists."""
-    merged = sorted(processed(watermark) | set(shards))
-    storage.write_json(watermark, {"processed": merged})
-    return len(merged)
+def commit(*, watermark: str, cycle: str, promoted: bool) -> dict[str, Any]:
+    """Record the cycle as ended (its pending record becomes final); a retried commit returns the record."""
+    final, pending = storage.join(watermark, f"{cycle}.json"), storage.join(watermark, PENDING, f"{cycle}.json")
+    if not storage.exists(pending):
+        if storage.exists(final):
+            return _record(final)
+        raise InputError(f"{pending}: no pending record for cycle '{cycle}'; `fmops shards list` makes it")
+    record = {**_record(pending), "promoted": promoted}
+    storage.write_json(final, record)
+    storage.remove(pending)
+    return record

@@ -139,6 +139,9 @@ class PretrainConfig(TrainConfig):
     replay_ratio: float = Field(0.0, ge=0, lt=1, description="fraction of training sequences drawn from --replay")
     held_out_fraction: float = Field(0.05, gt=0, lt=0.5, description="documents held out for eval_loss")
     vocab_size: int = Field(512, ge=300, description="tiny model only: BPE vocabulary size")
+    save_stable_model: bool = Field(True, description="warmup_stable_decay: also save the weights at the end of "
+                                    "the plateau, before the decay, as stable/ (continuous pretraining continues "
+                                    "the next cycle from them)")  # fmt: skip
     separate_documents: bool = Field(False, description="packed documents do not attend to each other: position "
                                      "ids restart after each EOS and the causal mask is block-diagonal (off: one "
                                      "causal mask over the block, as the demo's numbers were measured)")  # fmt: skip

@@ -226,13 +226,17 @@ def train(
     checkpoint_root: str | None = None,
     resume_from: str | None = None,
     add_files: Callable[[Path], None] | None = None,
+    at_stable_end: Callable[[Any], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train `model` for config.total_steps(); returns (the prepared model, the state with all metrics history).
 
     evals: name -> held-out blocks, each evaluated at step 0, every eval_steps steps and at the end.
     checkpoint_root: where checkpoints go (None: no checkpoints); resume_from: a checkpoint URI to continue.
+    at_stable_end: called with the model on every rank after the last step of a warmup_stable_decay plateau
+    (before that step's checkpoint, so a run resumed past it has already called it).
     """
     steps = config.total_steps(accelerator.num_processes)
+    stable_step = schedules.stable_end(config.lr_scheduler_type, steps, config.warmup_steps, config.decay_ratio)
     model, optimizer, scheduler = prepare(speed_up(model, config, accelerator.device), config, accelerator)
     state: dict[str, Any] = {"step": 0, "history": [], "evals": [], "tokens_per_rank": 0}
     if resume_from is not None:
@@ -257,6 +261,8 @@ def train(
         state["history"].append(record)
         unread.append(record)
         first = False
+        if at_stable_end and step == stable_step:
+            at_stable_end(model)
         saving = bool(checkpoint_root and config.save_steps and step % config.save_steps == 0)
         logging = step % config.logging_steps == 0 or step == steps
         if logging or saving:

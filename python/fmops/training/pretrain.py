@@ -24,6 +24,7 @@ from fmops.training.token_shards import TokenDataset
 
 CONFIG_FILE = "fmops_config.json"
 MAX_SHARD_SIZE = "5GB"
+STABLE = "stable"
 
 
 def accelerator_for(cfg: TrainConfig) -> Any:
@@ -115,8 +116,19 @@ def pretrain(
         tokenizer.save_pretrained(directory / "tokenizer")
         (directory / CONFIG_FILE).write_text(cfg.model_dump_json(indent=2) + "\n")
 
-    model, state = loop.train(model, stream, cfg, accelerator, evals=evals, checkpoint_root=root,
-                              resume_from=latest, add_files=add_files)  # fmt: skip
+    def save_stable(trained: Any) -> None:
+        state_dict = accelerator.get_state_dict(trained)  # a collective under FSDP: every rank calls it
+        if accelerator.is_main_process:
+            target = workdir / STABLE if storage.is_remote(output) else storage.local_path(output) / STABLE
+            save_model(accelerator.unwrap_model(trained), state_dict, training_dtype(accelerator), target)
+            tokenizer.save_pretrained(target)
+            storage.upload_dir(target, storage.join(output, STABLE))
+            loop.log(accelerator, f"stable-phase model (before the decay) {storage.join(output, STABLE)}")
+        accelerator.wait_for_everyone()
+
+    at_stable_end = save_stable if cfg.save_stable_model else None
+    model, state = loop.train(model, stream, cfg, accelerator, evals=evals, checkpoint_root=root, resume_from=latest,
+                              add_files=add_files, at_stable_end=at_stable_end)  # fmt: skip
     ranks = accelerator.gather(torch.tensor([state["tokens_per_rank"]], device=accelerator.device))
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()

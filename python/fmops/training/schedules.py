@@ -6,8 +6,10 @@
 
 The names are transformers' `lr_scheduler_type` values for the same shapes.
 
-For continuous pretraining (Ibrahim et al. 2024) every run re-warms from zero and re-decays: the schedule
-always starts at step 0 of this run, whatever schedule made the starting model.
+Every run's schedule starts at its own step 0. Continuous pretraining continues from the previous cycle's
+stable-phase weights (kept by `stable_end`'s step, before the decay), so each cycle re-warms briefly and
+decays again from the plateau instead of re-warming an annealed model: re-warming and re-decaying costs loss
+(Ibrahim et al. 2024), while a WSD run can branch off its stable phase and decay any time (Hägele et al. 2024).
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ def warmup(steps: int, warmup_steps: float) -> int:
     return min(steps, math.ceil(steps * warmup_steps) if warmup_steps < 1 else int(warmup_steps))
 
 
+def decay_steps(steps: int, warmup: int, decay_ratio: float) -> int:
+    return min(steps - warmup, math.ceil(steps * decay_ratio))
+
+
+def stable_end(name: Schedule, steps: int, warmup_steps: float, decay_ratio: float) -> int | None:
+    """The last step at the plateau of a warmup_stable_decay schedule; None without a decay to come."""
+    decay = decay_steps(steps, warmup(steps, warmup_steps), decay_ratio)
+    return steps - decay if name == "warmup_stable_decay" and decay > 0 else None
+
+
 def build(
     optimizer: torch.optim.Optimizer,
     name: Schedule,
@@ -36,7 +48,7 @@ def build(
     decay_ratio: float,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     if name == "warmup_stable_decay":
-        decay = min(steps - warmup, math.ceil(steps * decay_ratio))
+        decay = decay_steps(steps, warmup, decay_ratio)
         return get_wsd_schedule(
             optimizer,
             num_warmup_steps=warmup,

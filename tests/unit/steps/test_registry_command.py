@@ -28,6 +28,24 @@ def test_resolve_command_falls_back_then_follows_latest(tmp_path):
     assert (tmp_path / "out" / "model").read_text() == result.stdout.strip() == f"{root}/models/demo/v1"
 
 
+def test_resolve_names_the_stable_model_to_continue_from_and_the_baseline(tmp_path):
+    root, out = tmp_path / "registry", tmp_path / "out"
+    cli("registry", "resolve", "--root", str(root), "--name", "demo", "--fallback", "tiny", "--results-dir", str(out))
+    assert [(out / name).read_text() for name in ("continue-from", "baseline")] == ["tiny", ""]
+    source = stage_output(tmp_path / "a")
+    (source / "stable").mkdir()
+    (source / "stable" / "config.json").write_text("{}")
+    cli("registry", "publish", "--root", str(root), "--name", "demo", "--source", str(source), "--version", "v1",
+        "--pointer", "latest")  # fmt: skip
+    cli("registry", "resolve", "--root", str(root), "--name", "demo", "--fallback", "tiny", "--results-dir", str(out))
+    version = f"{root}/models/demo/v1"
+    assert [(out / name).read_text() for name in ("continue-from", "baseline")] == [f"{version}/stable", version]
+    cli("registry", "publish", "--root", str(root), "--name", "demo", "--source", str(stage_output(tmp_path / "b")),
+        "--version", "v2", "--pointer", "latest")  # fmt: skip
+    cli("registry", "resolve", "--root", str(root), "--name", "demo", "--results-dir", str(out))
+    assert (out / "continue-from").read_text() == f"{root}/models/demo/v2"  # no stable model: the version itself
+
+
 def test_resolve_without_pointer_or_fallback_is_bad_input(tmp_path):
     result = cli("registry", "resolve", "--root", str(tmp_path), "--name", "demo")
     assert result.returncode == 2
