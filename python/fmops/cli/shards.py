@@ -8,9 +8,10 @@
 
 A shard is new when its content (size and checksum: sha256 locally, the ETag on S3) is in no earlier cycle's
 record, so a shard rewritten under the same name is trained on again. `list` writes `new-shards`, `count`,
-`replay` and `replay-count` (replay: up to --replay-shards shards of earlier promoted cycles, drawn with the
-cycle name as seed, then --fixed-replay) and a pending record; `commit` turns it into the cycle's record once
-the gate decided (a failed run leaves the shards new for the next one). Layout: fmops.steps.shards.
+`replay`, `replay-count` and `replay-ratio` (replay: up to --replay-shards shards of earlier promoted cycles,
+drawn with the cycle name as seed, then --fixed-replay) and a pending record; `commit` turns it into the
+cycle's record once the gate decided (a failed run leaves the shards new for the next one). Layout:
+fmops.steps.shards.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--incoming", default="", help="list: the prefix new shards land under")
     parser.add_argument("--fixed-replay", default="", help="list: data replayed in every cycle ('' = none)")
     parser.add_argument("--replay-shards", type=int, default=8, help="list: earlier shards replayed, at most")
+    parser.add_argument("--replay-ratio", type=float, default=0.0, help="list: share of training replayed")
     parser.add_argument("--results-dir", default="", help="list: local directory for output parameters")
     parser.add_argument("--promoted", choices=["true", "false"], default="", help="commit: the gate's decision")
 
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("shards list: --incoming is required")
     cycle = plan_cycle(incoming=args.incoming, watermark=args.watermark, cycle=args.cycle,
                        fixed_replay=args.fixed_replay, replay_shards=args.replay_shards,
-                       results_dir=args.results_dir)  # fmt: skip
+                       replay_ratio=args.replay_ratio, results_dir=args.results_dir)  # fmt: skip
     print(f"{len(cycle.new)} new shard(s) under {args.incoming}; {len(cycle.replay)} replayed", flush=True)
     for shard in cycle.new:
         print(f"  new     {shard['uri']} ({shard['size']} bytes, {shard['checksum'][:19]})")

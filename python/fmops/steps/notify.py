@@ -18,21 +18,29 @@ class Notified:
 
 
 def post(url: str, record: dict[str, str]) -> None:
-    body = json.dumps({"text": f"fmops workflow {record['workflow']}: {record['status']}", **record}).encode()
+    text = f"fmops workflow {record['workflow']}: {record['status']}"
+    if record.get("summary"):
+        text += f" ({record['summary']})"
+    body = json.dumps({"text": text, **record}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
 
 
-def notify(*, workflow: str, status: str, failures: str = "", record: str = "", webhook_url: str = "") -> Notified:
+def notify(*, workflow: str, status: str, failures: str = "", record: str = "", webhook_url: str = "",
+           summary: str = "") -> Notified:  # fmt: skip
     """Write the status record to `record` (a URI, if given) and post it to `webhook_url` (if given).
 
+    `summary` is the URI of a one-line text a step left to explain the outcome (the gate's decision); its
+    first line joins the record and the message when the file exists (the step may not have run).
     `failures` is Argo's JSON list of failed nodes ("null" or "[]" when none). An unreachable webhook is
     reported in the result, not raised: a notification must not turn a finished run into a failed one.
     """
     data = {"workflow": workflow, "status": status, "finished_at": manifest.now()}
     if failures and failures not in ("null", "[]"):
         data["failures"] = failures
+    if summary and storage.exists(summary):
+        data["summary"] = storage.read_text(summary).strip().splitlines()[0]
     if record:
         storage.write_json(record, data)
     outcome = ""

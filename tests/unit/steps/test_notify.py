@@ -58,3 +58,14 @@ def test_an_unreachable_webhook_is_a_warning_not_a_failure(tmp_path, monkeypatch
     assert result.returncode == 0
     assert result.stderr.startswith("warning: webhook not reached: ")
     assert json.loads((tmp_path / "s.json").read_text())["status"] == "Error"
+
+
+def test_a_summary_left_by_a_step_joins_the_record_and_the_message(tmp_path, monkeypatch):
+    (tmp_path / "summary").write_text("blocked: forgetting 0.91 > 0.30\nmore detail\n")
+    url, received, server = webhook()
+    monkeypatch.setenv("FMOPS_WEBHOOK_URL", url)
+    cli("notify", "--workflow", "wf-4", "--status", "Succeeded", "--summary", str(tmp_path / "summary"))
+    server.server_close()
+    assert received[0]["text"] == "fmops workflow wf-4: Succeeded (blocked: forgetting 0.91 > 0.30)"
+    assert received[0]["summary"] == "blocked: forgetting 0.91 > 0.30"
+    assert "summary" not in notify(workflow="wf-4", status="Succeeded", summary=str(tmp_path / "absent")).record

@@ -24,10 +24,12 @@ def test_list_writes_new_shards_and_replay_and_commit_records_the_cycle(tmp_path
     folder = land(tmp_path / "in", a_jsonl="a", b_txt="b", notes_md="x")
     watermark, out = tmp_path / "wm", tmp_path / "r"
     result = cli("shards", "list", "--incoming", str(folder), "--watermark", str(watermark), "--cycle", "c1",
-                 "--fixed-replay", str(folder / "b.txt"), "--results-dir", str(out))  # fmt: skip
+                 "--fixed-replay", str(folder / "b.txt"), "--replay-ratio", "0.25",
+                 "--results-dir", str(out))  # fmt: skip
     assert result.returncode == 0 and result.stdout.startswith(f"2 new shard(s) under {folder}; 1 replayed\n")
     assert names((out / "new-shards").read_text().split(",")) == ["a.jsonl", "b.txt"]
     assert [(out / n).read_text() for n in ("count", "replay", "replay-count")] == ["2", str(folder / "b.txt"), "1"]
+    assert (out / "replay-ratio").read_text() == "0.25"
     assert records(str(watermark)) == []  # pending until the cycle ends
     result = cli("shards", "commit", "--watermark", str(watermark), "--cycle", "c1", "--promoted", "true")
     assert result.stdout == f"{watermark}: cycle c1 recorded with 2 shard(s), promoted\n"
@@ -64,7 +66,8 @@ def test_a_rejected_cycle_is_not_trained_on_again(tmp_path):
     folder, watermark = land(tmp_path / "in", noise_jsonl="zq xv"), str(tmp_path / "wm")
     plan_cycle(incoming=str(folder), watermark=watermark, cycle="c1")
     assert commit(watermark=watermark, cycle="c1", promoted=False)["promoted"] is False
-    assert plan_cycle(incoming=str(folder), watermark=watermark, cycle="c2").new == []
+    plan_cycle(incoming=str(folder), watermark=watermark, cycle="c2", replay_ratio=0.25, results_dir=tmp_path / "r")
+    assert [(tmp_path / "r" / name).read_text() for name in ("count", "replay", "replay-ratio")] == ["0", "", "0.0"]
     assert commit(watermark=watermark, cycle="c1", promoted=False)["cycle"] == "c1"  # a retried commit
 
 
