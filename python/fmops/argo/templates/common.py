@@ -99,8 +99,8 @@ def inputs(*names: str) -> dict[str, str]:
     return {name: f"{{{{inputs.parameters.{name}}}}}" for name in names}
 
 
-def result(name: str, file: str) -> Parameter:
-    return Parameter(name=name, value_from=ValueFrom(path=f"{RESULTS_DIR}/{file}"))
+def result(name: str, file: str, global_name: str | None = None) -> Parameter:
+    return Parameter(name=name, value_from=ValueFrom(path=f"{RESULTS_DIR}/{file}"), global_name=global_name)
 
 
 def from_task(name: str, task: str, output: str) -> Parameter:

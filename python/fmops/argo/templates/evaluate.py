@@ -25,6 +25,8 @@ GATE_PARAMS = [
     param("candidate", "the candidate's evaluation output URI"),
     param("baseline", "the baseline: evaluation output, registry version or pointer (.../production)", ""),
     param("rules", "a packaged rule set name (demo) or a YAML rules URI", "demo"),
+    param("training", "the candidate's pretraining output, for rules on its forgetting ('' for none)", ""),
+    param("output", "URI for the decision (promote, summary, gate.json, reasons.md) ('' for none)", ""),
 ]
 
 
@@ -66,11 +68,15 @@ def gate_container() -> Container:
             "--candidate", "{{inputs.parameters.candidate}}",
             "--baseline", "{{inputs.parameters.baseline}}",
             "--rules", "{{inputs.parameters.rules}}",
+            "--training", "{{inputs.parameters.training}}",
+            "--output", "{{inputs.parameters.output}}",
             "--results-dir", RESULTS_DIR,
         ],
         inputs=GATE_PARAMS,
+        # The decision, also as the workflow's outputs (`argo get` shows them), whichever workflow calls the gate.
         outputs=[
-            result("promote", "promote"),
+            result("promote", "promote", global_name="gate-promote"),
+            result("summary", "summary", global_name="gate-summary"),
             Artifact(name="decision", path=f"{RESULTS_DIR}/reasons.md", optional=True),
         ],
     )  # fmt: skip

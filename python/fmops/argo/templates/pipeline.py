@@ -1,6 +1,8 @@
 """WorkflowTemplate `fmops-pipeline`: the whole lifecycle as one DAG of the phase templates.
 
-    argo submit -n fmops --from workflowtemplate/fmops-pipeline -p base-model=s3://bucket/base -p recipe=h100-8x
+    argo submit -n fmops --from workflowtemplate/fmops-pipeline -p base-model=s3://bucket/llama-3.1-8b \
+        -p pretrain-recipe=8b-h100x8 -p sft-recipe=8b-h100x8 -p dpo-recipe=8b-h100x8 \
+        -p nodes=1 -p gpus-per-node=8 -p strategy=fsdp2
     fmops run                      # the same DAG on this machine, tiny model, demo data
 
 demo-data -> plan -> pretrain -> sft -> dpo; each trained model is evaluated (so the run shows what every
@@ -24,7 +26,10 @@ PARAMS = [
     param("write-demo-data", "write the demo datasets into data-root first", "true", enum=BOOL),
     param("model-name", "name of the model in the registry and in serving", "demo"),
     param("base-model", "model the first phase starts from: 'tiny', hub id or URI", "tiny"),
-    param("recipe", "recipe for every training stage: a packaged name or a YAML URI", "demo"),
+    param("pretrain-recipe", "continued-pretraining recipe: a packaged name (recipes/pretrain/) or a YAML URI",
+          "demo"),
+    param("sft-recipe", "SFT recipe: a packaged name (recipes/sft/) or a YAML URI", "demo"),
+    param("dpo-recipe", "DPO recipe: a packaged name (recipes/dpo/) or a YAML URI", "demo"),
     param("replay-ratio", "share of pretraining tokens replayed from replay.jsonl", "0.1"),
     param("run-pretrain", "run the continued-pretraining phase", "true", enum=BOOL),
     param("run-sft", "run the instruction-tuning phase", "true", enum=BOOL),
@@ -70,7 +75,7 @@ def training(name: str, depends: str, arguments: dict[str, str]) -> Task:
         depends=depends,
         when=f"{W % f'run-{name}'} == true",
         arguments={"model": PLAN % f"{name}-model", "output": PLAN % f"{name}-output",
-                   "recipe": W % "recipe", **arguments, **SCALING},
+                   "recipe": W % f"{name}-recipe", **arguments, **SCALING},
     )  # fmt: skip
 
 
