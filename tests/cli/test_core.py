@@ -29,7 +29,7 @@ def test_unknown_command_is_a_usage_error():
      "fmops plan: error: --run-sft 'yes': expected true or false"),
     (["collect", "--output", "/nonexistent/out", "--results-dir", "/tmp/x"],
      "fmops collect: error: /nonexistent/out: incomplete fmops output (no manifest.json)"),
-    (["shards", "list", "--incoming", "/nonexistent/in", "--watermark", "/nonexistent/wm.json"],
+    (["shards", "list", "--incoming", "/nonexistent/in", "--watermark", "/nonexistent/wm", "--cycle", "c1"],
      "fmops shards: error: /nonexistent/in: incoming data prefix does not exist"),
     (["registry", "resolve", "--root", "/nonexistent/r", "--name", "demo"],
      "fmops registry: error: /nonexistent/r/models/demo: no 'latest' pointer and no --fallback"),

@@ -7,8 +7,8 @@ Stages declare `class XConfig(StageConfig)` with a `Field(description=...)` per 
 
 from __future__ import annotations
 
+import posixpath
 from importlib import resources
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -32,7 +32,11 @@ def recipe_uri(stage: str, name: str) -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
-def _read_yaml(uri: str) -> dict[str, Any]:
+def _read_yaml(uri: str, including: tuple[str, ...] = ()) -> dict[str, tuple[Any, str]]:
+    """The file's fields, each with the file that set it: an `include:` base beside it fills in the rest, so a
+    recipe says only what differs, and an error names the file the bad key is in."""
+    if uri in including:
+        raise InputError(f"{uri}: includes itself (through {' -> '.join(including)})")
     if not storage.exists(uri):
         raise InputError(f"{uri}: config file does not exist")
     try:
@@ -43,10 +47,11 @@ def _read_yaml(uri: str) -> dict[str, Any]:
         raise InputError(f"{uri}{line}: not valid YAML ({getattr(error, 'problem', error)})") from None
     if not isinstance(data, dict):
         raise InputError(f"{uri}: expected a mapping of config fields")
-    if "include" in data:  # a recipe that says only what differs from its base, a file beside it
-        base = str(Path(uri).parent / str(data.pop("include")))
-        data = {**_read_yaml(base), **data}
-    return data
+    fields = {key: (value, uri) for key, value in data.items() if key != "include"}
+    if "include" in data:
+        base = posixpath.join(posixpath.dirname(uri), str(data["include"]))  # keeps s3:// (Path would not)
+        fields = {**_read_yaml(base, (*including, uri)), **fields}
+    return fields
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -59,11 +64,12 @@ def _parse_override(text: str) -> tuple[str, Any]:
         return key.strip(), raw
 
 
-def _first_error(error: ValidationError, source: str) -> InputError:
+def _first_error(error: ValidationError, source: str, origins: dict[str, str] | None = None) -> InputError:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "(root)"
     message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-    return InputError(f"{source}: field '{field}': {message}")
+    where = (origins or {}).get(str(first["loc"][0]), source) if first["loc"] else source
+    return InputError(f"{where}: field '{field}': {message}")
 
 
 def load(cls: type[C], stage: str, config: str = "", overrides: list[str] | None = None, **flags: Any) -> C:
@@ -72,11 +78,12 @@ def load(cls: type[C], stage: str, config: str = "", overrides: list[str] | None
     source = "defaults"
     if config:
         source = recipe_uri(stage, config) or config
-        values.update(_read_yaml(source))
+        fields = _read_yaml(source)
+        values.update({key: value for key, (value, _) in fields.items()})
         try:
             cls(**values)
         except ValidationError as error:
-            raise _first_error(error, source) from None
+            raise _first_error(error, source, {key: origin for key, (_, origin) in fields.items()}) from None
     values.update({key: value for key, value in flags.items() if value is not None})
     try:
         cls(**values)

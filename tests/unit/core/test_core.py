@@ -43,8 +43,8 @@ def test_include_reads_the_base_beside_the_file_and_overrides_it(tmp_path):
 
 
 def test_packaged_recipes_resolve_by_stage_and_name():
-    uri = config.recipe_uri("sft", "h100x8")
-    assert uri and uri.endswith("recipes/sft/h100x8.yaml")
+    uri = config.recipe_uri("sft", "8b-h100x8")
+    assert uri and uri.endswith("recipes/sft/8b-h100x8.yaml")
     assert config.recipe_uri("sft", "no-such-recipe") is None
     assert config.recipe_uri("no-such-stage", "demo") is None
 
