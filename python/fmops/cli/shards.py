@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--incoming", default="", help="list: the prefix new shards land under")
     parser.add_argument("--fixed-replay", default="", help="list: data replayed in every cycle ('' = none)")
     parser.add_argument("--replay-shards", type=int, default=8, help="list: earlier shards replayed, at most")
-    parser.add_argument("--replay-ratio", type=float, default=0.0, help="list: share of training replayed")
+    parser.add_argument("--replay-ratio", default="", help="list: share of training replayed ('' = the recipe's)")
     parser.add_argument("--results-dir", default="", help="list: local directory for output parameters")
     parser.add_argument("--promoted", choices=["true", "false"], default="", help="commit: the gate's decision")
 

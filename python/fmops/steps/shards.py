@@ -79,12 +79,12 @@ def replay_pool(done: list[dict[str, Any]], new: list[Shard]) -> list[str]:
 
 
 def plan_cycle(*, incoming: str, watermark: str, cycle: str, fixed_replay: str = "", replay_shards: int = 8,
-               replay_ratio: float = 0.0, results_dir: str | Path = "") -> Cycle:  # fmt: skip
+               replay_ratio: str = "", results_dir: str | Path = "") -> Cycle:  # fmt: skip
     """The cycle's new shards and replay; recorded as pending under the watermark when there are new shards.
 
     With `results_dir`, also written there as step outputs: `new-shards` and `replay` (comma-separated, the form
-    `fmops pretrain --data/--replay` take), `count`, `replay-count`, and `replay-ratio` (`replay_ratio`, or 0
-    when there is nothing to replay: the first cycle without a fixed replay set).
+    `fmops pretrain --data/--replay` take), `count`, `replay-count`, and `replay-ratio` (`replay_ratio` as given,
+    '' meaning the recipe's; 0 when there is nothing to replay: the first cycle without a fixed replay set).
     """
     if not cycle or "/" in cycle:
         raise InputError(f"--cycle '{cycle}': expected a name without '/' (the workflow's name)")
@@ -104,7 +104,7 @@ def plan_cycle(*, incoming: str, watermark: str, cycle: str, fixed_replay: str =
         storage.write_parameters(results_dir, {
             "new-shards": ",".join(shard["uri"] for shard in new), "count": str(len(new)),
             "replay": ",".join(plan.replay), "replay-count": str(len(plan.replay)),
-            "replay-ratio": str(replay_ratio if plan.replay else 0.0),
+            "replay-ratio": replay_ratio if plan.replay else "0",
         })  # fmt: skip
     return plan
 

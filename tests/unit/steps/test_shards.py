@@ -66,8 +66,8 @@ def test_a_rejected_cycle_is_not_trained_on_again(tmp_path):
     folder, watermark = land(tmp_path / "in", noise_jsonl="zq xv"), str(tmp_path / "wm")
     plan_cycle(incoming=str(folder), watermark=watermark, cycle="c1")
     assert commit(watermark=watermark, cycle="c1", promoted=False)["promoted"] is False
-    plan_cycle(incoming=str(folder), watermark=watermark, cycle="c2", replay_ratio=0.25, results_dir=tmp_path / "r")
-    assert [(tmp_path / "r" / name).read_text() for name in ("count", "replay", "replay-ratio")] == ["0", "", "0.0"]
+    plan_cycle(incoming=str(folder), watermark=watermark, cycle="c2", replay_ratio="0.25", results_dir=tmp_path / "r")
+    assert [(tmp_path / "r" / name).read_text() for name in ("count", "replay", "replay-ratio")] == ["0", "", "0"]
     assert commit(watermark=watermark, cycle="c1", promoted=False)["cycle"] == "c1"  # a retried commit
 
 

@@ -36,7 +36,7 @@ PARAMS = [
     param("model-name", "registry name of the continually pretrained model", "demo"),
     param("base-model", "model to start from when the registry has no 'latest' yet", "tiny"),
     param("recipe", "pretraining recipe: a packaged name or a YAML URI", "demo"),
-    param("replay-ratio", "share of training sequences replayed from earlier data", "0.25"),
+    param("replay-ratio", "share of training sequences replayed from earlier data ('' for the recipe's)", "0.25"),
     param("replay-shards", "earlier cycles' shards replayed per cycle, at most", "8"),
     param("eval-tasks", "comma-separated lm-eval tasks", "demo"),
     param("eval-limit", "samples per evaluation task ('' for all)", ""),

@@ -11,7 +11,7 @@ PARAMS = [
     param("model", "starting model: hub id, model directory URI, registry pointer (.../latest), or 'tiny'", "tiny"),
     param("data", "training data: one or more URIs (comma-separated) of JSONL {text}, .txt or parquet"),
     param("replay", "replay data from earlier corpora, mixed in against forgetting ('' for none)", ""),
-    param("replay-ratio", "fraction of training tokens drawn from the replay data", "0.0"),
+    param("replay-ratio", "fraction of training sequences drawn from the replay data ('' for the recipe's)", ""),
     param("output", "URI of the output directory (model, checkpoints/, metrics.json, manifest.json)"),
     param("recipe", "a packaged recipe name (e.g. demo) or a YAML config URI ('' for the defaults)", ""),
 ]
