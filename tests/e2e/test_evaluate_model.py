@@ -1,5 +1,5 @@
 """`fmops evaluate` on a model directory (the harness's in-process `hf` model): metrics, per-sample results,
-report, manifest, flags, S3."""
+report, settings, manifest, flags, S3; and the gate on two real evaluations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import create_bucket, fmops, shared_output
+from tests.helpers import cli, create_bucket, fmops, shared_output
 
 DEMO_TASKS = {"demo_addition": "exact_match", "demo_choice": "acc", "demo_preference": "acc"}
 
@@ -73,8 +73,20 @@ def test_report_chart_and_manifest_last(evaluation):
     assert manifest["stage"] == "evaluate"
     assert manifest["metrics"]["samples"] == 900
     assert manifest["config"]["tasks"] == "demo"
+    assert manifest["config"]["backend"] == "hf"  # auto, on a machine without vllm
     newest = max(p.stat().st_mtime_ns for p in output.iterdir() if p.name != "manifest.json")
     assert (output / "manifest.json").stat().st_mtime_ns >= newest
+
+
+def test_settings_record_what_makes_evaluations_comparable(evaluation, tmp_path):
+    output, _ = evaluation
+    settings = json.loads((output / "settings.json").read_text())
+    tasks = {task: {"version": 2.0, "n-shot": 0} for task in DEMO_TASKS}  # the task YAMLs' versions, zero-shot
+    assert settings == {"backend": "hf", "limit": None, "apply_chat_template": True, "tasks": tasks}
+    result = cli("gate", "--candidate", str(output), "--baseline", str(output), "--rules", "demo",
+                 "--results-dir", str(tmp_path / "gate"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "gate" / "summary").read_text() == "promote: 5 rules hold"
 
 
 def test_task_data_limit_and_baseline(tmp_path, tiny_model, evaluation, demo_dir):
@@ -95,6 +107,11 @@ def test_task_data_limit_and_baseline(tmp_path, tiny_model, evaluation, demo_dir
     baseline = json.loads((evaluation[0] / "metrics.json").read_text())["demo_choice"]["acc"]["value"]
     change = metrics["demo_choice"]["acc"]["value"] - baseline
     assert f"| {baseline:.4f} ± " in report and f"| {change:+.4f} |" in report
+    assert json.loads((out / "settings.json").read_text())["limit"] == 10
+    refused = cli("gate", "--candidate", str(out), "--baseline", str(evaluation[0]), "--rules", "demo")
+    assert (refused.returncode, refused.stderr) == (2, "fmops gate: error: demo_addition: limit differs: candidate 10, "
+                                                       f"baseline null ({evaluation[0]}); evaluate both with the same "
+                                                       "settings\n")  # fmt: skip
 
 
 @pytest.fixture
@@ -116,6 +133,6 @@ def test_s3_task_data_and_output(s3_bucket, tiny_model, demo_dir):
           "--output", f"s3://{bucket}/runs/eval", env=env)  # fmt: skip
     listing = s3.list_objects_v2(Bucket=bucket, Prefix="runs/eval/")
     names = sorted(item["Key"].removeprefix("runs/eval/") for item in listing["Contents"])
-    assert names == ["chart.png", "manifest.json", "metrics.json", "report.md", "samples.jsonl"]
+    assert names == ["chart.png", "manifest.json", "metrics.json", "report.md", "samples.jsonl", "settings.json"]
     metrics = json.loads(s3.get_object(Bucket=bucket, Key="runs/eval/metrics.json")["Body"].read())
     assert metrics["demo_addition"]["exact_match"]["samples"] == 4

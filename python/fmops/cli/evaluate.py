@@ -20,7 +20,6 @@ lm-eval's, without the `,none` filter suffix: demo_addition/exact_match, demo_ch
 demo_preference/acc (rules and reports name them `task/metric`).
 """
 
-
 from __future__ import annotations
 
 import argparse

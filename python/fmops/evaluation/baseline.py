@@ -1,9 +1,13 @@
-"""Evaluation results to compare against: a candidate's own output, or a baseline's.
+"""The outputs the gate reads: a candidate's evaluation, a baseline's, and a training run's forgetting.
 
 A baseline is given as an `fmops evaluate` output (a directory with metrics.json and manifest.json), or as
 a registry version or pointer (`<root>/models/<name>/production`) whose directory holds
 `evaluation/metrics.json` (deploy copies the evaluation there). '' means none; a pointer that does not exist
 yet (the first run of a pipeline, before anything is in production) also means none, and says so.
+
+Two evaluations are compared only when they were made the same way: `fmops evaluate` writes settings.json
+(run-wide limit, apply_chat_template and backend; per task its lm-eval version and the few-shot count used,
+see fmops.stages.evaluate) and `require_comparable` refuses a pair whose settings differ for a compared task.
 """
 
 from __future__ import annotations
@@ -13,21 +17,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from fmops.core import manifest, registry, storage
-from fmops.core.errors import InputError
+from fmops.core.errors import InputError, where
+
+SETTINGS = "settings.json"
+RUN_WIDE = ("limit", "apply_chat_template", "backend")
+PER_TASK = ("version", "n-shot")
 
 
 @dataclass(frozen=True)
 class Results:
-    """Metrics of one evaluation (task -> metric -> {value, stderr, samples}) and where they came from."""
+    """Metrics of one evaluation (task -> metric -> {value, stderr, samples}), how it was made and where."""
 
     uri: str
     metrics: dict[str, dict[str, dict[str, Any]]]
+    settings: dict[str, Any] | None = None
+    """settings.json; None for an evaluation made by an fmops that did not write one."""
+
+    def entry(self, key: str) -> dict[str, Any] | None:
+        task, _, metric = key.partition("/")
+        return self.metrics.get(task, {}).get(metric)
 
     def value(self, key: str) -> float | None:
         """`task/metric` -> value, or None when the evaluation does not have it."""
-        task, _, metric = key.partition("/")
-        entry = self.metrics.get(task, {}).get(metric)
+        entry = self.entry(key)
         return None if entry is None else entry.get("value")
+
+    def stderr(self, key: str) -> float | None:
+        """`task/metric` -> its standard error, or None when lm-eval gave none."""
+        entry = self.entry(key)
+        return None if entry is None else entry.get("stderr")
 
     def keys(self) -> list[str]:
         return [f"{task}/{metric}" for task, metrics in sorted(self.metrics.items()) for metric in sorted(metrics)]
@@ -43,19 +61,35 @@ def _read(uri: str) -> dict[str, dict[str, dict[str, Any]]]:
     return data
 
 
-def evaluation(uri: str) -> Results:
-    """A complete `fmops evaluate` output (metrics.json and manifest.json, stage evaluate)."""
+def _read_settings(uri: str) -> dict[str, Any] | None:
+    if not storage.exists(uri):
+        return None
+    settings = storage.read_json_record(uri, "evaluation settings", "tasks", dict)
+    for key in RUN_WIDE:
+        if key not in settings:
+            raise InputError(f"{where(uri, field=key)}: missing")
+    return settings
+
+
+def complete_output(uri: str, stage: str, noun: str) -> None:
+    """`uri` is a finished fmops `stage` output (its manifest.json, written last, is there); `noun` names it."""
     if not storage.isdir(uri):
-        raise InputError(f"{uri}: evaluation output does not exist")
+        raise InputError(f"{uri}: {noun} output does not exist")
     names = set(storage.listdir(uri))
     if manifest.METRICS not in names:
-        raise InputError(f"{uri}: not an evaluation output (no {manifest.METRICS})")
+        raise InputError(f"{uri}: not an {noun} output (no {manifest.METRICS})")
     if manifest.MANIFEST not in names:
-        raise InputError(f"{uri}: incomplete fmops output (no {manifest.MANIFEST}); the evaluation did not finish")
-    stage = manifest.read(uri).get("stage")
-    if stage != "evaluate":
-        raise InputError(f"{uri}: an fmops {stage} output, expected an evaluate output")
-    return Results(uri=uri, metrics=_read(storage.join(uri, manifest.METRICS)))
+        raise InputError(f"{uri}: incomplete fmops output (no {manifest.MANIFEST}); the {noun} did not finish")
+    found = manifest.read(uri).get("stage")
+    if found != stage:
+        raise InputError(f"{uri}: an fmops {found} output, expected an fmops {stage} output")
+
+
+def evaluation(uri: str) -> Results:
+    """A complete `fmops evaluate` output (metrics.json and manifest.json, stage evaluate)."""
+    complete_output(uri, "evaluate", "evaluation")
+    metrics = _read(storage.join(uri, manifest.METRICS))
+    return Results(uri=uri, metrics=metrics, settings=_read_settings(storage.join(uri, SETTINGS)))
 
 
 def is_pointer(uri: str) -> bool:
@@ -75,3 +109,48 @@ def load(uri: str) -> tuple[Results | None, str]:
     else:
         results = evaluation(resolved)
     return results, f"baseline {results.uri}"
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value)
+
+
+def require_comparable(candidate: Results, base: Results, tasks: set[str]) -> None:
+    """Refuse to compare `tasks` (those regression rules name) unless both evaluated the same ones the same way."""
+    for results, role in ((candidate, "candidate"), (base, "baseline")):
+        if results.settings is None:
+            raise InputError(f"{results.uri}: the {role} evaluation has no {SETTINGS} (made by an older fmops); "
+                             "re-evaluate it with this fmops to compare with it")  # fmt: skip
+    for task in sorted(tasks):
+        present = {role: task in results.metrics for results, role in ((candidate, "candidate"), (base, "baseline"))}
+        if present["candidate"] != present["baseline"]:
+            only = "candidate" if present["candidate"] else "baseline"
+            raise InputError(f"{task}: evaluated by the {only} only; evaluate both on the same tasks to compare")
+        if not present["candidate"]:
+            continue
+        for key in RUN_WIDE + PER_TASK:
+            ours, theirs = (_setting(results, task, key) for results in (candidate, base))
+            if ours != theirs:
+                raise InputError(f"{task}: {key} differs: candidate {_shown(ours)}, baseline {_shown(theirs)} "
+                                 f"({base.uri}); evaluate both with the same settings")  # fmt: skip
+
+
+def _setting(results: Results, task: str, key: str) -> Any:
+    assert results.settings is not None
+    if key in RUN_WIDE:
+        return results.settings[key]
+    return results.settings["tasks"].get(task, {}).get(key)
+
+
+def forgetting(uri: str) -> float | None:
+    """An `fmops pretrain` output's forgetting: replay loss at the end minus at the start; None without replay."""
+    complete_output(uri, "pretrain", "fmops pretrain")
+    metrics_uri = storage.join(uri, manifest.METRICS)
+    metrics = storage.read_json_record(metrics_uri, "training metrics", "steps", int)
+    assert metrics is not None
+    if "forgetting" not in metrics:
+        raise InputError(f"{where(metrics_uri, field='forgetting')}: missing (an fmops pretrain metrics.json has it)")
+    value = metrics["forgetting"]
+    if value is not None and not isinstance(value, int | float):
+        raise InputError(f"{where(metrics_uri, field='forgetting')}: {value!r} is not a number or null")
+    return value

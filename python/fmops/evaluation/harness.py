@@ -4,7 +4,9 @@
   thousands of YAML files costs ~13 s on 2 CPU cores), unless a standard task (hellaswag, gsm8k...) is
   asked for. Project tasks are loaded through a group whose members override `dataset_kwargs`, lm-eval's
   own way of pointing a task at other data files.
-- Models: in-process `hf` on a model directory; against an endpoint, `local-chat-completions` for
+- Models: in-process on a model directory, with lm-eval's `vllm` model (`backend: auto` picks it when the
+  vllm package is importable and a CUDA GPU is visible; tensor parallel over every visible GPU) or its `hf`
+  model (everywhere else: a laptop's CPU, a GPU without vllm); against an endpoint, `local-chat-completions` for
   generation (the server applies the model's chat template, as `hf` does here with apply_chat_template)
   and `local-completions` for log-likelihood (vLLM only: see fmops.evaluation.endpoint).
 - Speed: generous batches in-process, concurrent requests against an endpoint, and the tasks' own caps on
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +27,7 @@ from fmops.evaluation.endpoint import Endpoint
 
 LOGLIKELIHOOD_TYPES = {"loglikelihood", "loglikelihood_rolling", "multiple_choice"}
 GROUP = "fmops"
+ENDPOINT = "endpoint"  # the backend recorded for an evaluation through an OpenAI-compatible API
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Settings:
     bootstrap_iters: int = 1000
     device: str | None = None
     cpu_threads: int | None = 1
+    backend: str = "hf"
+    """hf, vllm or endpoint: resolved by choose_backend, never auto."""
+    gpu_memory_utilization: float = 0.9
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Outcome:
     metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     configs: dict[str, Any] = field(default_factory=dict)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """task -> {"version": lm-eval task version, "n-shot": few-shot examples used}: what makes runs comparable."""
     seconds: float = 0.0
 
     @property
@@ -105,15 +114,48 @@ def is_loglikelihood(task) -> bool:
     return task.OUTPUT_TYPE in LOGLIKELIHOOD_TYPES
 
 
+def cuda_device_count() -> int:
+    """CUDA GPUs this process sees (CUDA_VISIBLE_DEVICES applies); 0 without CUDA."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def choose_backend(requested: str, device: str | None) -> str:
+    """`auto` -> vllm when the vllm package is importable and CUDA is available (and no non-CUDA --set device
+    asks otherwise), else hf; an explicit vllm that cannot run is bad input, refused before any model loads."""
+    if requested == "hf":
+        return "hf"
+    has_vllm = importlib.util.find_spec("vllm") is not None
+    if requested == "vllm" and not has_vllm:
+        raise InputError("backend vllm: the vllm package is not installed (pip install vllm), or set backend=auto|hf")
+    if not has_vllm:
+        return "hf"
+    gpus = cuda_device_count()
+    if requested == "vllm" and gpus == 0:
+        raise InputError("backend vllm: no CUDA GPU is visible; set backend=auto|hf to evaluate on the CPU")
+    if requested == "auto" and (gpus == 0 or (device is not None and not device.startswith("cuda"))):
+        return "hf"
+    return "vllm"
+
+
+def local_model_args(model: str, settings: Settings) -> dict[str, Any]:
+    """lm-eval model_args for a model directory, for the chosen in-process backend."""
+    if settings.backend == "vllm":
+        return {
+            "pretrained": model,
+            "tensor_parallel_size": cuda_device_count(),
+            "dtype": "auto",
+            "gpu_memory_utilization": settings.gpu_memory_utilization,
+            "batch_size": "auto",  # vLLM schedules its own batches; a fixed size would only cap them
+        }
+    return {"pretrained": model, "batch_size": settings.batch_size, "device": settings.device or _device()}
+
+
 def model_runs(tasks: dict[str, Any], model: str | None, endpoint: Endpoint | None, settings: Settings):
     """(harness model name, model_args, tasks) per harness call: one in-process, up to two for an endpoint."""
     if model is not None:
-        args = {
-            "pretrained": model,
-            "batch_size": settings.batch_size,
-            "device": settings.device or _device(),
-        }
-        return [("hf", args, list(tasks.values()))]
+        return [(settings.backend, local_model_args(model, settings), list(tasks.values()))]
     assert endpoint is not None
     common = {
         "model": endpoint.model_name,
@@ -178,6 +220,7 @@ def run(runs, settings: Settings, manager) -> Outcome:
             outcome.metrics[name] = task_metrics(results["results"][name], results["n-samples"][name])
             outcome.samples[name] = results["samples"][name]
             outcome.configs[name] = results["configs"].get(name, {})
+            outcome.tasks[name] = {"version": results["versions"].get(name), "n-shot": results["n-shot"].get(name)}
     return outcome
 
 

@@ -1,4 +1,13 @@
-"""Evaluate a model directory or an OpenAI-compatible endpoint with lm-evaluation-harness."""
+"""Evaluate a model directory or an OpenAI-compatible endpoint with lm-evaluation-harness.
+
+Besides metrics.json, an output holds settings.json: what two evaluations must share to be compared (the
+gate refuses a pair that differs, fmops.evaluation.baseline.require_comparable):
+
+    {"backend": "hf" | "vllm" | "endpoint", "limit": int | null, "apply_chat_template": bool,
+     "tasks": {task: {"version": lm-eval's task version, "n-shot": few-shot examples actually used}}}
+
+The manifest's config records the backend that ran (auto resolved to hf or vllm).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -29,6 +39,12 @@ class EvaluateConfig(config.StageConfig):
     bootstrap_iters: int = Field(1000, description="bootstrap resamples for non-mean stderrs")
     device: str | None = Field(None, description="torch device for --model (None: cuda if present)")
     cpu_threads: int | None = Field(1, description="torch threads on CPU (null: torch's default; see harness)")
+    backend: Literal["auto", "hf", "vllm"] = Field(
+        "auto", description="in-process harness model for --model: auto = vllm if installed and a GPU is seen, else hf"
+    )
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="share of each GPU's memory vLLM may take (backend vllm)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +88,10 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
     """Check every input (tasks, task data, endpoint capabilities) before the harness runs, run it, and write
     the outputs when `inputs.output` is given. Returns per-task metrics and per-sample records."""
     started = manifest.now()
+    if inputs.endpoint and cfg.backend != "auto":
+        raise InputError(f"backend {cfg.backend}: applies to --model; an --endpoint is evaluated through its API")
     model, served = _target(inputs, cfg)
+    backend = harness.choose_backend(cfg.backend, cfg.device) if model else harness.ENDPOINT
     if model and cfg.apply_chat_template:
         harness.require_chat_template(model)
     source = model or f"{served.base_url} ({served.model_name})"
@@ -92,7 +111,7 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
         for name in scored_elsewhere if served else []:
             endpoint.require_loglikelihood(served, name, cfg.max_retries)
         print(f"fmops evaluate: {', '.join(names + standard)} on {source}", file=sys.stderr)
-        settings = harness.Settings(**cfg.model_dump(exclude={"tasks"}))
+        settings = harness.Settings(**cfg.model_dump(exclude={"tasks", "backend"}), backend=backend)
         with _model_copy(model) as local_model:
             outcome = harness.run(harness.model_runs(tasks, local_model, served, settings), settings, manager)
     timing = {
@@ -102,7 +121,7 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
     }
     print(f"fmops evaluate: {timing['samples']} samples, {timing['samples_per_second']} samples/s", file=sys.stderr)
     if inputs.output or inputs.results_dir:
-        write_outputs(inputs, cfg, outcome, timing, base, base_note, source, started)
+        write_outputs(inputs, cfg, settings, outcome, timing, base, base_note, source, started)
     return outcome
 
 
@@ -116,8 +135,27 @@ def _model_copy(model: str | None) -> Iterator[str | None]:
         yield model.removeprefix("file://") if model else None
 
 
-def write_outputs(inputs: Inputs, cfg: EvaluateConfig, outcome: harness.Outcome, timing: dict,
-                  base: baseline.Results | None, base_note: str, source: str, started: str) -> None:
+def comparable_settings(settings: harness.Settings, outcome: harness.Outcome) -> dict:
+    """settings.json (see the module docstring)."""
+    return {
+        "backend": settings.backend,
+        "limit": settings.limit,
+        "apply_chat_template": settings.apply_chat_template,
+        "tasks": outcome.tasks,
+    }
+
+
+def write_outputs(
+    inputs: Inputs,
+    cfg: EvaluateConfig,
+    settings: harness.Settings,
+    outcome: harness.Outcome,
+    timing: dict,
+    base: baseline.Results | None,
+    base_note: str,
+    source: str,
+    started: str,
+) -> None:
     candidate = baseline.Results(uri=source, metrics=outcome.metrics)
     files = {
         "report.md": report.markdown(candidate, base, base_note, timing).encode(),
@@ -131,12 +169,13 @@ def write_outputs(inputs: Inputs, cfg: EvaluateConfig, outcome: harness.Outcome,
         return
     storage.write_json(storage.join(inputs.output, manifest.METRICS), outcome.metrics)
     storage.atomic_write_text(storage.join(inputs.output, "samples.jsonl"), samples.jsonl(outcome.samples))
+    storage.write_json(storage.join(inputs.output, baseline.SETTINGS), comparable_settings(settings, outcome))
     for name, data in files.items():
         storage.atomic_write_bytes(storage.join(inputs.output, name), data)
     task_data = inputs.task_data or taskdata.default_dir()
     described = manifest.describe_inputs({"model": inputs.model, "task_data": task_data})
     described.update(endpoint=inputs.endpoint or None, baseline=base.uri if base else None)
     manifest.write(
-        inputs.output, stage="evaluate", inputs=described, config=cfg.model_dump(),
+        inputs.output, stage="evaluate", inputs=described, config={**cfg.model_dump(), "backend": settings.backend},
         metrics={"tasks": outcome.metrics, **timing}, started_at=started,
     )  # fmt: skip

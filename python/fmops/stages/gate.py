@@ -1,4 +1,5 @@
-"""The promotion gate: apply the rules to a candidate's evaluation (and its baseline's); write the decision."""
+"""The promotion gate: apply the rules to a candidate's evaluation (and its baseline's, and its training run's
+forgetting); write the decision. Every input is read and checked before anything is written."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fmops.core import manifest, storage
+from fmops.core.errors import InputError
 from fmops.evaluation import baseline, rules
 from fmops.evaluation.rules import Check, Rules
 
@@ -18,6 +20,8 @@ class Inputs:
     """The candidate's `fmops evaluate` output."""
     baseline: str = ""
     """An evaluate output or a registry version/pointer; '' = none."""
+    training: str = ""
+    """The candidate's `fmops pretrain` output, for max_forgetting; '' = none."""
     output: str = ""
     """URI for the decision and its manifest; '' = none."""
     results_dir: str = ""
@@ -29,16 +33,19 @@ class Decision:
     promote: bool
     checks: list[Check]
     files: dict[str, str]
-    """promote, gate.json, reasons.md, metrics.json: name -> text, as written."""
+    """promote, summary, gate.json, reasons.md, metrics.json: name -> text, as written."""
 
 
-def reasons(promote: bool, checks: list[Check], candidate: str, base: baseline.Results | None, note: str) -> str:
+def reasons(
+    promote: bool, checks: list[Check], candidate: str, base: baseline.Results | None, note: str, training: str = ""
+) -> str:
     """reasons.md: the decision first, then every rule and what it found."""
     lines = [
         f"# Gate: {'promote' if promote else 'blocked'}",
         "",
         f"- candidate: `{candidate}`",
         f"- baseline: `{base.uri}`" if base else f"- {note}; regression rules do not apply",
+        *([f"- training: `{training}`"] if training else []),
         "",
     ]
     lines += [f"- {'PASS' if check.passed else 'FAIL'} {check.rule}: {check.reason}" for check in checks]
@@ -50,21 +57,30 @@ def gate(ruleset: Rules, inputs: Inputs) -> Decision:
     started = manifest.now()
     candidate = baseline.evaluation(inputs.candidate)
     base, base_note = baseline.load(inputs.baseline)
+    if base is not None and ruleset.max_regression:
+        baseline.require_comparable(candidate, base, ruleset.regression_tasks())
+    forgetting = _forgetting(ruleset, inputs.training)
     checks = rules.decide(ruleset, candidate, base)
+    if ruleset.max_forgetting is not None:
+        checks.insert(0, rules.forgetting_check(ruleset.max_forgetting, forgetting, inputs.training))
     promote = all(check.passed for check in checks)
     decision: dict[str, Any] = {
         "promote": promote,
+        "summary": rules.summary(promote, checks),
         "candidate": candidate.uri,
         "baseline": base.uri if base else None,
         "baseline_note": base_note,
+        "training": inputs.training or None,
+        "forgetting": forgetting,
         "rules": ruleset.model_dump(),
         "checks": [check.as_dict() for check in checks],
     }
     metrics = {"promote": int(promote), "rules": len(checks), "failed": sum(not c.passed for c in checks)}
     files = {
         "promote": "true" if promote else "false",
+        "summary": decision["summary"],
         "gate.json": json.dumps(decision, indent=2, sort_keys=True) + "\n",
-        "reasons.md": reasons(promote, checks, candidate.uri, base, base_note),
+        "reasons.md": reasons(promote, checks, candidate.uri, base, base_note, inputs.training),
         manifest.METRICS: json.dumps(metrics, indent=2, sort_keys=True) + "\n",
     }
     for name, text in files.items():
@@ -74,5 +90,14 @@ def gate(ruleset: Rules, inputs: Inputs) -> Decision:
             storage.atomic_write_text(storage.join(inputs.output, name), text)
     if inputs.output:
         manifest.write(inputs.output, stage="gate", config=decision["rules"], metrics=metrics, started_at=started,
-                       inputs={"candidate": candidate.uri, "baseline": base.uri if base else None})  # fmt: skip
+                       inputs={"candidate": candidate.uri, "baseline": base.uri if base else None,
+                               "training": inputs.training or None})  # fmt: skip
     return Decision(promote=promote, checks=checks, files=files)
+
+
+def _forgetting(ruleset: Rules, training: str) -> float | None:
+    """The training run's forgetting (read whenever --training is given); max_forgetting without one is refused."""
+    if ruleset.max_forgetting is not None and not training:
+        raise InputError(f"the rules set max_forgetting {ruleset.max_forgetting}: give --training "
+                         "(the candidate's fmops pretrain output)")  # fmt: skip
+    return baseline.forgetting(training) if training else None

@@ -24,25 +24,16 @@ def refused(*args: str) -> str:
 
 
 @pytest.fixture
-def model_dir(tmp_path) -> Path:
-    """A plain Hugging Face model directory (only its config.json and chat template are looked at before
-    the refusal)."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "chat_template.jinja").write_text("{{ messages[0]['content'] }}")
-    return model
-
-
-@pytest.fixture
 def task_data(tmp_path, demo_dir) -> Path:
     data = tmp_path / "data"
     shutil.copytree(demo_dir / "eval", data)
     return data
 
 
-UNKNOWN = ("--tasks: unknown task 'no_such_task' (project tasks: demo_addition, demo_choice, demo_preference; "
-           "or an lm-eval task name)")
+UNKNOWN = (
+    "--tasks: unknown task 'no_such_task' (project tasks: demo_addition, demo_choice, demo_preference; "
+    "or an lm-eval task name)"
+)
 
 
 @pytest.mark.slow  # a name that is no project task is looked up in lm-eval's whole index: ~15 s on two cores

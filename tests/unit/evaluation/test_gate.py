@@ -1,4 +1,7 @@
-"""`fmops gate`: promote when every rule holds, block a regressed model, refuse bad input (exit 2)."""
+"""`fmops gate`: promote when every rule holds, block a regressed model, refuse bad input (exit 2).
+
+Standard errors, comparable settings and forgetting: test_gate_noise.py, test_gate_comparable.py,
+test_gate_forgetting.py."""
 
 from __future__ import annotations
 
@@ -13,14 +16,22 @@ from tests.helpers import cli
 FLOORS_MET = {"demo_addition": {"exact_match": 0.60}, "demo_choice": {"acc": 0.80}, "demo_preference": {"acc": 0.90}}
 
 
-def evaluation(folder: Path, scores: dict[str, dict[str, float]]) -> Path:
-    """A complete `fmops evaluate` output with the given scores."""
+SETTINGS = {"backend": "hf", "limit": None, "apply_chat_template": True}
+
+
+def evaluation(
+    folder: Path, scores: dict[str, dict[str, float]], stderr: float | None = 0.02, settings: dict | None = None
+) -> Path:
+    """A complete `fmops evaluate` output with the given scores, each with `stderr`, and settings.json
+    (`settings` overrides; every task at version 2.0, zero-shot)."""
     metrics = {
-        task: {metric: {"value": value, "stderr": 0.02, "samples": 300} for metric, value in values.items()}
+        task: {metric: {"value": value, "stderr": stderr, "samples": 300} for metric, value in values.items()}
         for task, values in scores.items()
     }
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps(metrics))
+    recorded = {**SETTINGS, "tasks": {task: {"version": 2.0, "n-shot": 0} for task in scores}, **(settings or {})}
+    (folder / "settings.json").write_text(json.dumps(recorded))
     manifest.write(str(folder), stage="evaluate", inputs={}, config={}, metrics={}, started_at=manifest.now())
     return folder
 
@@ -28,7 +39,9 @@ def evaluation(folder: Path, scores: dict[str, dict[str, float]]) -> Path:
 def gate(tmp_path: Path, *args: str) -> tuple[int, dict, str, str]:
     """(exit status, gate.json, the promote file's exact text, reasons.md) of one in-process run."""
     results = tmp_path / "results"
-    status = cli("gate", *args, "--results-dir", str(results)).returncode
+    result = cli("gate", *args, "--results-dir", str(results))
+    assert result.returncode == 0, result.stderr
+    status = result.returncode
     decision = json.loads((results / "gate.json").read_text())
     return status, decision, (results / "promote").read_text(), (results / "reasons.md").read_text()
 
@@ -49,7 +62,9 @@ def test_promotes_when_every_rule_holds(tmp_path):
     assert (status, promote, decision["promote"]) == (0, "true", True)
     assert len(decision["checks"]) == 5 and all(check["passed"] for check in decision["checks"])
     assert reasons.startswith(f"# Gate: promote\n\n- candidate: `{candidate}`\n- baseline: `{base}`\n")
-    assert "PASS max_regression: demo_choice/acc 0.7800 vs baseline 0.8000: change -0.0200, within tolerance" in reasons
+    assert ("PASS max_regression: demo_choice/acc 0.7800 vs baseline 0.8000: drop 0.0200 within tolerance 0.06 "
+            "(2 x se 0.0283 = 0.0566)\n") in reasons  # fmt: skip
+    assert (tmp_path / "results" / "summary").read_text() == "promote: 5 rules hold"
 
 
 def test_blocks_a_regressed_model(tmp_path):
@@ -63,7 +78,10 @@ def test_blocks_a_regressed_model(tmp_path):
         ("max_regression", "demo_addition/exact_match", 0.50, 0.60)
     ]
     assert reasons.startswith("# Gate: blocked\n")
-    assert "FAIL max_regression: demo_addition/exact_match 0.5000 vs baseline 0.6000: change -0.1000, beyond" in reasons
+    assert ("FAIL max_regression: demo_addition/exact_match 0.5000 vs baseline 0.6000: drop 0.1000 beyond tolerance "
+            "0.05 and beyond 2 x se 0.0283 = 0.0566\n") in reasons  # fmt: skip
+    summary = "blocked: demo_addition/exact_match drop 0.1000 > 0.05 and > 2 se 0.0566"
+    assert (tmp_path / "results" / "summary").read_text() == decision["summary"] == summary
 
 
 def test_floor_from_flag_and_missing_metric_block(tmp_path):
@@ -124,6 +142,8 @@ def test_bad_flags_and_incomplete_candidate(tmp_path):
     candidate = evaluation(tmp_path / "cand", FLOORS_MET)
     expected = "--min demo_choice/acc: expected task/metric=value, e.g. demo_addition/exact_match=0.5"
     assert refused("--candidate", str(candidate), "--min", "demo_choice/acc") == f"fmops gate: error: {expected}\n"
+    expected = "--min: Value error, 'demo_choice/acc': -1.0 is negative"
+    assert refused("--candidate", str(candidate), "--min", "demo_choice/acc=-1") == f"fmops gate: error: {expected}\n"
     expected = "no rules: give --rules NAME|FILE or --min task/metric=value"
     assert refused("--candidate", str(candidate)) == f"fmops gate: error: {expected}\n"
     (candidate / "manifest.json").unlink()
