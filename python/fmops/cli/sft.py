@@ -4,9 +4,11 @@
     fmops sft --model s3://b/pretrain --data s3://b/a.jsonl,s3://b/b.jsonl --output s3://b/sft --set lora=true
 
 Data: JSONL, every line either {"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}
-(loss on the assistant turns, through the chat template's {% generation %} markers) or {"prompt": ...,
-"completion": ...} (strings or message lists; loss on the completion). Examples are packed into blocks of
-`max_length` tokens (`packing`, TRL's best-fit decreasing by default: padding-free, no example cut).
+(loss on the assistant turns through their end-of-turn token, for any chat template: TRL masks by
+`{% generation %}` markers where the template has them, fmops finds the turns in the rendered conversation
+otherwise) or {"prompt": ..., "completion": ...} (strings or message lists; loss on the completion).
+Examples are packed into blocks of `max_length` tokens (`packing`, TRL's best-fit decreasing by default:
+padding-free, no example cut).
 Output: the HF model at the root with the tokenizer and the chat template it trained with (evaluation and
 serving render prompts with that same template), `checkpoints/` (a rerun resumes), metrics.json, manifest.json.
 LoRA (`--set lora=true`): the merged full model at the root, the adapter in `adapter/` (see fmops.finetune.lora).

@@ -108,12 +108,14 @@ def _shape(record: Record) -> str:
     return f"{'/'.join(record)} as {kind}"
 
 
-def load(uris: list[str], kind: str) -> list[Record]:
-    """Every record of every file, validated as `kind` ("sft" or "preference"); one shape across all files."""
+def load(uris: list[str], kind: str) -> tuple[list[Record], list[str]]:
+    """Every record of every file, validated as `kind` ("sft" or "preference"); one shape across all files.
+    Beside the records, each one's place (`file:line`), for errors found once the tokenizer is loaded."""
     check = sft_record if kind == "sft" else preference_record
     if not uris:
         raise InputError("--data: no dataset given")
     records: list[Record] = []
+    places: list[str] = []
     first_shape = ""
     for uri in uris:
         for line, raw in iter_records(uri):
@@ -123,24 +125,27 @@ def load(uris: list[str], kind: str) -> list[Record]:
             if shape != first_shape:
                 raise InputError(f"{where(uri, line)}: record has fields {shape}, earlier records {first_shape}")
             records.append(record)
-    return records
+            places.append(where(uri, line))
+    return records, places
 
 
 @dataclass(frozen=True)
 class FinetuneInputs:
-    """What a finetuning run reads and writes, validated: the model, the data files and their records."""
+    """What a finetuning run reads and writes, validated: the model, the data files, their records and where
+    each record is (`file:line`)."""
 
     model: str
     data: list[str]
     records: list[Record]
+    places: list[str]
     output: str
 
 
 def inputs(*, model: str, data: list[str], output: str, kind: Literal["sft", "preference"]) -> FinetuneInputs:
     """Every line of every data file checked, and the model complete, before torch is imported."""
     uris = split_uris(data)
-    records = load(uris, kind)
+    records, places = load(uris, kind)
     resolved = loading.check(model)  # a registry pointer becomes the version it names
     if not output:
         raise InputError("--output: no path given")
-    return FinetuneInputs(model=resolved, data=uris, records=records, output=output)
+    return FinetuneInputs(model=resolved, data=uris, records=records, places=places, output=output)

@@ -89,6 +89,10 @@ class FinetuneConfig(TrainingSettings):
         """TRL arguments that depend on the data or differ in form from the fmops field."""
         return {}
 
+    def masks_assistant_turns(self, records: list[dict[str, Any]]) -> bool:
+        """Whether the loss is on the assistant turns of messages records only."""
+        return False
+
 
 class SFTStageConfig(FinetuneConfig):
     """SFT options on top of the shared finetuning ones (TRL's SFTConfig names)."""
@@ -112,12 +116,20 @@ class SFTStageConfig(FinetuneConfig):
         description="bfd: best-fit decreasing, padding-free, no example cut in two; wrapped: concatenate and cut "
         "into full blocks (examples split across blocks lose their question: 7.0% -> 1.7% exact match on the demo)",
     )
-    assistant_only_loss: bool = Field(True, description="messages data: loss on assistant turns only")
+    assistant_only_loss: bool = Field(
+        True,
+        description="messages data: loss on assistant turns only, through their end-of-turn token (by the "
+        "template's {% generation %} markers, else located in the rendered conversation)",
+    )
     completion_only_loss: bool = Field(True, description="prompt/completion data: loss on the completion only")
 
+    def masks_assistant_turns(self, records: list[dict[str, Any]]) -> bool:
+        return self.assistant_only_loss and "messages" in records[0]
+
     def trl_overrides(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        # TRL refuses assistant_only_loss on prompt/completion data, where completion_only_loss does the masking.
-        return {"assistant_only_loss": self.assistant_only_loss and "messages" in records[0]}
+        # TRL refuses assistant_only_loss on prompt/completion data, where completion_only_loss does the masking,
+        # and on records fmops tokenized with their assistant_masks (fmops.finetune.assistant_mask).
+        return {"assistant_only_loss": self.masks_assistant_turns(records)}
 
 
 # TRL 1.16's loss_type values, checked here so that a typo is refused before TRL is imported.

@@ -2,8 +2,9 @@
 
 The trainers and their configs are TRL's own (SFTTrainer/SFTConfig, DPOTrainer/DPOConfig, named by the stage's
 config class): every field of ours that is also a field of TRL's config is passed to it unchanged. What is
-fmops' own: LoRA (lora.py), the chat template (fmops.models.loading), CPU threads, resuming from the newest
-complete checkpoint and publishing each one complete (checkpoints.py), and the output layout (outputs.py).
+fmops' own: LoRA (lora.py), the chat template (fmops.models.loading), assistant-only loss for templates without
+generation markers (assistant_mask.py), CPU threads, resuming from the newest complete checkpoint and
+publishing each one complete (checkpoints.py), and the output layout (outputs.py).
 Imported only after the inputs are valid: it imports torch, transformers, TRL and datasets.
 """
 
@@ -20,13 +21,13 @@ import trl
 
 from fmops.core import manifest
 from fmops.core.errors import InputError
-from fmops.finetune import checkpoints, lora, metrics, outputs
+from fmops.finetune import assistant_mask, checkpoints, lora, metrics, outputs
 from fmops.finetune.chat_data import FinetuneInputs
 from fmops.finetune.config import FinetuneConfig
 from fmops.models import loading
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase, Trainer
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 # TrainingArguments fmops always sets: no progress bars or trackers in pod logs, data loaded in-process.
 DEFAULTS = {"save_strategy": "steps", "report_to": "none", "disable_tqdm": True, "dataloader_num_workers": 0}
@@ -69,18 +70,11 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
         warnings.simplefilter("ignore", FutureWarning)
         trl_config(config, inputs.records, Path(inputs.output))
     from accelerate import PartialState
-    from datasets import Dataset
 
     model, tokenizer = loading.load(inputs.model, template_uri=config.chat_template)
     process = PartialState(cpu=cpu())  # the process group the Trainer's accelerator joins
     with outputs.workspace(inputs.output, main=process.is_main_process) as work:
-        trainer = getattr(trl, config.TRL_TRAINER)(
-            model=model,
-            processing_class=tokenizer,
-            train_dataset=Dataset.from_list(inputs.records),
-            peft_config=lora.peft_config(config),
-            args=trl_config(config, inputs.records, work),
-        )
+        trainer = build_trainer(config, inputs, model, tokenizer, work)
         result = fit(trainer, inputs.output, work, config.save_total_limit)
         save(trainer, tokenizer, work)
         measured = metrics.extract(trainer.state.log_history, config.METRICS, result)
@@ -98,6 +92,26 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
             results_dir=results_dir,
         )
     return measured
+
+
+def build_trainer(
+    config: FinetuneConfig, inputs: FinetuneInputs, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+    work: Path,
+) -> Trainer:  # fmt: skip
+    """The stage's TRL trainer on the records; with assistant-only loss and a template without generation
+    markers, on the records tokenized with their assistant masks (assistant_mask.py)."""
+    from datasets import Dataset
+
+    records = inputs.records
+    if config.masks_assistant_turns(records):
+        records = assistant_mask.prepare(records, inputs.places, tokenizer)
+    return getattr(trl, config.TRL_TRAINER)(
+        model=model,
+        processing_class=tokenizer,
+        train_dataset=Dataset.from_list(records),
+        peft_config=lora.peft_config(config),
+        args=trl_config(config, records, work),
+    )
 
 
 def fit(trainer: Trainer, output: str, work: Path, keep: int) -> Any:

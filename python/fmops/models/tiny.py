@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 BOS, EOS, PAD = "<|endoftext|>", "<|im_end|>", "<|pad|>"
-SPECIAL_TOKENS = [BOS, "<|im_start|>", EOS, PAD]
+IM_START = "<|im_start|>"
+CHATML_TOKENS = (IM_START, EOS)  # what chat_template.jinja writes around each turn
+SPECIAL_TOKENS = [BOS, IM_START, EOS, PAD]
 VOCAB_SIZE = 512
 
 # Every architectural default of the tiny model, in one place.

@@ -47,7 +47,7 @@ def load(
     from fmops.models import tiny
 
     if uri != TINY:
-        return loading.load(uri, dtype=torch.float32)
+        return loading.load(uri, dtype=torch.float32, chat_tokens=False)
     if resume is not None or tokenizer_dir is not None:
         tokenizer = AutoTokenizer.from_pretrained(resume / "tokenizer" if resume else tokenizer_dir)
     else:
