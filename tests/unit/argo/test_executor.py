@@ -267,6 +267,27 @@ def test_an_unknown_variable_is_refused_with_its_template(tmp_path: Path):
     assert not (tmp_path / "run" / "run.json").exists()
 
 
+@pytest.mark.parametrize(("expression", "unknown"), [
+    ("{{=inputs.parameters['mesage'] + '!'}}", "inputs.parameters.mesage"),
+    ("{{=asInt(workflow.parameters.count) > 1 ? 'many' : 'one'}}", "workflow.parameters.count"),
+    ("{{=sprig.upper(tasks['nope'].outputs.result)}}", "tasks.nope.outputs.result"),
+])  # fmt: skip
+def test_an_unknown_variable_inside_an_expression_is_refused_before_anything_runs(tmp_path, expression, unknown):
+    wf = workflows_dir(tmp_path, hello=HELLO.replace("{{inputs.parameters.message}}", expression))
+    result = run(tmp_path, wf, "hello")
+    line = f"cannot run faithfully on this machine: hello-/main: unknown variable '{unknown}' in '{expression}'"
+    assert (result.returncode, result.stderr) == (2, f"fmops run: error: {line}\n")
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_an_expression_with_known_variables_and_its_own_names_is_accepted(tmp_path):
+    expression = "{{=sprig.upper(inputs.parameters.message) + string(len(filter([1, 2, 3], {# > 1})))}}"
+    wf = workflows_dir(tmp_path, hello=HELLO.replace("{{inputs.parameters.message}}", expression))
+    result = run(tmp_path, wf, "hello")
+    assert result.returncode == 0, result.stderr
+    assert [log.read_text() for log in (tmp_path / "run" / "steps").glob("*/log.txt")] == ["$ echo HELLO2\nHELLO2\n"]
+
+
 def test_a_workflow_file_runs_as_argo_submit_file(tmp_path: Path):
     wf = workflows_dir(tmp_path, ref=REF)
     (tmp_path / "empty").mkdir()

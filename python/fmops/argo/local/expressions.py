@@ -743,6 +743,44 @@ def expression_tags(text: str) -> list[str]:
     return [text[a + 3 : b - 2] for a, b in expression_spans(text)]
 
 
+def _chain(node: tuple) -> list[str] | None:
+    """`tasks['a-b'].outputs.result` -> [tasks, a-b, outputs, result]; None unless names, members and
+    literal indexes all the way down."""
+    if node[0] == "name":
+        return [node[1]]
+    if node[0] == "member" or node[0] == "index" and node[2][0] == "lit" and isinstance(node[2][1], str | int):
+        base = _chain(node[1])
+        return None if base is None else [*base, str(node[2] if node[0] == "member" else node[2][1])]
+    return None
+
+
+def variable_paths(text: str) -> list[str]:
+    """The dotted variable names an expression reads, known before it runs (`inputs.parameters.x`,
+    `tasks.a-b.outputs.result`): a name indexed by something computed is left out, its key is not known."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if not isinstance(node, tuple) or not node or node[0] in ("lit", "pointer"):
+            return
+        chain = _chain(node) if node[0] in ("name", "member", "index") else None
+        if chain:
+            found.append(".".join(chain))
+            return
+        if node[0] == "call":
+            parts: list[Any] = list(node[2])
+        elif node[0] == "index" and _chain(node[1]):
+            parts = [node[2]]  # a computed key: its base is a prefix of some variable, not one
+        elif node[0] == "map":
+            parts = [value for _, value in node[1]]
+        else:
+            parts = [part for item in node[1:] for part in (item if isinstance(item, list) else [item])]
+        for part in parts:
+            walk(part)
+
+    walk(Parser(text).parse())
+    return found
+
+
 def arguments(call: dict[str, Any], variables: dict[str, Any], strict: bool = True) -> dict[str, str]:
     """The parameter values a task or step passes, their tags substituted."""
     return {p["name"]: substitute(str(p.get("value", "")), variables, strict)

@@ -166,8 +166,10 @@ def strings(value: Any) -> list[str]:
 
 
 def unknown_variables(template: dict[str, Any], workflow_parameters: set[str], global_names: set[str]) -> list[str]:
-    """The `{{...}}` variables a template uses that nothing defines where it runs."""
+    """The variables a template uses, in `{{...}}` tags and inside `{{=...}}` expressions, that nothing
+    defines where it runs. An expression's names outside these scopes (functions, closures' `#`) are its own."""
     from fmops.argo.documents import SIMPLE_TAG, parameter_names
+    from fmops.argo.local.expressions import expression_tags, variable_paths
 
     inputs = template.get("inputs") or {}
     outputs = template.get("outputs") or {}
@@ -175,28 +177,31 @@ def unknown_variables(template: dict[str, Any], workflow_parameters: set[str], g
     artifacts = {a.get("name") for a in inputs.get("artifacts") or []}
     outs = set(parameter_names(outputs)) | {a.get("name") for a in outputs.get("artifacts") or []}
     names = {call.get("name") for _, call in calls(template)}
+
+    def known(name: str, in_expression: bool) -> bool:
+        scope, _, rest = name.partition(".")
+        if name in LEAF_VARIABLES or scope in ("item", "lastRetry"):
+            return True
+        if scope == "inputs":
+            kind, _, field = rest.partition(".")
+            return (kind == "parameters" and (field in declared or not field)
+                    or kind == "artifacts" and field.removesuffix(".path") in artifacts)  # fmt: skip
+        if scope == "outputs":
+            kind, _, field = rest.partition(".")
+            return field.removesuffix(".path") in outs or rest == "result"
+        if scope == "workflow":
+            return (rest in WORKFLOW_VARIABLES or rest.removeprefix("parameters.") in workflow_parameters
+                    or rest.startswith(("labels.", "annotations.", "creationTimestamp."))
+                    or rest.startswith("outputs.") and rest.split(".", 2)[-1] in global_names)  # fmt: skip
+        if scope in ("steps", "tasks"):
+            call, _, field = rest.partition(".")
+            return call in names and bool(CALL_VARIABLES.match(field))
+        return in_expression  # a function or an expression's own name
+
     unknown = []
     for text in strings({k: v for k, v in template.items() if k != "name"}):
-        for name in SIMPLE_TAG.findall(text):
-            scope, _, rest = name.partition(".")
-            if name in LEAF_VARIABLES or scope in ("item", "lastRetry", "workflow") and scope != "workflow":
-                continue
-            if scope == "inputs":
-                kind, _, field = rest.partition(".")
-                known = (kind == "parameters" and (field in declared or not field)
-                         or kind == "artifacts" and field.removesuffix(".path") in artifacts)  # fmt: skip
-            elif scope == "outputs":
-                kind, _, field = rest.partition(".")
-                known = field.removesuffix(".path") in outs or rest == "result"
-            elif scope == "workflow":
-                known = (rest in WORKFLOW_VARIABLES or rest.removeprefix("parameters.") in workflow_parameters
-                         or rest.startswith(("labels.", "annotations.", "creationTimestamp."))
-                         or rest.startswith("outputs.") and rest.split(".", 2)[-1] in global_names)  # fmt: skip
-            elif scope in ("steps", "tasks"):
-                call, _, field = rest.partition(".")
-                known = call in names and bool(CALL_VARIABLES.match(field))
-            else:
-                known = False
-            if not known:
-                unknown.append(f"unknown variable '{{{{{name}}}}}'")
+        unknown += [f"unknown variable '{{{{{name}}}}}'" for name in SIMPLE_TAG.findall(text) if not known(name, False)]
+        for expression in expression_tags(text):
+            unknown += [f"unknown variable '{name}' in '{{{{={expression.strip()}}}}}'"
+                        for name in variable_paths(expression) if not known(name, True)]  # fmt: skip
     return list(dict.fromkeys(unknown))
