@@ -46,11 +46,11 @@ class Cycles:
         shutil.copytree(demo_dir / "eval", self.data / "eval")
         (tmp_path / "recipe.yaml").write_text(RECIPE)
 
-    def run(self, cycle: str) -> dict:
+    def run(self, cycle: str, *parameters: str) -> dict:
         result = fmops(
             "run", "fmops-continuous-pretrain", "--workdir", str(self.root / cycle),
             "-p", f"storage-root={self.storage}", "-p", f"data-root={self.data}",
-            "-p", f"recipe={self.root / 'recipe.yaml'}", "-p", "eval-limit=40",
+            "-p", f"recipe={self.root / 'recipe.yaml'}", "-p", "eval-limit=40", *parameters,
             check=False, timeout=900,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr[-4000:]
@@ -63,10 +63,17 @@ class Cycles:
         return self.storage / "models" / "demo" / name
 
     def trained_on(self, cycle: str) -> tuple[str, list[str], list[str]]:
-        """(the model a cycle started from, the names of its data files, the names of its replay files)."""
-        inputs = json.loads((self.storage / "runs" / cycle / "pretrain" / "manifest.json").read_text())["inputs"]
-        return (inputs["model"]["resolved"], [Path(f["uri"]).name for f in inputs["data"]],
+        """(the model a cycle started from, the names of its data files, the names of its replay files); data
+        tokenized first (fmops-tokenize) is named by the files the token shards were made from."""
+        inputs = self.manifest(cycle, "pretrain")["inputs"]
+        data = inputs["data"]
+        if len(data) == 1 and Path(data[0]["uri"]).name == "tokens":
+            data = self.manifest(cycle, "tokens")["inputs"]["data"]
+        return (inputs["model"]["resolved"], [Path(f["uri"]).name for f in data],
                 sorted(Path(f["uri"]).name for f in inputs["replay"]))  # fmt: skip
+
+    def manifest(self, cycle: str, output: str) -> dict:
+        return json.loads((self.storage / "runs" / cycle / output / "manifest.json").read_text())
 
     def record(self, cycle: str) -> dict:
         return json.loads((self.storage / "watermarks" / "demo" / f"{cycle}.json").read_text())
@@ -85,6 +92,7 @@ def test_cycles_train_on_new_content_continue_from_the_plateau_and_publish_only_
 
     # cycle 1: from scratch on a and b, replaying the fixed set; published with its stable-phase weights
     nodes = cycles.run("cycle-1")["nodes"]
+    assert nodes[NODE % "tokenize"]["phase"] == "Skipped"  # raw text, tokenized in memory
     assert nodes[NODE % "evaluate-baseline"]["phase"] == "Skipped"  # a model built from scratch has no baseline
     assert nodes[NODE % "gate"]["outputs"]["promote"] == "true"
     first = cycles.latest()["version"]
@@ -93,9 +101,12 @@ def test_cycles_train_on_new_content_continue_from_the_plateau_and_publish_only_
     assert stable.keys() == final.keys() and any(not stable[k].equal(final[k]) for k in stable)  # decayed after
     assert cycles.record("cycle-1")["promoted"] is True
 
-    # cycle 2: a rewritten under its name is new data; b (trained before) is replayed; continues from the plateau
+    # cycle 2: a rewritten under its name is new data; b (trained before) is replayed; continues from the plateau;
+    # the new shard is tokenized first, with the model's own tokenizer
     write_lines(incoming / "a.jsonl", demo[2 * third :])
-    nodes = cycles.run("cycle-2")["nodes"]
+    nodes = cycles.run("cycle-2", "-p", "tokenize=true")["nodes"]
+    assert nodes[NODE % "tokenize"]["phase"] == "Succeeded"
+    assert cycles.manifest("cycle-2", "tokens")["inputs"]["model"]["resolved"] == str(cycles.version(first) / "stable")
     model, data, replay = cycles.trained_on("cycle-2")
     assert (model, data, replay) == (str(cycles.version(first) / "stable"), ["a.jsonl"], ["b.jsonl", "replay.jsonl"])
     assert nodes[NODE % "evaluate-baseline"]["phase"] == "Succeeded"

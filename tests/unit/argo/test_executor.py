@@ -77,9 +77,11 @@ def test_resume_needs_a_run_directory(tmp_path: Path):
 
 def test_every_committed_template_can_run_here_with_the_local_profile(tmp_path: Path):
     library = Library.load(ROOT / "workflows")
-    for name in ("fmops-pipeline", "fmops-continuous-pretrain", "fmops-monitor"):
+    runs = [("fmops-pipeline", {}), ("fmops-pipeline", {"tokenize": "true"}), ("fmops-continuous-pretrain", {}),
+            ("fmops-continuous-pretrain", {"tokenize": "true"}), ("fmops-monitor", {})]  # fmt: skip
+    for name, given in runs:
         document = library.document(name)
-        values, _ = profile.workflow_parameters(document.spec, {}, tmp_path)
+        values, _ = profile.workflow_parameters(document.spec, given, tmp_path)
         entry = library.local(document, document.spec["entrypoint"])
         assert unsupported_on_path(library, entry, workflow_variables(document, "r", values), set()) == [], name
         runner.check(library, document, entry, workflow_variables(document, "r", values))  # no unknown variable

@@ -34,11 +34,18 @@ def task(manifest: dict, dag: str, name: str) -> dict:
     return next(t for t in template(manifest, dag)["dag"]["tasks"] if t["name"] == name)
 
 
+def pipeline_task(name: str) -> str:
+    """`dag.tasks[i]` of the committed pipeline's task `name`, as the validator names it."""
+    pipeline = yaml.safe_load((WORKFLOWS / "fmops-pipeline.yaml").read_text(encoding="utf-8"))
+    tasks = [t["name"] for t in template(pipeline, "pipeline")["dag"]["tasks"]]
+    return f"dag.tasks[{tasks.index(name)}]"
+
+
 def test_committed_workflows_are_clean():
     assert validate([WORKFLOWS]) == []
     result = cli("validate")
     assert result.returncode == 0
-    assert result.stdout == "9 documents checked, 0 problem(s)\n"
+    assert result.stdout == "10 documents checked, 0 problem(s)\n"
 
 
 def test_misspelled_field_is_an_error_not_dropped(tmp_path):
@@ -58,7 +65,7 @@ def test_dangling_template_ref(tmp_path):
 
     [line] = planted(tmp_path, "fmops-pipeline.yaml", dangle)
     assert line.startswith("fmops-pipeline.yaml: WorkflowTemplate/fmops-pipeline: spec.templates[")
-    assert line.endswith("].dag.tasks[4]: templateRef: no WorkflowTemplate named 'fmops-sftt'")
+    assert line.endswith(f"].{pipeline_task('sft')}: templateRef: no WorkflowTemplate named 'fmops-sftt'")
 
 
 def test_template_ref_to_a_missing_template(tmp_path):
@@ -74,7 +81,7 @@ def test_unknown_parameter_passed(tmp_path):
         task(m, "pipeline", "dpo")["arguments"]["parameters"].append({"name": "betta", "value": "0.1"})
 
     [line] = planted(tmp_path, "fmops-pipeline.yaml", extra)
-    assert line.endswith("].dag.tasks[6].arguments: 'betta' is not an input of the called template")
+    assert line.endswith(f"].{pipeline_task('dpo')}.arguments: 'betta' is not an input of the called template")
 
 
 def test_required_input_not_passed(tmp_path):
@@ -83,7 +90,7 @@ def test_required_input_not_passed(tmp_path):
         arguments["parameters"] = [p for p in arguments["parameters"] if p["name"] != "candidate"]
 
     [line] = planted(tmp_path, "fmops-pipeline.yaml", drop)
-    assert line.endswith("].dag.tasks[8].arguments: required input 'candidate' is not passed")
+    assert line.endswith(f"].{pipeline_task('gate')}.arguments: required input 'candidate' is not passed")
 
 
 def test_unresolved_references(tmp_path):

@@ -163,9 +163,10 @@ def gpu_scheduling(pool: str, gpus: str) -> dict[str, Any]:
 
 
 def cpu_container(
-    name: str, args: list[str], *, image: str = EVAL_IMAGE, deadline: int = HOUR, **options: Any
-) -> Container:
-    """A small step on the CPU pool that runs one `fmops` command."""
+    name: str, args: list[str], *, image: str = EVAL_IMAGE, deadline: int = HOUR, cpu: int = 1, memory_gib: int = 2,
+    **options: Any,
+) -> Container:  # fmt: skip
+    """A step on the CPU pool that runs one `fmops` command (small unless `cpu`/`memory_gib` say otherwise)."""
     return Container(
         name=name,
         image=image,
@@ -173,10 +174,21 @@ def cpu_container(
         args=args,
         labels={STEP_KIND: "cpu"},
         node_selector={NODE_POOL: "cpu"},
-        resources=ResourceRequirements(requests={"cpu": "1", "memory": "2Gi"}),
+        resources=ResourceRequirements(requests={"cpu": str(cpu), "memory": f"{memory_gib}Gi"}),
         active_deadline_seconds=deadline,
         **options,
     )  # fmt: skip
+
+
+def run_path(name: str) -> str:
+    """`<storage-root>/runs/<workflow name>/<name>` inside an expression tag."""
+    return f"workflow.parameters['storage-root'] + '/runs/' + workflow.name + '/{name}'"
+
+
+def tokenized_or_raw(raw: str) -> str:
+    """The pretraining data: the run's token shards when the workflow's `tokenize` is true, else `raw` (an
+    expression), as an expression tag."""
+    return f"{{{{=workflow.parameters.tokenize == 'true' ? {run_path('tokens')} : {raw}}}}}"
 
 
 def hf_token_env() -> SecretEnv:

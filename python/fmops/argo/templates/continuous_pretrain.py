@@ -6,6 +6,7 @@ One cycle, nightly:
                   (<version>/stable/) to continue from, and the version itself as the baseline
     new-shards    shards under <data-root>/incoming/ whose content no earlier cycle trained on; replay drawn
                   from earlier promoted cycles' shards plus the fixed replay set
+    [tokenize]    with -p tokenize=true, the new shards into token shards first (fmops-tokenize)
     pretrain      continue from the stable-phase weights: short re-warm-up, plateau, decay again
     evaluate-*    the candidate and the current `latest`, side by side, same tasks and settings
     gate          the continuous-pretraining rules: forgetting on the replay data, each task's regression
@@ -40,6 +41,8 @@ PARAMS = [
     param("replay-shards", "earlier cycles' shards replayed per cycle, at most", "8"),
     param("eval-tasks", "comma-separated lm-eval tasks", "demo"),
     param("eval-limit", "samples per evaluation task ('' for all)", ""),
+    param("tokenize", "tokenize the new shards into token shards first (fmops-tokenize): for large shards",
+          "false", enum=["true", "false"]),
     param("gate-rules", "rules a candidate must pass to become latest: a packaged name or a YAML URI", "continuous"),
     *scaling_params(),
 ]  # fmt: skip
@@ -114,13 +117,21 @@ with CronWorkflow(
         Task(name="start-model", template=start_model)
         Task(name="new-shards", template=new_shards)
         Task(
+            name="tokenize",
+            template_ref=TemplateRef(name="fmops-tokenize", template="tokenize"),
+            depends="start-model && new-shards",
+            when=f"{SHARDS % 'count'} > 0 && {W % 'tokenize'} == true",
+            arguments={"model": START % "continue-from", "data": SHARDS % "new-shards",
+                       "output": f"{RUN_OUTPUT}/tokens"},
+        )  # fmt: skip
+        Task(
             name="pretrain",
             template_ref=TemplateRef(name="fmops-pretrain", template="pretrain"),
-            depends="start-model && new-shards",
+            depends="start-model && new-shards && (tokenize.Succeeded || tokenize.Skipped)",
             when=f"{SHARDS % 'count'} > 0",
             arguments={
                 "model": START % "continue-from",
-                "data": SHARDS % "new-shards",
+                "data": common.tokenized_or_raw("tasks['new-shards'].outputs.parameters['new-shards']"),
                 "replay": SHARDS % "replay",
                 "replay-ratio": SHARDS % "replay-ratio",
                 "output": f"{RUN_OUTPUT}/pretrain",

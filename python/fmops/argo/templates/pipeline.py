@@ -5,7 +5,7 @@
         -p nodes=1 -p gpus-per-node=8 -p strategy=fsdp2
     fmops run                      # the same DAG on this machine, tiny model, demo data
 
-demo-data -> plan -> pretrain -> sft -> dpo; each trained model is evaluated (so the run shows what every
+demo-data -> plan -> [tokenize] -> pretrain -> sft -> dpo; each trained model is evaluated (so the run shows what every
 phase gained); the gate compares the final model with the production baseline; deploy runs only when the
 gate says promote. Any phase can be skipped by a parameter. The exit handler records how the run ended.
 """
@@ -31,6 +31,8 @@ PARAMS = [
     param("sft-recipe", "SFT recipe: a packaged name (recipes/sft/) or a YAML URI", "demo"),
     param("dpo-recipe", "DPO recipe: a packaged name (recipes/dpo/) or a YAML URI", "demo"),
     param("replay-ratio", "share of pretraining tokens replayed from replay.jsonl", "0.1"),
+    param("tokenize", "tokenize pretrain.jsonl into token shards first (fmops-tokenize): for corpora larger than "
+          "memory", "false", enum=BOOL),
     param("run-pretrain", "run the continued-pretraining phase", "true", enum=BOOL),
     param("run-sft", "run the instruction-tuning phase", "true", enum=BOOL),
     param("run-dpo", "run the preference-alignment phase", "true", enum=BOOL),
@@ -119,11 +121,20 @@ with WorkflowTemplate(
         Task(name="demo-data", template=demo_data, when=f"{W % 'write-demo-data'} == true")
         Task(name="plan", template=plan)
         data = f"{W % 'data-root'}"
+        Task(
+            name="tokenize",
+            template_ref=phase("tokenize", "tokenize"),
+            depends="plan && (demo-data.Succeeded || demo-data.Skipped)",
+            when=f"{W % 'tokenize'} == true && {W % 'run-pretrain'} == true",
+            arguments={"model": PLAN % "pretrain-model", "data": f"{data}/pretrain.jsonl",
+                       "output": f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}/tokens"},
+        )  # fmt: skip
         training(
             "pretrain",
-            "plan && (demo-data.Succeeded || demo-data.Skipped)",
-            {"data": f"{data}/pretrain.jsonl", "replay": f"{data}/replay.jsonl", "replay-ratio": W % "replay-ratio"},
-        )
+            "plan && (demo-data.Succeeded || demo-data.Skipped) && (tokenize.Succeeded || tokenize.Skipped)",
+            {"data": common.tokenized_or_raw("workflow.parameters['data-root'] + '/pretrain.jsonl'"),
+             "replay": f"{data}/replay.jsonl", "replay-ratio": W % "replay-ratio"},
+        )  # fmt: skip
         evaluation("evaluate-pretrain", "pretrain", "pretrain.Succeeded")
         training(
             "sft",
