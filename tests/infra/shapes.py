@@ -24,6 +24,7 @@ SHAPES: dict[str, dict[str, Any]] = {
         "limits": None, "weight": None,
         "disruption": {"consolidationPolicy": {"WhenEmpty", "WhenEmptyOrUnderutilized"}, "consolidateAfter": None,
                        "budgets": None}}},
+    # The fields of the pinned Karpenter 1.8 (terraform/karpenter.tf): placementGroupSelector comes later.
     "EC2NodeClass": {"spec": {
         "role": None, "instanceProfile": None, "amiFamily": None, "userData": None, "tags": None, "kubelet": None,
         "amiSelectorTerms": [{"alias": None, "id": None, "name": None, "owner": None, "tags": None,

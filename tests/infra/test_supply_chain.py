@@ -1,7 +1,8 @@
-"""One torch version across the README, .ci/run, CI and the images; the EFA plugin where the train
-image's OS puts it; the EFA installer checked against a sha256 at build time; and .ci/pin.py, which
-finds every reference not pinned (image digests, action SHAs, the installer checksum, the provider lock
-file) and pins them with resolvers that only CI or a workstation can run (here: fakes)."""
+"""One torch version across the README, .ci/run, CI and the images (whose locks test_image_locks.py
+checks); the EFA plugin where the train image's OS puts it; the EFA installer checked against a sha256 at
+build time; and .ci/pin.py, which finds every reference not pinned (image digests, action SHAs, the
+installer checksum, the provider lock file) and pins them with resolvers that only CI or a workstation can
+run (here: fakes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import re
 import shutil
 import sys
 
-import pytest
 import yaml
 
 from tests.infra.ci_files import readme_test_command, steps, workflow
@@ -41,17 +41,6 @@ def test_one_torch_version_everywhere():
         version for job in workflow()["jobs"] for step in steps(job) for version in TORCH.findall(step.get("run", ""))
     ]
     assert ci and set(ci) == {pinned}, f"CI installs torch {sorted(set(ci))}, the images {pinned}"
-
-
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
-def test_images_install_from_the_constraints(dockerfile):
-    text = dockerfile.read_text()
-    assert not TORCH.search(text) and "TORCH_VERSION" not in text, "the torch version lives in constraints.txt"
-    installs = [line for line in text.splitlines() if re.match(r"RUN pip install ", line)]
-    assert installs and all("-c /src/images/constraints.txt" in line for line in installs), installs
-    assert "COPY images/constraints.txt /src/images/constraints.txt" in text
-    ignore = (dockerfile.parent / "Dockerfile.dockerignore").read_text().splitlines()
-    assert "!images/constraints.txt" in ignore, "the build context must carry the constraints"
 
 
 def test_efa_plugin_path_matches_the_image_os():

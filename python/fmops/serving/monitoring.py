@@ -1,7 +1,8 @@
 """Monitoring objects of a serving rollout: ServiceMonitor, PrometheusRule, Grafana dashboard, KEDA.
 
-All queries use vLLM's own metrics (`vllm:*`, v0.11 names) and the HTTP counters its server exports,
-scoped to the rollout by the `namespace` and `service` labels Prometheus adds to scraped series.
+All queries use vLLM's own metrics (`vllm:*`, named as the release of the pinned VLLM_IMAGE names them) and
+the HTTP counters its server exports, scoped to the rollout by the `namespace` and `service` labels
+Prometheus adds to scraped series.
 kube-prometheus-stack (argocd/addons) selects every ServiceMonitor and rule; its Grafana sidecar loads
 ConfigMaps labelled `grafana_dashboard: "1"`.
 """
@@ -123,6 +124,14 @@ def dashboard_configmap(spec: ServingSpec) -> dict:
 
 def scaled_object(spec: ServingSpec) -> dict:
     """KEDA: scale the Deployment between replicas and max_replicas on vLLM's queue depth."""
+    trigger = {
+        "type": "prometheus",
+        "metadata": {
+            "serverAddress": spec.prometheus_url,
+            "query": queries(spec)["waiting"],
+            "threshold": str(spec.queue_per_replica),
+        },
+    }
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -132,10 +141,6 @@ def scaled_object(spec: ServingSpec) -> dict:
             "minReplicaCount": spec.replicas,
             "maxReplicaCount": spec.max_replicas,
             "cooldownPeriod": 600,
-            "triggers": [{"type": "prometheus", "metadata": {
-                "serverAddress": spec.prometheus_url,
-                "query": queries(spec)["waiting"],
-                "threshold": str(spec.queue_per_replica),
-            }}],
-        },  # fmt: skip
+            "triggers": [trigger],
+        },
     }

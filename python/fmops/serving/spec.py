@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The official vLLM OpenAI-compatible server image, pinned (bump deliberately, with its metric names).
-VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
+# The official vLLM OpenAI-compatible server image, pinned. Its tag follows vLLM's PyPI release; bump it
+# together with tests/unit/serving/test_vllm_release.py, which lists the metric names and `vllm serve` flags
+# this package uses as that release defines them.
+VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"
 # Syncs the model from S3 into the pod before vLLM starts (read-only role of the fmops-serving account).
 AWS_CLI_IMAGE = "amazon/aws-cli:2.32.8"
 PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
