@@ -1,7 +1,9 @@
-"""`fmops sft` with s3:// model, data and output (moto's server on loopback), resuming from an S3 checkpoint."""
+"""`fmops sft` with s3:// model, data and output (moto's server on loopback), resuming from an S3 checkpoint;
+and on parquet data on S3."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,3 +56,18 @@ def test_s3_in_and_out_with_resume(s3_env, pretrained_model, demo_dir, tmp_path)
     assert "resuming from" in second.stderr and "checkpoint-1" in second.stderr
     checkpoints = {key.split("/")[3] for key in keys("runs/sft/checkpoints/")}
     assert checkpoints == {"checkpoint-2"}  # save_total_limit=1 pruned the first on S3 too
+
+
+def test_trains_on_parquet_on_s3(s3_env, pretrained_model, demo_dir, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [json.loads(line) for line in (demo_dir / "sft.jsonl").read_text().splitlines()[:32]]
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "sft.parquet")
+    upload(tmp_path / "sft.parquet", "data/sft.parquet")
+    output = tmp_path / "sft"
+    result = fmops("sft", "--model", str(pretrained_model), "--data", f"s3://{BUCKET}/data/sft.parquet",
+                   "--output", str(output), "--set", "max_steps=2", "--set", "logging_steps=1", env=s3_env)  # fmt: skip
+    assert "sft: 32 examples from 1 file(s)" in result.stderr
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["steps"] == 2 and metrics["num_tokens"] > 0, metrics

@@ -1,10 +1,11 @@
 """Align a model with TRL's DPOTrainer on preference pairs (prompt, chosen, rejected).
 
     fmops dpo --model out/sft --data python/fmops/data/demo/dpo.jsonl --output out/dpo
-    fmops dpo --model s3://b/sft --data s3://b/pairs.jsonl --output s3://b/dpo --beta 0.1 --loss sigmoid
+    fmops dpo --model s3://b/sft --data s3://b/pairs.parquet --output s3://b/dpo --beta 0.1 --loss sigmoid
 
-Data: JSONL, every line {"prompt": P, "chosen": C, "rejected": R}, all three strings or all message lists
-(conversational pairs are rendered with the model tokenizer's chat template, the one SFT saved).
+Data: JSON lines or parquet files, as for `fmops sft`, every record {"prompt": P, "chosen": C, "rejected": R},
+all three strings or all message lists (conversational pairs are rendered with the model tokenizer's chat
+template, the one SFT saved).
 `chosen` must be non-empty and differ from `rejected`. The reference model is TRL's: a frozen copy of the
 starting model, or with lora=true the same weights with the adapter disabled (no second copy in memory).
 Output: as `fmops sft` (model and tokenizer at the root, checkpoints/, metrics.json, manifest.json last).

@@ -1,12 +1,15 @@
 """Instruction-tune a causal LM with TRL's SFTTrainer: loss on assistant (or completion) tokens only.
 
     fmops sft --model out/pretrain --data python/fmops/data/demo/sft.jsonl --output out/sft
-    fmops sft --model s3://b/pretrain --data s3://b/a.jsonl,s3://b/b.jsonl --output s3://b/sft --set lora=true
+    fmops sft --model s3://b/pretrain --data s3://b/a.jsonl,s3://b/b.parquet --output s3://b/sft --set lora=true
 
-Data: JSONL, every line either {"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}
+Data: JSON lines (.jsonl, .json) or parquet (.parquet) files, local, file:// or s3://, read with Hugging Face
+`datasets`; every record either {"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}
 (loss on the assistant turns through their end-of-turn token, for any chat template: TRL masks by
 `{% generation %}` markers where the template has them, fmops finds the turns in the rendered conversation
-otherwise) or {"prompt": ..., "completion": ...} (strings or message lists; loss on the completion).
+otherwise) or {"prompt": ..., "completion": ...} (strings or message lists; loss on the completion), one shape
+in all files. Every record is checked before training starts; an error names `file:line`, or for parquet
+`file.parquet:row N` (rows counted from 1; a null is a missing field).
 Examples are packed into blocks of `max_length` tokens (`packing`, TRL's best-fit decreasing by default:
 padding-free, no example cut).
 Output: the HF model at the root with the tokenizer and the chat template it trained with (evaluation and
@@ -39,7 +42,7 @@ from fmops.stages import sft
 def add_finetune_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
     """The flags `fmops sft` and `fmops dpo` share."""
     parser.add_argument("--model", required=True, help=model_help)
-    parser.add_argument("--data", required=True, nargs="+", help="JSONL URIs (each may be a comma-separated list)")
+    parser.add_argument("--data", required=True, nargs="+", help=".jsonl/.json/.parquet URIs, or comma-separated lists")
     parser.add_argument("--output", required=True, help="output directory or s3:// URI")
     parser.add_argument("--lora", action="store_const", const=True, default=None, help="same as --set lora=true")
     parser.add_argument("--results-dir", default="", help="also write metrics.json here (Argo outputs)")

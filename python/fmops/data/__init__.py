@@ -1,1 +1,2 @@
-"""Datasets: line-by-line validation of JSONL/text/parquet inputs, and the demo data generator."""
+"""Datasets: strict JSONL reading (line by line, before heavy imports), JSON-lines and parquet files as Hugging
+Face `datasets` tables with each record's place, and the demo data generator."""

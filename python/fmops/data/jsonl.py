@@ -13,29 +13,37 @@ from fmops.core import storage
 from fmops.core.errors import InputError, where
 
 
-def read_lines(uri: str) -> list[str]:
-    """The file's lines, decoded as UTF-8; a missing, undecodable or empty file is an InputError."""
+def require_file(uri: str) -> None:
+    """`uri` names a file: no path, a missing path or a directory is an InputError naming it."""
     if not uri:
         raise InputError("data: no path given")
     if not storage.exists(uri):
         raise InputError(f"{uri}: does not exist")
     if storage.isdir(uri):
         raise InputError(f"{uri}: is a directory, expected a file")
-    raw = storage.read_bytes(uri)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InputError(f"{where(uri, line)}: bytes are not valid UTF-8") from None
-    lines = text.splitlines()
-    if not any(line.strip() for line in lines):
+
+
+def iter_lines(uri: str) -> Iterator[tuple[int, str]]:
+    """(line number, text without its line end) of every line, read as a stream and decoded as UTF-8; a
+    missing, undecodable or empty file is an InputError. Lines end at '\\n' only, as JSON-lines readers
+    (datasets, pyarrow) split them: a U+2028, valid inside a JSON string, stays in its line."""
+    require_file(uri)
+    blank = True
+    with storage.open_binary(uri) as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{where(uri, number)}: bytes are not valid UTF-8") from None
+            blank = blank and not text.strip()
+            yield number, text.removesuffix("\n").removesuffix("\r")
+    if blank:
         raise InputError(f"{uri}: file is empty")
-    return lines
 
 
 def iter_records(uri: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; a line that is not a JSON object is an error."""
-    for number, line in enumerate(read_lines(uri), start=1):
+    for number, line in iter_lines(uri):
         if line.strip():
             yield number, parse_record(line, uri, number)
 

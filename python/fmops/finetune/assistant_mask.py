@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import os.path
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
 from trl.chat_template_utils import has_generation_markers
 
 from fmops.core.errors import InputError
+from fmops.data import tables
 
 if TYPE_CHECKING:
+    from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
 Record = dict[str, Any]
@@ -38,12 +41,15 @@ PLACEHOLDER = "\ue000{}\ue001"
 PLACEHOLDERS = re.compile("\ue000(\\d+)\ue001")
 
 
-def prepare(records: list[Record], places: list[str], tokenizer: PreTrainedTokenizerBase) -> list[Record]:
+def prepare(records: Dataset, places: Sequence[str], tokenizer: PreTrainedTokenizerBase) -> Dataset:
     """Messages records as SFTTrainer takes them with assistant-only loss: unchanged when the template has
-    generation markers (TRL masks by them), else tokenized with their `assistant_masks`."""
+    generation markers (TRL masks by them), else tokenized with their `assistant_masks` (`places[i]`: where
+    record i is, for a conversation the template refuses)."""
     if has_generation_markers(tokenizer.chat_template):
         return records
-    return [tokenized(tokenizer, record["messages"], place) for record, place in zip(records, places, strict=True)]
+    with tables.quiet():
+        return records.map(lambda record, index: tokenized(tokenizer, record["messages"], places[index]),
+                           with_indices=True, remove_columns=records.column_names)  # fmt: skip
 
 
 def tokenized(tokenizer: PreTrainedTokenizerBase, messages: Messages, place: str) -> Record:

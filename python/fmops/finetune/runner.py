@@ -27,6 +27,7 @@ from fmops.finetune.config import FinetuneConfig
 from fmops.models import loading
 
 if TYPE_CHECKING:
+    from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 # TrainingArguments fmops always sets: no progress bars or trackers in pod logs, data loaded in-process.
@@ -48,7 +49,7 @@ def cpu() -> bool:
     return not torch.cuda.is_available()
 
 
-def trl_config(config: FinetuneConfig, records: list[dict[str, Any]], work: Path) -> Any:
+def trl_config(config: FinetuneConfig, records: Dataset, work: Path) -> Any:
     """TRL's config object: our fields that TRL knows, passed straight, plus the few fmops settles itself."""
     cls = getattr(trl, config.TRL_CONFIG)
     known = {field.name for field in dataclasses.fields(cls)}
@@ -100,15 +101,13 @@ def build_trainer(
 ) -> Trainer:  # fmt: skip
     """The stage's TRL trainer on the records; with assistant-only loss and a template without generation
     markers, on the records tokenized with their assistant masks (assistant_mask.py)."""
-    from datasets import Dataset
-
     records = inputs.records
     if config.masks_assistant_turns(records):
         records = assistant_mask.prepare(records, inputs.places, tokenizer)
     return getattr(trl, config.TRL_TRAINER)(
         model=model,
         processing_class=tokenizer,
-        train_dataset=Dataset.from_list(records),
+        train_dataset=records,
         peft_config=lora.peft_config(config),
         args=trl_config(config, records, work),
     )

@@ -10,7 +10,8 @@ from fmops.finetune.config import SFTStageConfig
 
 
 def inputs(*, model: str, data: list[str], output: str) -> FinetuneInputs:
-    """Every line of the data checked (conversations or prompt/completion) before torch is imported."""
+    """Every record of the data (JSON lines or parquet) checked (conversations or prompt/completion) before torch
+    is imported."""
     return chat_data.inputs(model=model, data=data, output=output, kind="sft")
 
 

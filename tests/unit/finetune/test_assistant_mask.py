@@ -66,11 +66,12 @@ def test_a_template_with_generation_markers_is_left_to_trl():
 
 
 def test_a_conversation_the_template_refuses_is_one_line():
+    from datasets import Dataset
     from fmops.finetune import assistant_mask
 
     twice = [TURNS[0], TURNS[2], TURNS[1]]
     with pytest.raises(InputError) as error:
-        assistant_mask.prepare([{"messages": twice}], ["data.jsonl:3"], chat_families.mistral())
+        assistant_mask.prepare(Dataset.from_list([{"messages": twice}]), ["data.jsonl:3"], chat_families.mistral())
     assert str(error.value) == (
         "data.jsonl:3: the chat template refuses this conversation: After the optional system message, "
         "conversation roles must alternate user/assistant/user/assistant/..."
@@ -94,6 +95,7 @@ def test_a_template_that_rewrites_answers_it_renders_apart_is_refused():
 def test_sft_trainer_labels_only_the_assistant_turns(tmp_path, with_markers):
     """What SFTTrainer trains on, built by the runner: TRL's own masking for a template with markers (the tiny
     model's ChatML), fmops' assistant_masks for one without (Llama 3), both turned into labels by TRL."""
+    from datasets import Dataset
     from fmops.core import config
     from fmops.finetune import runner
     from fmops.finetune.chat_data import FinetuneInputs
@@ -102,8 +104,9 @@ def test_sft_trainer_labels_only_the_assistant_turns(tmp_path, with_markers):
 
     tokenizer = tiny.build_tokenizer(chat_families.TEXT) if with_markers else chat_families.llama3()
     end = "<|im_end|>" if with_markers else "<|eot_id|>"
-    inputs = FinetuneInputs(model="tiny", data=["data.jsonl"], records=[{"messages": [SYSTEM, *TURNS]}],
-                            places=["data.jsonl:1"], output=str(tmp_path))  # fmt: skip
+    records = Dataset.from_list([{"messages": [SYSTEM, *TURNS]}])
+    inputs = FinetuneInputs(model="tiny", data=["data.jsonl"], records=records, places=["data.jsonl:1"],
+                            output=str(tmp_path))  # fmt: skip
     cfg = config.load(SFTStageConfig, "sft", "demo")
     trainer = runner.build_trainer(cfg, inputs, tiny.build_model(tokenizer), tokenizer, tmp_path)
     assert trainer.args.assistant_only_loss is with_markers

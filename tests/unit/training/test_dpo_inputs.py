@@ -17,6 +17,11 @@ GOOD_CHAT = {"prompt": [{"role": "user", "content": "What is 1+2?"}],
 def dpo_error(tmp_path, lines: list[str], *flags: str) -> tuple[str, str]:
     data = tmp_path / "dpo.jsonl"
     data.write_text("".join(line + "\n" for line in lines))
+    return refused(tmp_path, data, *flags), str(data)
+
+
+def refused(tmp_path, data, *flags: str) -> str:
+    """The one line `fmops dpo` exits 2 with on `data`, having written nothing."""
     model = tmp_path / "model"
     model.mkdir(exist_ok=True)
     (model / "config.json").write_text("{}")
@@ -25,7 +30,7 @@ def dpo_error(tmp_path, lines: list[str], *flags: str) -> tuple[str, str]:
     assert not (tmp_path / "out").exists()
     lines_out = result.stderr.strip().splitlines()
     assert len(lines_out) == 1, result.stderr
-    return lines_out[0], str(data)
+    return lines_out[0]
 
 
 @pytest.mark.parametrize(
@@ -50,6 +55,23 @@ def test_bad_pair_is_refused(tmp_path, record, problem):
     good = json.dumps(GOOD_CHAT if isinstance(record["prompt"], list) else GOOD)
     message, data = dpo_error(tmp_path, [good, good, json.dumps(record)])
     assert message == f"fmops dpo: error: {data}:3: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({**GOOD_CHAT, "rejected": GOOD_CHAT["chosen"]}, "field 'rejected': identical to 'chosen'"),
+        ({**GOOD_CHAT, "chosen": []}, "field 'chosen': empty"),
+        ({"prompt": GOOD_CHAT["prompt"], "chosen": GOOD_CHAT["chosen"]}, "field 'rejected': missing"),
+    ],
+)
+def test_bad_parquet_pair_names_file_and_row(tmp_path, record, problem):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "dpo.parquet"
+    pq.write_table(pa.Table.from_pylist([GOOD_CHAT, record]), data)
+    assert refused(tmp_path, data) == f"fmops dpo: error: {data}:row 2: {problem}"
 
 
 def test_malformed_line_between_good_ones(tmp_path):

@@ -17,6 +17,14 @@ def write_lines(path, *lines: str):
     return path
 
 
+def write_parquet(path, *records: dict):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(list(records)), path)
+    return path
+
+
 def sft_error(tmp_path, data: str, model: str | None = None) -> str:
     model_dir = tmp_path / "model"
     model_dir.mkdir(exist_ok=True)
@@ -62,8 +70,9 @@ def test_empty_file(tmp_path):
     assert sft_error(tmp_path, str(data)) == f"fmops sft: error: {data}: file is empty"
 
 
-def test_missing_data_path(tmp_path):
-    missing = tmp_path / "nope.jsonl"
+@pytest.mark.parametrize("name", ["nope.jsonl", "nope.parquet"])
+def test_missing_data_path(tmp_path, name):
+    missing = tmp_path / name
     assert sft_error(tmp_path, str(missing)) == f"fmops sft: error: {missing}: does not exist"
 
 
@@ -115,3 +124,56 @@ def test_fields_fmops_sets_itself_are_refused(tmp_path):
                  "--set", "output_dir=/x")  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == "fmops sft: error: --set output_dir=/x: field 'output_dir': set by fmops (--output)\n"
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({"text": "hi"}, "field 'messages': missing (expected 'messages' or 'prompt'/'completion')"),
+        ({"messages": []}, "field 'messages': empty list of messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]},
+         "field 'messages[0].role': 'robot' is not one of system, user, assistant"),
+        ({"messages": [{"role": "user", "content": None}]}, "field 'messages[0].content': expected str, got NoneType"),
+        ({"messages": [{"role": "user", "content": "x"}]}, "field 'messages': no assistant message to learn from"),
+    ],
+)  # fmt: skip
+def test_bad_parquet_row_names_file_and_row(tmp_path, record, problem):
+    data = write_parquet(tmp_path / "sft.parquet", GOOD, GOOD, record)
+    assert sft_error(tmp_path, str(data)) == f"fmops sft: error: {data}:row 3: {problem}"
+
+
+def test_a_null_in_a_parquet_row_is_a_missing_field(tmp_path):
+    data = write_parquet(tmp_path / "sft.parquet", {"prompt": "1+2=", "completion": "3"}, {"prompt": "1+3="})
+    assert sft_error(tmp_path, str(data)) == f"fmops sft: error: {data}:row 2: field 'completion': missing"
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda data: data[: len(data) // 2], "Parquet magic bytes not found in footer"),  # truncated upload
+        (lambda data: data[:4] + b"\xff" * 64 + data[68:], "Couldn't deserialize thrift"),  # first page header
+    ],
+    ids=["truncated", "corrupt-page"],
+)
+def test_unreadable_parquet_is_one_line_naming_the_file(tmp_path, damage, problem):
+    data = write_parquet(tmp_path / "sft.parquet", *[GOOD] * 20)
+    data.write_bytes(damage(data.read_bytes()))
+    assert sft_error(tmp_path, str(data)).startswith(f"fmops sft: error: {data}: cannot be read as parquet: {problem}")
+
+
+def test_an_empty_parquet_file(tmp_path):
+    data = write_parquet(tmp_path / "sft.parquet")
+    assert sft_error(tmp_path, str(data)) == f"fmops sft: error: {data}: file is empty"
+
+
+def test_other_file_types_are_refused(tmp_path):
+    data = write_lines(tmp_path / "sft.csv", "prompt,completion")
+    expected = f"fmops sft: error: {data}: unsupported file type '.csv', expected one of .jsonl, .json, .parquet"
+    assert sft_error(tmp_path, str(data)) == expected
+
+
+def test_mixed_shapes_across_jsonl_and_parquet_are_refused(tmp_path):
+    lines = write_lines(tmp_path / "a.jsonl", json.dumps(GOOD))
+    rows = write_parquet(tmp_path / "b.parquet", {"prompt": "a", "completion": "b"})
+    expected = f"fmops sft: error: {rows}:row 1: record has fields prompt/completion as str, earlier records messages"
+    assert sft_error(tmp_path, f"{lines},{rows}") == expected
