@@ -44,7 +44,7 @@ def measure(run_dir: Path) -> dict:
         "versions": {name: version(name) for name in ("fmops", "torch", "transformers", "trl", "lm-eval")},
         "status": root["phase"],
         "total_s": round(root["finished"] - root["started"], 1),
-        "target_s": 300,
+        "target_s": 200,
         "steps_s": steps,
         "evaluations": evaluations,
     }
