@@ -15,9 +15,17 @@ from tests.helpers import fmops, shared_output
 
 # Fixtures that train a model or start a server.
 COSTLY_FIXTURES = {"pretrained_model", "sft_model", "dpo_model", "tiny_model", "served"}
+# The chain of trained demo models: every test that uses one runs on the same xdist worker (`--dist loadgroup`
+# in pyproject.toml), which trains them once, in order, while the other worker runs everything else; spread
+# over both, each worker stalled on the other's file lock for minutes.
+TRAINED_CHAIN = {"pretrained_model", "sft_model", "dpo_model"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if TRAINED_CHAIN & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("trained-demo-models"))
     unmarked = [
         item.nodeid
         for item in items
@@ -26,6 +34,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if unmarked:
         names = ", ".join(unmarked)
         raise pytest.UsageError(f"uses a model-training or server fixture but is not marked slow: {names}")
+
+
+class GroupSuffix:
+    """xdist's `loadgroup` schedules by an `@group` suffix it appends to each grouped test's node id; under
+    pytest 9 its assignment (to `_nodeid`) no longer changes the id, so no test is grouped. This sets the
+    suffix the way pytest 9 stores node ids, after xdist's own attempt."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not getattr(config.option, "loadgroup", False):
+            return
+        from _pytest.nodeid import coerce_node_id
+
+        for item in items:
+            names = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
+            if names and "@" not in item.nodeid and hasattr(item, "_id"):
+                item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(GroupSuffix(), "fmops-xdist-group-suffix")
 
 
 @pytest.fixture(scope="session")
