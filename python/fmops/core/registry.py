@@ -1,6 +1,7 @@
 """The model registry: a storage layout every phase shares.
 
-    <root>/models/<name>/<version>/      one complete stage output (it has manifest.json)
+    <root>/models/<name>/<version>/      one complete stage output (it has manifest.json); a pretraining
+                                         version also holds stable/, its pre-decay weights
     <root>/models/<name>/latest          pointer file: {"version": ..., "previous": ...}
     <root>/models/<name>/production      pointer file, same form
 
@@ -17,6 +18,8 @@ from fmops.core import manifest, storage
 from fmops.core.errors import InputError
 
 POINTERS = ("latest", "production")
+# Beside a pretrained model: its weights at the end of the warmup_stable_decay plateau, before the decay.
+STABLE = "stable"
 
 
 def model_root(root: str, name: str) -> str:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+# The model name stages take for "build the tiny model from scratch" (`--model tiny`).
+NAME = "tiny"
 BOS, EOS, PAD = "<|endoftext|>", "<|im_end|>", "<|pad|>"
 IM_START = "<|im_start|>"
 CHATML_TOKENS = (IM_START, EOS)  # what chat_template.jinja writes around each turn

@@ -6,10 +6,7 @@ from pathlib import Path
 
 from fmops.core import registry, storage
 from fmops.core.errors import InputError
-
-# The model `fmops pretrain` builds from scratch (fmops.training.model.TINY): nothing to evaluate before it trains.
-BUILT_FROM_SCRATCH = "tiny"
-STABLE = "stable"
+from fmops.models import tiny
 
 
 def resolve_model(*, root: str, name: str, pointer: str = "latest", fallback: str = "",
@@ -24,12 +21,12 @@ def resolve_model(*, root: str, name: str, pointer: str = "latest", fallback: st
     if current is None and not fallback:
         raise InputError(f"{registry.model_root(root, name)}: no '{pointer}' pointer and no --fallback")
     model = storage.join(registry.model_root(root, name), str(current["version"])) if current else fallback
-    stable = storage.join(model, STABLE)
+    stable = storage.join(model, registry.STABLE)
     if results_dir:
         storage.write_parameters(results_dir, {
             "model": model,
             "continue-from": stable if current and storage.exists(storage.join(stable, "config.json")) else model,
-            "baseline": "" if model == BUILT_FROM_SCRATCH else model,
+            "baseline": "" if model == tiny.NAME else model,  # built from scratch: nothing to evaluate yet
         })  # fmt: skip
     return model
 

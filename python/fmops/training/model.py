@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fmops.models import loading
+from fmops.models import loading, tiny
 
-TINY = "tiny"
+TINY = tiny.NAME
 # Rendered through the chat template and added to the tiny tokenizer's training text.
 CHAT_SAMPLES = [
     [{"role": "user", "content": "What is 12+34?"}, {"role": "assistant", "content": "46"}],
@@ -28,8 +28,6 @@ def check(uri: str) -> str:
 
 
 def tiny_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
-    from fmops.models import tiny
-
     template = tiny.build_tokenizer(["placeholder"], vocab_size=300)  # only to render the samples
     samples = [template.apply_chat_template(m, tokenize=False) for m in CHAT_SAMPLES]
     return tiny.build_tokenizer([*texts, *samples], vocab_size=vocab_size)
@@ -43,8 +41,6 @@ def load(
     model on token shards takes the tokenizer saved with them (`tokenizer_dir`)."""
     import torch
     from transformers import AutoTokenizer
-
-    from fmops.models import tiny
 
     if uri != TINY:
         return loading.load(uri, dtype=torch.float32, chat_tokens=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from fmops.core import manifest, storage
+from fmops.core import manifest, registry, storage
 from fmops.core.errors import InputError
 from fmops.training import checkpoint, flops, loop, metrics, packing, plot, token_shards
 from fmops.training import model as model_source
@@ -24,7 +24,7 @@ from fmops.training.token_shards import TokenDataset
 
 CONFIG_FILE = "fmops_config.json"
 MAX_SHARD_SIZE = "5GB"
-STABLE = "stable"
+STABLE = registry.STABLE
 
 
 def accelerator_for(cfg: TrainConfig) -> Any:

@@ -54,8 +54,7 @@ WATERMARK = f"{ROOT}/watermarks/{NAME}"
 START, SHARDS = "{{tasks.start-model.outputs.parameters.%s}}", "{{tasks.new-shards.outputs.parameters.%s}}"
 # The baseline's evaluation exists only when there was a baseline to evaluate (not for a model built from scratch).
 BASELINE_EVAL = (
-    "{{=tasks['start-model'].outputs.parameters.baseline == '' ? '' : "
-    "workflow.parameters['storage-root'] + '/runs/' + workflow.name + '/eval-baseline'}}"
+    f"{{{{=tasks['start-model'].outputs.parameters.baseline == '' ? '' : {common.run_path('eval-baseline')}}}}}"
 )
 FIXED_REPLAY = (
     "{{=workflow.parameters['fixed-replay'] == '' ? '' : "
