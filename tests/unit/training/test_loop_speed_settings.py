@@ -105,3 +105,21 @@ def test_deepspeed_auto_values_come_from_the_config():
     fixed = {"train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0}
     loop.fill_deepspeed(fixed, TrainConfig(per_device_train_batch_size=6))
     assert fixed == {"train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0}  # a number there is kept
+
+
+@pytest.fixture
+def restore_denormals():
+    yield
+    torch.set_flush_denormal(False)
+
+
+def subnormal_survives() -> bool:
+    return torch.tensor([1e-40], dtype=torch.float32).mul(1.0).item() != 0.0
+
+
+def test_training_on_a_cpu_flushes_subnormal_floats(restore_denormals):
+    assert subnormal_survives()  # the process default: IEEE gradual underflow
+    loop.flush_denormals(torch.device("meta"))
+    assert subnormal_survives()  # only a CPU run changes the process's float mode
+    loop.flush_denormals(torch.device("cpu"))
+    assert not subnormal_survives()
