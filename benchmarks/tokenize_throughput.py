@@ -1,7 +1,7 @@
 """Measure `fmops tokenize` against a plain `datasets.map` with the same tokenizer, and the peak RSS of
 `fmops pretrain` (5 steps, tiny model) on token shards as the corpus grows.
 
-    python benchmarks/tokenize.py [SMALL_MB LARGE_MB]     # default 20 200
+    python benchmarks/tokenize_throughput.py [SMALL_MB LARGE_MB]     # default 20 200
 
 Generates two JSONL corpora (arithmetic sentences and pseudo-words, seeded), tokenizes both with
 `fmops tokenize --model tiny`, times `datasets.load_dataset("json") + .map(batched=True)` on the small one
@@ -134,7 +134,7 @@ def main() -> None:
         "load_average": {"before": [round(x, 1) for x in load_before], "after": [round(x, 1) for x in os.getloadavg()]},
         "date": datetime.now(UTC).date().isoformat(),
         "versions": {name: version(name) for name in ("torch", "transformers", "tokenizers", "datasets", "fmops")},
-        "command": f"python benchmarks/tokenize.py {' '.join(map(str, sizes))}",
+        "command": f"python benchmarks/tokenize_throughput.py {' '.join(map(str, sizes))}",
         "note": NOTE,
         "runs": runs,
         "pretrain_peak_rss_growth": round(large / small - 1, 3),
