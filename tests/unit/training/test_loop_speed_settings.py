@@ -107,18 +107,21 @@ def test_deepspeed_auto_values_come_from_the_config():
     assert fixed == {"train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0}  # a number there is kept
 
 
-@pytest.fixture
-def restore_denormals():
-    yield
-    torch.set_flush_denormal(False)
-
-
 def subnormal_survives() -> bool:
     return torch.tensor([1e-40], dtype=torch.float32).mul(1.0).item() != 0.0
 
 
-def test_training_on_a_cpu_flushes_subnormal_floats(restore_denormals):
-    assert subnormal_survives()  # the process default: IEEE gradual underflow
+@pytest.fixture
+def gradual_underflow():
+    """IEEE gradual underflow for the test (an earlier in-process training run may have flushed), then as before."""
+    flushed_before = not subnormal_survives()
+    torch.set_flush_denormal(False)
+    yield
+    torch.set_flush_denormal(flushed_before)
+
+
+def test_training_on_a_cpu_flushes_subnormal_floats(gradual_underflow):
+    assert subnormal_survives()
     loop.flush_denormals(torch.device("meta"))
     assert subnormal_survives()  # only a CPU run changes the process's float mode
     loop.flush_denormals(torch.device("cpu"))
