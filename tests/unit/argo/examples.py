@@ -168,6 +168,7 @@ metadata:
 spec:
   entrypoint: main
   onExit: exit
+  parallelism: 4
   templateDefaults:
     retryStrategy: {limit: 1}
   arguments:
