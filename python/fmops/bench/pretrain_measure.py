@@ -38,6 +38,7 @@ from fmops.training import flops, loop, metrics
 from fmops.training.config import PretrainConfig
 from fmops.training.pretrain import accelerator_for
 from fmops.training.sampling import Stream
+from fmops.training.shutdown import end_distributed
 
 SEED = 0
 GPU_RECIPE = "gpu"  # fmops/recipes/pretrain/gpu.yaml: what `ours` trains with on a GPU
@@ -103,7 +104,8 @@ def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         "final_loss": state["history"][-1]["loss"],
         "compiled": is_compiled_module(model) or cfg.torch_compile,  # the loop compiles in place (blocks or model)
     }
-    accelerator.end_training()
+    del model
+    end_distributed(accelerator)
     return result
 
 

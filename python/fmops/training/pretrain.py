@@ -19,6 +19,7 @@ from fmops.training import checkpoint, flops, loop, metrics, packing, plot, toke
 from fmops.training import model as model_source
 from fmops.training.config import PretrainConfig, PretrainInputs, TrainConfig
 from fmops.training.sampling import Stream
+from fmops.training.shutdown import end_distributed
 from fmops.training.text_data import Corpus
 from fmops.training.token_shards import TokenDataset
 
@@ -131,12 +132,14 @@ def pretrain(
                               add_files=add_files, at_stable_end=at_stable_end)  # fmt: skip
     ranks = accelerator.gather(torch.tensor([state["tokens_per_rank"]], device=accelerator.device))
     state_dict = accelerator.get_state_dict(model)
+    trained = accelerator.unwrap_model(model)
     accelerator.wait_for_everyone()
+    del model
+    end_distributed(accelerator)
     if not accelerator.is_main_process:
-        accelerator.end_training()
         return None
     target = workdir / "output" if storage.is_remote(output) else storage.local_path(output)
-    save_model(accelerator.unwrap_model(model), state_dict, training_dtype(accelerator), target)
+    save_model(trained, state_dict, training_dtype(accelerator), target)
     tokenizer.save_pretrained(target)
     result = metrics.summarize(
         state,
@@ -159,5 +162,4 @@ def pretrain(
     manifest.write_metrics(output, result, results_dir)
     if results_dir:
         shutil.copy(target / "loss.png", Path(results_dir) / "loss.png")
-    accelerator.end_training()
     return result
