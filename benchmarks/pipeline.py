@@ -4,7 +4,8 @@
     python benchmarks/pipeline.py RUN_DIR    # reads an existing run's run.json instead
 
 Writes benchmarks/pipeline-cpu.json: device, date, versions, total and per-step seconds, and the held-out
-evaluation of each model, so the gain of every phase is on record.
+evaluation of each model, so the gain of every phase is on record. Fields it does not measure (`previous`,
+`note`: history kept by hand) are carried over from the file it replaces.
 """
 
 from __future__ import annotations
@@ -50,14 +51,23 @@ def measure(run_dir: Path) -> dict:
     }
 
 
+def carried_over(path: Path, measured: dict) -> dict:
+    """The fields of the existing record that a measurement does not produce."""
+    if not path.exists():
+        return {}
+    return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k not in measured}
+
+
 def main() -> int:
     if len(sys.argv) > 1:
         run_dir = Path(sys.argv[1])
     else:
         run_dir = Path(tempfile.mkdtemp(prefix="fmops-bench-")) / "run"
         subprocess.run([sys.executable, "-m", "fmops", "run", "--workdir", str(run_dir)], check=True)
-    result = measure(run_dir)
-    (HERE / "pipeline-cpu.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    record = HERE / "pipeline-cpu.json"
+    measured = measure(run_dir)
+    result = {**measured, **carried_over(record, measured)}
+    record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     return 0
 
