@@ -5,7 +5,7 @@ the Reducer drops the group's last reference, and the group's destructor joins t
 the GIL is held; a worker still releasing a finished collective's tensors waits for the GIL, and the process
 never exits (seen about once in 60-90 runs of a 2-rank CPU pretraining). Freed while the group is still
 registered, the Reducer's reference is not the last one; the group then goes from Python, whose binding
-releases the GIL before the join. (FSDP2 reaches its groups through Python objects and is not affected.)
+releases the GIL before the join. The check covers DDP models only: FSDP2 has no Reducer (not measured).
 """
 
 from __future__ import annotations
