@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fmops.bench import pretrain
+from fmops.bench import training as pretrain
 
 from tests.helpers import cli, fmops
 

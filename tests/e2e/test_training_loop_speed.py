@@ -18,8 +18,8 @@ import pytest
 import torch
 from fmops.training import loop
 from fmops.training.config import TrainConfig
-from fmops.training.pretrain import accelerator_for
 from fmops.training.sampling import Stream
+from fmops.training.trainer import accelerator_for
 
 pytestmark = pytest.mark.slow
 

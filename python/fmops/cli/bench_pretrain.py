@@ -12,7 +12,7 @@ initial weights, same tokens per optimizer step (batch × seq_len) and sequence 
 optimizer steps of each are not timed. On CPU the baseline drops bf16, compile and fused AdamW (listed in
 `dropped_on_cpu`). Both run in one command on the same device, one after the other, each in a fresh child
 process: in one process, accelerate's shared state left by a Trainer would silently compile the next
-`ours` (fmops.bench.pretrain_measure says more); `runs.<size>.<ours|baseline>.compiled` records whether
+`ours` (fmops.bench.training_measure says more); `runs.<size>.<ours|baseline>.compiled` records whether
 each model that trained was compiled.
 Nothing is downloaded: the models are built from the shapes below, the tokens are random.
 
@@ -49,11 +49,11 @@ import argparse
 import os
 import sys
 
-from fmops.bench.pretrain import bench, plan, table
+from fmops.bench.training import bench, plan, table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # Numbers are parsed in fmops.bench.pretrain.plan(): a bad value is one line (InputError), not a usage block.
+    # Numbers are parsed in fmops.bench.training.plan(): a bad value is one line (InputError), not a usage block.
     parser.add_argument("--model-size", default="124m,1b", help="tiny | 124m | 1b, comma-separated (124m,1b)")
     parser.add_argument("--steps", default="30", help="timed optimizer steps per measurement (30)")
     parser.add_argument("--warmup", default="10", help="untimed optimizer steps before them, at least 1 (10)")

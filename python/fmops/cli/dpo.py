@@ -24,13 +24,12 @@ Settings: as for `fmops sft`, with TRL's DPOConfig names (beta, loss_type, preco
 from __future__ import annotations
 
 import argparse
-import sys
 
 from fmops.cli import options
 from fmops.cli.sft import add_finetune_arguments
 from fmops.core.errors import InputError
 from fmops.finetune.config import DPOStageConfig
-from fmops.stages import dpo
+from fmops.finetune.runner import dpo
 
 
 def _float_or_none(text: str) -> float | None:
@@ -49,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs = dpo.inputs(model=args.model, data=args.data, output=args.output)  # before torch and TRL
     config = options.load_config(DPOStageConfig, "dpo", args, beta=_float_or_none(args.beta),
                                  loss_type=args.loss or None, lora=args.lora)  # fmt: skip
-    print(f"dpo: {len(inputs.records)} preference pairs from {len(inputs.data)} file(s)", file=sys.stderr)
-    dpo.dpo(inputs=inputs, config=config, results_dir=args.results_dir)
+    dpo(model=args.model, data=args.data, output=args.output, config=config, results_dir=args.results_dir)
     return 0

@@ -59,8 +59,8 @@ import argparse
 import sys
 
 from fmops.cli import options
-from fmops.stages.pretrain import STAGE, pretrain
 from fmops.training.config import PretrainConfig
+from fmops.training.pretrain import STAGE, pretrain
 
 # config fields that also have a flag of their own (--max-steps for max_steps, ...), with their types
 FLAGS = {"max_steps": int, "tokens": int, "max_length": int, "per_device_train_batch_size": int,

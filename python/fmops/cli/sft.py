@@ -32,11 +32,10 @@ chat_template, cpu_threads (fmops.finetune.config).
 from __future__ import annotations
 
 import argparse
-import sys
 
 from fmops.cli import options
 from fmops.finetune.config import SFTStageConfig
-from fmops.stages import sft
+from fmops.finetune.runner import sft
 
 
 def add_finetune_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
@@ -54,8 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs = sft.inputs(model=args.model, data=args.data, output=args.output)  # before torch and TRL
     config = options.load_config(SFTStageConfig, "sft", args, lora=args.lora)
-    print(f"sft: {len(inputs.records)} examples from {len(inputs.data)} file(s)", file=sys.stderr)
-    sft.sft(inputs=inputs, config=config, results_dir=args.results_dir)
+    sft(model=args.model, data=args.data, output=args.output, config=config, results_dir=args.results_dir)
     return 0

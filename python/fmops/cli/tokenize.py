@@ -18,7 +18,7 @@ whole and names any that no longer matches its sha256 (exit 2), else says it is 
 
 metrics.json: documents, tokens, shards, dtype, unigram_entropy (nats/token), seconds and
 tokens_per_s (of the tokenizing pass). Settings (--config FILE, --set KEY=VALUE): shard_tokens, batch_size,
-vocab_size and tokenizer_train_bytes (tiny only) (fmops.stages.tokenize.TokenizeConfig).
+vocab_size and tokenizer_train_bytes (tiny only) (fmops.training.tokenize.TokenizeConfig).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import argparse
 import sys
 
 from fmops.cli import options
-from fmops.stages.tokenize import STAGE, TokenizeConfig, tokenize
+from fmops.training.tokenize import STAGE, TokenizeConfig, tokenize
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

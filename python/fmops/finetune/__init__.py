@@ -1,7 +1,7 @@
 """Finetuning pieces shared by `fmops sft` and `fmops dpo`: one module per idea.
 
 chat_data (validate messages / prompt-completion / preference records before heavy imports; the stage inputs),
-config (SFT and DPO configs in TRL's field names), lora (adapter config, merge on save), runner (the one run
+config (SFT and DPO configs in TRL's field names), lora (adapter config, merge on save), trainer (the one run
 body: TRL's config and trainer, resume, save), checkpoints (complete-only publication), metrics, outputs
 (metrics.json, results dir, manifest last).
 """

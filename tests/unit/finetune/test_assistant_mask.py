@@ -97,7 +97,7 @@ def test_sft_trainer_labels_only_the_assistant_turns(tmp_path, with_markers):
     model's ChatML), fmops' assistant_masks for one without (Llama 3), both turned into labels by TRL."""
     from datasets import Dataset
     from fmops.core import config
-    from fmops.finetune import runner
+    from fmops.finetune import trainer as runner
     from fmops.finetune.chat_data import FinetuneInputs
     from fmops.finetune.config import SFTStageConfig
     from fmops.models import tiny

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fmops.bench import pretrain
+from fmops.bench import training as pretrain
 from fmops.training import flops
 
 from tests.helpers import cli

@@ -10,7 +10,7 @@ import pytest
 @pytest.mark.parametrize("dtype_name", ["bfloat16", "float32"])
 def test_saved_in_the_training_dtype_and_sharded(tmp_path, monkeypatch, dtype_name):
     import torch
-    from fmops.training import pretrain
+    from fmops.training import trainer as pretrain
     from safetensors import safe_open
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 

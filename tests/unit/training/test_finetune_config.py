@@ -15,7 +15,7 @@ MESSAGES = [{"messages": [{"role": "user", "content": "1+2?"}, {"role": "assista
 
 
 def test_sft_fields_pass_straight_to_trl(tmp_path):
-    from fmops.finetune import runner
+    from fmops.finetune import trainer as runner
 
     cfg = config.load(SFTStageConfig, "sft", "demo", ["adam_beta2=0.98", "lora=true"])
     args = runner.trl_config(cfg, MESSAGES, tmp_path)
@@ -30,7 +30,7 @@ def test_sft_fields_pass_straight_to_trl(tmp_path):
 
 
 def test_dpo_loss_terms_become_trl_list(tmp_path):
-    from fmops.finetune import runner
+    from fmops.finetune import trainer as runner
 
     args = runner.trl_config(config.load(DPOStageConfig, "dpo", "demo"), [], tmp_path)
     assert type(args).__name__ == "DPOConfig"
@@ -38,7 +38,7 @@ def test_dpo_loss_terms_become_trl_list(tmp_path):
 
 
 def test_a_value_trl_refuses_is_one_line(tmp_path):
-    from fmops.finetune import runner
+    from fmops.finetune import trainer as runner
 
     cfg = config.load(SFTStageConfig, "sft", "demo", ["logging_strategy=sometimes"])
     with pytest.raises(InputError, match=r"^SFTConfig: sometimes is not a valid IntervalStrategy, please select "):

@@ -1,7 +1,7 @@
 """The torch side of `fmops bench pretrain`: one measurement of one model shape, in a process of its own.
 
 `ours`: the stage's own training function, `fmops.training.loop.train()`, with the accelerator the stage
-builds (`fmops.training.pretrain.accelerator_for`) and, on a GPU, the stage's GPU recipe (`--config gpu`:
+builds (`fmops.training.trainer.accelerator_for`) and, on a GPU, the stage's GPU recipe (`--config gpu`:
 compile, Liger, sdpa; on a CPU the default config), fed random tokens through the stage's `Stream`. `baseline`:
 transformers' `Trainer` as a practitioner would tune it for throughput (bf16, sdpa, fused AdamW,
 torch.compile), the bar the stage's own loop has to clear, with what a CPU cannot do dropped and listed in
@@ -9,8 +9,8 @@ torch.compile), the bar the stage's own loop has to clear, with what a CPU canno
 Both see the same model shape and initial weights, the same tokens per optimizer step and sequence length;
 the first `warmup` optimizer steps of each are excluded from timing.
 
-Each measurement runs in a fresh child process (`python -m fmops.bench.pretrain_measure ours|baseline
-SHAPE RUN OUT`, started by fmops.bench.pretrain one after the other on the same device), because two
+Each measurement runs in a fresh child process (`python -m fmops.bench.training_measure ours|baseline
+SHAPE RUN OUT`, started by fmops.bench.training one after the other on the same device), because two
 measurements in one process contaminate each other: accelerate's AcceleratorState is a process-wide
 singleton whose torch.compile (dynamo) plugin is fixed by the first Accelerator created after a reset, and
 TrainingArguments resets it and the Trainer leaves it set to inductor, so the stage's Accelerator created
@@ -36,9 +36,9 @@ from accelerate.utils import is_compiled_module
 from fmops.core import config
 from fmops.training import flops, loop, metrics
 from fmops.training.config import PretrainConfig
-from fmops.training.pretrain import accelerator_for
 from fmops.training.sampling import Stream
 from fmops.training.shutdown import end_distributed
+from fmops.training.trainer import accelerator_for
 
 SEED = 0
 GPU_RECIPE = "gpu"  # fmops/recipes/pretrain/gpu.yaml: what `ours` trains with on a GPU
@@ -203,7 +203,7 @@ MEASUREMENTS = {"ours": measure_ours, "baseline": measure_baseline}
 
 
 def main(argv: list[str]) -> int:
-    """`python -m fmops.bench.pretrain_measure ours|baseline SHAPE_JSON RUN_JSON OUT`: one measurement."""
+    """`python -m fmops.bench.training_measure ours|baseline SHAPE_JSON RUN_JSON OUT`: one measurement."""
     which, shape, run, out = argv[0], json.loads(argv[1]), json.loads(argv[2]), argv[3]
     shape = {**shape, "max_position_embeddings": run["seq_len"]}
     result = MEASUREMENTS[which](shape, run)

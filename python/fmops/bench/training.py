@@ -130,9 +130,9 @@ def table(result: dict[str, Any]) -> str:
 
 
 def measure(which: str, size: str, settings: dict[str, Any], workdir: Path) -> dict[str, Any] | None:
-    """One measurement in a child process of its own (pretrain_measure's docstring says why); None if it failed."""
+    """One measurement in a child process of its own (training_measure's docstring says why); None if it failed."""
     out = workdir / f"{size}-{which}.json"
-    command = [sys.executable, "-m", "fmops.bench.pretrain_measure", which, json.dumps(SIZES[size]["shape"]),
+    command = [sys.executable, "-m", "fmops.bench.training_measure", which, json.dumps(SIZES[size]["shape"]),
                json.dumps(settings), str(out)]  # fmt: skip
     print(f"bench pretrain {size} {which}: {settings}", file=sys.stderr, flush=True)
     if subprocess.run(command).returncode != 0 or not out.exists():
