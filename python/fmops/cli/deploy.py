@@ -32,7 +32,7 @@ from typing import Any
 
 from fmops.cli import options
 from fmops.core import registry, storage
-from fmops.stages.deploy import DeployConfig, Inputs, deploy
+from fmops.serving.deploy import DeployConfig, Inputs, deploy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

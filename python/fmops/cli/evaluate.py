@@ -9,7 +9,7 @@ dataset). The demo tasks read python/fmops/data/demo/eval/*.jsonl, or the same f
 Against an endpoint, generation runs through /v1/chat/completions (the server applies the chat template);
 log-likelihood tasks need /v1/completions with echo+logprobs, which vLLM has and `transformers serve` lacks.
 The endpoint's API key is read from $OPENAI_API_KEY; an unreachable endpoint is retried (max_retries), then
-refused. --limit N evaluates at most N documents per task ('' = all). Settings: fmops.stages.evaluate's
+refused. --limit N evaluates at most N documents per task ('' = all). Settings: fmops.evaluation.evaluate's
 EvaluateConfig.
 
 Output (--output URI): metrics.json, samples.jsonl (one line per document), report.md + chart.png (candidate
@@ -27,7 +27,7 @@ import os
 
 from fmops.cli import options
 from fmops.core.errors import InputError
-from fmops.stages.evaluate import EvaluateConfig, Inputs, evaluate
+from fmops.evaluation.evaluate import EvaluateConfig, Inputs, evaluate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

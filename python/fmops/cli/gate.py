@@ -33,7 +33,7 @@ import argparse
 import sys
 
 from fmops.evaluation import rules
-from fmops.stages.gate import Inputs, gate
+from fmops.evaluation.gate import Inputs, gate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,7 +28,7 @@ import os
 
 from fmops.cli import options
 from fmops.core import config
-from fmops.stages.monitor import Inputs, MonitorConfig, monitor
+from fmops.serving.monitor import Inputs, MonitorConfig, monitor
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

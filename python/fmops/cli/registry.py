@@ -18,7 +18,7 @@ import json
 
 from fmops.core import registry
 from fmops.core.errors import InputError
-from fmops.steps.registry import pointers, resolve_model
+from fmops.models import tiny
 
 # Optional flags, each a string that is empty when not given; which actions read them says the help.
 FLAGS = {
@@ -41,8 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "resolve":
-        print(resolve_model(root=args.root, name=args.name, pointer=args.pointer or "latest",
-                            fallback=args.fallback, results_dir=args.results_dir))  # fmt: skip
+        model = registry.resolve_for_pipeline(
+            root=args.root,
+            name=args.name,
+            pointer=args.pointer or "latest",
+            fallback=args.fallback,
+            scratch=tiny.NAME,
+            results_dir=args.results_dir,
+        )
+        print(model)
     elif args.action == "publish":
         if not args.source:
             raise InputError("registry publish: --source is required")
@@ -55,5 +62,5 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "rollback":
         print(json.dumps(registry.rollback(args.root, args.name)))
     else:
-        print(json.dumps(pointers(root=args.root, name=args.name), indent=2))
+        print(json.dumps(registry.pointers(args.root, args.name), indent=2))
     return 0

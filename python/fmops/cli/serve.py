@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from fmops.stages.serve import serve
+from fmops.serving.serve import serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fmops.core import manifest, storage
 from fmops.core.errors import InputError
@@ -96,3 +97,42 @@ def resolve(uri: str) -> str:
     pointer = read_pointer(root, name, last)
     assert pointer is not None
     return storage.join(base, str(pointer["version"]))
+
+
+def resolve_for_pipeline(
+    *,
+    root: str,
+    name: str,
+    pointer: str = "latest",
+    fallback: str = "",
+    scratch: str = "",
+    results_dir: str | Path = "",
+) -> str:
+    """The version directory `pointer` names, or `fallback` while the registry has none yet.
+
+    With `results_dir`, three step outputs are written there: `model` (that URI); `continue-from`, the
+    version's stable-phase model (<version>/stable/, kept by a warmup_stable_decay run) when it has one, else
+    `model`; `baseline`, the model to compare a successor with ('' when `model` is `scratch`, a model built
+    from scratch: there is nothing to evaluate yet).
+    """
+    current = read_pointer(root, name, pointer)
+    if current is None and not fallback:
+        raise InputError(f"{model_root(root, name)}: no '{pointer}' pointer and no --fallback")
+    model = storage.join(model_root(root, name), str(current["version"])) if current else fallback
+    stable = storage.join(model, STABLE)
+    if results_dir:
+        has_stable = current is not None and storage.exists(storage.join(stable, "config.json"))
+        storage.write_parameters(
+            results_dir,
+            {
+                "model": model,
+                "continue-from": stable if has_stable else model,
+                "baseline": "" if model == scratch else model,
+            },
+        )
+    return model
+
+
+def pointers(root: str, name: str) -> dict[str, dict[str, str | None] | None]:
+    """Every pointer of the model (None where unset)."""
+    return {pointer: read_pointer(root, name, pointer) for pointer in POINTERS}

@@ -7,7 +7,7 @@ yet (the first run of a pipeline, before anything is in production) also means n
 
 Two evaluations are compared only when they were made the same way: `fmops evaluate` writes settings.json
 (run-wide limit, apply_chat_template and backend; per task its lm-eval version and the few-shot count used,
-see fmops.stages.evaluate) and `require_comparable` refuses a pair whose settings differ for a compared task.
+see fmops.evaluation.evaluate) and `require_comparable` refuses a pair whose settings differ for a compared task.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ def test_model_without_chat_template(model_dir, tmp_path):
 
 def test_the_stage_function_refuses_the_same_way(model_dir, tmp_path):
     from fmops.core.errors import InputError
-    from fmops.stages.evaluate import EvaluateConfig, Inputs, evaluate
+    from fmops.evaluation.config import EvaluateConfig
+    from fmops.evaluation.evaluate import Inputs, evaluate
 
     with pytest.raises(InputError, match="^give exactly one of --model and --endpoint$"):
         evaluate(EvaluateConfig(), Inputs(output=str(tmp_path / "o")))

@@ -152,8 +152,8 @@ def test_bad_flags_and_incomplete_candidate(tmp_path):
 
 
 def test_the_stage_function_writes_the_decision_and_its_manifest(tmp_path):
+    from fmops.evaluation.gate import Inputs, gate
     from fmops.evaluation.rules import Rules
-    from fmops.stages.gate import Inputs, gate
 
     candidate = evaluation(tmp_path / "cand", FLOORS_MET)
     out = tmp_path / "out"

@@ -68,7 +68,8 @@ def test_an_incomplete_output_is_refused_before_anything_is_applied(s3_server, f
 
 def test_the_stage_function_checks_before_it_publishes(model, tmp_path):
     from fmops.core.errors import InputError
-    from fmops.stages.deploy import DeployConfig, Inputs, deploy
+    from fmops.serving.config import DeployConfig
+    from fmops.serving.deploy import Inputs, deploy
 
     inputs = Inputs(model=str(model), name="demo", registry=str(tmp_path / "reg"), target="local",
                     evaluation=str(tmp_path / "nope"))  # fmt: skip

@@ -64,7 +64,7 @@ def test_an_endpoint_that_is_not_a_url_is_refused(tmp_path):
 
 
 def test_the_drift_table_and_alert_files(tmp_path):
-    from fmops.stages.monitor import write_results
+    from fmops.serving.monitor import write_results
 
     now = record("m", 0.5, 300, 600)
     report = {"record": now, "reference": drift.reference([record("m", 0.9, 100, 400)], "m", 5),

@@ -9,24 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from fmops.core import config, manifest, storage
+from fmops.core import manifest, storage
 from fmops.core.errors import InputError
+from fmops.evaluation import evaluate
+from fmops.evaluation.config import EvaluateConfig
 from fmops.serving import drift, loadtest
-from fmops.stages import evaluate
-
-
-class MonitorConfig(config.StageConfig):
-    quality_drop: float = Field(0.05, ge=0, description="largest allowed drop of any task/metric")
-    latency_increase: float = Field(0.5, ge=0, description="largest allowed relative latency growth")
-    max_errors: int = Field(0, ge=0, description="failed latency requests allowed")
-    window: int = Field(5, ge=1, description="records of the same model the reference averages")
-    limit: int | None = Field(None, ge=1, description="documents per task (None: all)")
-    latency_requests: int = Field(8, ge=1, description="requests of the latency run")
-    latency_concurrency: int = Field(2, ge=1, description="their concurrency")
-    output_len: int = Field(16, ge=1, description="max_tokens per latency request")
-    request_timeout: float = Field(60.0, gt=0, description="deadline per latency request, s")
+from fmops.serving.config import MonitorConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +35,7 @@ class Inputs:
 
 def evaluate_endpoint(inputs: Inputs, model_name: str, limit: int | None) -> dict[str, float]:
     """Quality through the evaluation stage's endpoint mode: {"task/metric": value}."""
-    cfg = evaluate.EvaluateConfig(limit=limit, **({"tasks": inputs.tasks} if inputs.tasks else {}))
+    cfg = EvaluateConfig(limit=limit, **({"tasks": inputs.tasks} if inputs.tasks else {}))
     target = evaluate.Inputs(endpoint=inputs.endpoint, model_name=model_name, api_key=inputs.api_key,
                              task_data=inputs.task_data)  # fmt: skip
     metrics = evaluate.evaluate(cfg, target).metrics

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from fmops.core import manifest
-from fmops.steps.registry import resolve_model
+from fmops.core.registry import resolve_for_pipeline
 
 from tests.helpers import cli
 
@@ -50,7 +50,7 @@ def test_resolve_without_pointer_or_fallback_is_bad_input(tmp_path):
     result = cli("registry", "resolve", "--root", str(tmp_path), "--name", "demo")
     assert result.returncode == 2
     assert result.stderr == f"fmops registry: error: {tmp_path}/models/demo: no 'latest' pointer and no --fallback\n"
-    assert resolve_model(root=str(tmp_path), name="demo", pointer="production", fallback="tiny") == "tiny"
+    assert resolve_for_pipeline(root=str(tmp_path), name="demo", pointer="production", fallback="tiny") == "tiny"
 
 
 def test_publish_promote_rollback_show(tmp_path):

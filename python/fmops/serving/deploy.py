@@ -8,31 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
-
 from fmops.core import manifest, registry, storage
-from fmops.core.config import StageConfig
 from fmops.core.errors import InputError
+from fmops.serving.config import DeployConfig
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$")
-
-
-class DeployConfig(StageConfig):
-    image: str = Field("", description="vLLM image; empty: the pinned official one")
-    gpus: int = Field(1, ge=1, description="GPUs per replica (tensor parallel size)")
-    replicas: int = Field(1, ge=1, description="replicas (the minimum when autoscaling)")
-    max_replicas: int = Field(0, ge=0, description="> replicas: KEDA autoscaling on queue depth")
-    queue_per_replica: int = Field(4, ge=1, description="KEDA target of waiting requests per replica")
-    max_model_len: int = Field(0, ge=0, description="vLLM --max-model-len; 0: the model's")
-    extra_args: list[str] = Field(default_factory=list, description="more vLLM arguments")
-    cpu: str = Field("4", description="CPU request per replica")
-    memory: str = Field("32Gi", description="memory request and limit per replica")
-    smoke_requests: int = Field(4, ge=1, description="requests in the smoke test's load run")
-    smoke_concurrency: int = Field(2, ge=1, description="their concurrency")
-    request_timeout: float = Field(60.0, gt=0, description="deadline per smoke request, s")
-    local_threads: int = Field(1, ge=0, description="torch threads of the local server (0: torch's "
-                               "default); 1 serves the tiny demo model ~10x faster on 2 shared cores")
-    smoke_connect_s: float = Field(60.0, ge=0, description="how long the smoke test retries connecting, s")
 
 
 @dataclass(frozen=True, kw_only=True)
