@@ -1,4 +1,16 @@
-"""Publish model versions and move the registry's `latest` and `production` pointers.
+"""`fmops registry`: the model registry's versions and its `latest` and `production` pointers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fmops.cli.command import Command
+from fmops.core import registry
+from fmops.core.errors import InputError
+from fmops.models import tiny
+
+REGISTRY = """Publish model versions and move the registry's `latest` and `production` pointers.
 
     fmops registry publish --root s3://bucket/fmops --name demo --source s3://bucket/fmops/runs/r1/dpo
     fmops registry promote --root ROOT --name demo --version v20261127-120000
@@ -6,19 +18,9 @@
     fmops registry show --root ROOT --name demo
     fmops registry resolve --root ROOT --name demo --pointer latest --fallback tiny --results-dir /tmp/fmops/results
 
-Versions live under ROOT/models/NAME/VERSION/, each a complete stage output; `latest` and `production` are
-pointer files beside them, replaced atomically. publish prints the new version's URI, promote and rollback
-the pointer as JSON, show every pointer, resolve the model URI a pointer names (or the fallback).
+publish prints the new version's URI, promote and rollback the pointer as JSON, show every pointer, resolve
+the model URI a pointer names (or the fallback). Layout: fmops.core.registry.
 """
-
-from __future__ import annotations
-
-import argparse
-import json
-
-from fmops.core import registry
-from fmops.core.errors import InputError
-from fmops.models import tiny
 
 # Optional flags, each a string that is empty when not given; which actions read them says the help.
 FLAGS = {
@@ -31,7 +33,7 @@ FLAGS = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def registry_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["publish", "promote", "rollback", "show", "resolve"])
     parser.add_argument("--root", required=True, help="registry root URI (models live under ROOT/models/)")
     parser.add_argument("--name", required=True, help="model name")
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, default="", help=help_text)
 
 
-def run(args: argparse.Namespace) -> int:
+def registry_action(args: argparse.Namespace) -> int:
     if args.action == "resolve":
         model = registry.resolve_for_pipeline(
             root=args.root,
@@ -53,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "publish":
         if not args.source:
             raise InputError("registry publish: --source is required")
-        print(registry.publish(args.root, args.name, args.source, args.version or None, args.pointer or None,
-                               args.evaluation or None))  # fmt: skip
+        evaluation = args.evaluation or None
+        print(
+            registry.publish(args.root, args.name, args.source, args.version or None, args.pointer or None, evaluation)
+        )
     elif args.action == "promote":
         if not args.version:
             raise InputError("registry promote: --version is required")
@@ -64,3 +68,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(registry.pointers(args.root, args.name), indent=2))
     return 0
+
+
+COMMANDS = {"registry": Command(REGISTRY, registry_arguments, registry_action)}
