@@ -36,27 +36,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"uses a model-training or server fixture but is not marked slow: {names}")
 
 
-class GroupSuffix:
-    """xdist's `loadgroup` schedules by an `@group` suffix it appends to each grouped test's node id; under
-    pytest 9 its assignment (to `_nodeid`) no longer changes the id, so no test is grouped. This sets the
-    suffix the way pytest 9 stores node ids, after xdist's own attempt."""
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if not getattr(config.option, "loadgroup", False):
-            return
-        from _pytest.nodeid import coerce_node_id
-
-        for item in items:
-            names = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
-            if names and "@" not in item.nodeid and hasattr(item, "_id"):
-                item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(GroupSuffix(), "fmops-xdist-group-suffix")
-
-
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     from fmops.data.demo import shipped_dir
@@ -72,8 +51,12 @@ def s3_server(monkeypatch) -> Iterator[dict[str, str]]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     yield env
