@@ -27,8 +27,11 @@ def measure(run_dir: Path) -> dict:
     state = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     nodes = state["nodes"]
     root = nodes["pipeline"]
-    steps = {k: round(v["finished"] - v["started"], 1) for k, v in nodes.items()
-             if v.get("started") and v.get("finished") and v.get("leaf")}  # fmt: skip
+    steps = {
+        k: round(v["finished"] - v["started"], 1)
+        for k, v in nodes.items()
+        if v.get("started") and v.get("finished") and v.get("leaf")
+    }
     evaluations = {}
     for node_id, node in nodes.items():
         metrics = node.get("outputs", {}).get("metrics", "")

@@ -24,15 +24,37 @@ from importlib.metadata import version
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORDS = ["the", "sum", "of", "and", "is", "number", "carry", "digit", "tens", "ones", "plus", "equals", "model",
-         "token", "shard", "stream", "block", "data", "train", "resume"]  # fmt: skip
+WORDS = [
+    "the",
+    "sum",
+    "of",
+    "and",
+    "is",
+    "number",
+    "carry",
+    "digit",
+    "tens",
+    "ones",
+    "plus",
+    "equals",
+    "model",
+    "token",
+    "shard",
+    "stream",
+    "block",
+    "data",
+    "train",
+    "resume",
+]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-NOTE = ("2 vCPUs shared with four other sessions' test and training runs (see load_average): absolute speeds vary "
-        "run to run by 2x; the two tokenizers ran back to back in one run, so their ratio is the number to read. "
-        "Both spend ~85% of their time in the same Rust BPE (tokenizers' encode_batch on every core); fmops tokenize "
-        "saves Arrow's load and cache. Peak RSS of pretrain is the process's own (wait4), torch and the model "
-        "included; token blocks are read with pread (np.memmap counted ~100 MB of touched page-cache folios in RSS "
-        "on the 200 MB corpus after 5 steps).")
+NOTE = (
+    "2 vCPUs shared with four other sessions' test and training runs (see load_average): absolute speeds vary "
+    "run to run by 2x; the two tokenizers ran back to back in one run, so their ratio is the number to read. "
+    "Both spend ~85% of their time in the same Rust BPE (tokenizers' encode_batch on every core); fmops tokenize "
+    "saves Arrow's load and cache. Peak RSS of pretrain is the process's own (wait4), torch and the model "
+    "included; token blocks are read with pread (np.memmap counted ~100 MB of touched page-cache folios in RSS "
+    "on the 200 MB corpus after 5 steps)."
+)
 TOKENIZE_SETTINGS = ["--set", "tokenizer_train_bytes=8388608"]  # the same tokenizer budget for both sizes
 
 
@@ -100,37 +122,61 @@ def main() -> None:
             corpus = root / f"corpus-{megabytes}mb.jsonl"
             documents = generate(corpus, megabytes)
             shards = root / f"tokens-{megabytes}mb"
-            tok = timed(fmops("tokenize", "--model", "tiny", "--data", str(corpus), "--output", str(shards),
-                              *TOKENIZE_SETTINGS))  # fmt: skip
+            tok = timed(
+                fmops("tokenize", "--model", "tiny", "--data", str(corpus), "--output", str(shards), *TOKENIZE_SETTINGS)
+            )
             metrics = json.loads((shards / "manifest.json").read_text())["metrics"]
-            pre = timed(fmops("pretrain", "--model", "tiny", "--data", str(shards), "--output",
-                              str(root / f"pretrain-{megabytes}mb"), "--max-steps", "5", "--set", "eval_steps=0"))
-            run = {"text_mb": megabytes, "documents": documents, "tokens": metrics["tokens"],
-                   "shards": metrics["shards"], "tokenize": {"tokens_per_s": round(metrics["tokens_per_s"]),
-                   "tokenizing_seconds": round(metrics["seconds"], 1), "wall_seconds": tok["seconds"],
-                   "peak_rss_mib": tok["peak_rss_mib"]},
-                   "pretrain_5_steps": {"wall_seconds": pre["seconds"],
-                                        "peak_rss_mib": pre["peak_rss_mib"]}}  # fmt: skip
+            pre = timed(
+                fmops(
+                    "pretrain",
+                    "--model",
+                    "tiny",
+                    "--data",
+                    str(shards),
+                    "--output",
+                    str(root / f"pretrain-{megabytes}mb"),
+                    "--max-steps",
+                    "5",
+                    "--set",
+                    "eval_steps=0",
+                )
+            )
+            run = {
+                "text_mb": megabytes,
+                "documents": documents,
+                "tokens": metrics["tokens"],
+                "shards": metrics["shards"],
+                "tokenize": {
+                    "tokens_per_s": round(metrics["tokens_per_s"]),
+                    "tokenizing_seconds": round(metrics["seconds"], 1),
+                    "wall_seconds": tok["seconds"],
+                    "peak_rss_mib": tok["peak_rss_mib"],
+                },
+                "pretrain_5_steps": {"wall_seconds": pre["seconds"], "peak_rss_mib": pre["peak_rss_mib"]},
+            }
             if megabytes == sizes[0]:
-                mapped = timed([sys.executable, "-c", DATASETS_MAP, str(corpus), str(shards / "tokenizer"),
-                                str(root / "hf-cache")])  # fmt: skip
+                mapped = timed(
+                    [sys.executable, "-c", DATASETS_MAP, str(corpus), str(shards / "tokenizer"), str(root / "hf-cache")]
+                )
                 result = json.loads(mapped["stdout"])
                 assert result["tokens"] == metrics["tokens"], (result["tokens"], metrics["tokens"])
                 run["datasets_map"] = {
                     "tokens_per_s_map": round(result["tokens"] / result["map_seconds"]),
-                    "tokens_per_s_load_and_map": round(result["tokens"] / (result["load_seconds"] +
-                                                                          result["map_seconds"])),
-                    "load_seconds": round(result["load_seconds"], 1), "map_seconds": round(result["map_seconds"], 1),
+                    "tokens_per_s_load_and_map": round(
+                        result["tokens"] / (result["load_seconds"] + result["map_seconds"])
+                    ),
+                    "load_seconds": round(result["load_seconds"], 1),
+                    "map_seconds": round(result["map_seconds"], 1),
                     "peak_rss_mib": mapped["peak_rss_mib"],
-                }  # fmt: skip
+                }
             runs.append(run)
             print(json.dumps(run), file=sys.stderr, flush=True)
     small, large = runs[0]["pretrain_5_steps"]["peak_rss_mib"], runs[-1]["pretrain_5_steps"]["peak_rss_mib"]
     report = {
         "benchmark": "fmops tokenize throughput next to datasets.map (same tokenizer, same run); peak RSS of "
-                     "fmops pretrain (5 steps, tiny model) on token shards as the corpus grows",
+        "fmops pretrain (5 steps, tiny model) on token shards as the corpus grows",
         "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} vCPUs (cpu), shared with other "
-                  "sessions' test runs",
+        "sessions' test runs",
         "load_average": {"before": [round(x, 1) for x in load_before], "after": [round(x, 1) for x in os.getloadavg()]},
         "date": datetime.now(UTC).date().isoformat(),
         "versions": {name: version(name) for name in ("torch", "transformers", "tokenizers", "datasets", "fmops")},
@@ -138,7 +184,7 @@ def main() -> None:
         "note": NOTE,
         "runs": runs,
         "pretrain_peak_rss_growth": round(large / small - 1, 3),
-    }  # fmt: skip
+    }
     (HERE / "tokenize-cpu.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
 

@@ -66,23 +66,59 @@ def s3_server(monkeypatch) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def pretrained_model(tmp_path_factory, demo_dir) -> Path:
     """`fmops pretrain --model tiny` on the demo corpus (the `demo` recipe)."""
-    return shared_output(tmp_path_factory, "pretrain", lambda out: fmops(
-        "pretrain", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"),
-        "--output", str(out), "--config", "demo"))  # fmt: skip
+    return shared_output(
+        tmp_path_factory,
+        "pretrain",
+        lambda out: fmops(
+            "pretrain",
+            "--model",
+            "tiny",
+            "--data",
+            str(demo_dir / "pretrain.jsonl"),
+            "--output",
+            str(out),
+            "--config",
+            "demo",
+        ),
+    )
 
 
 @pytest.fixture(scope="session")
 def sft_model(tmp_path_factory, demo_dir, pretrained_model) -> Path:
-    return shared_output(tmp_path_factory, "sft", lambda out: fmops(
-        "sft", "--model", str(pretrained_model), "--data", str(demo_dir / "sft.jsonl"),
-        "--output", str(out), "--config", "demo"))  # fmt: skip
+    return shared_output(
+        tmp_path_factory,
+        "sft",
+        lambda out: fmops(
+            "sft",
+            "--model",
+            str(pretrained_model),
+            "--data",
+            str(demo_dir / "sft.jsonl"),
+            "--output",
+            str(out),
+            "--config",
+            "demo",
+        ),
+    )
 
 
 @pytest.fixture(scope="session")
 def dpo_model(tmp_path_factory, demo_dir, sft_model) -> Path:
-    return shared_output(tmp_path_factory, "dpo", lambda out: fmops(
-        "dpo", "--model", str(sft_model), "--data", str(demo_dir / "dpo.jsonl"),
-        "--output", str(out), "--config", "demo"))  # fmt: skip
+    return shared_output(
+        tmp_path_factory,
+        "dpo",
+        lambda out: fmops(
+            "dpo",
+            "--model",
+            str(sft_model),
+            "--data",
+            str(demo_dir / "dpo.jsonl"),
+            "--output",
+            str(out),
+            "--config",
+            "demo",
+        ),
+    )
 
 
 _SERVERS: dict[str, object] = {}

@@ -47,11 +47,14 @@ def fmops(
     """Run the installed `fmops` command in a new process, the way a user or an Argo step does."""
     result = subprocess.run(
         [sys.executable, "-m", "fmops", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or ROOT,
         # one torch thread per process: the suite runs two workers on two cores, and torch's spinning
         # OpenMP threads slow down several-fold on oversubscribed cores
         env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **(env or {})},
-    )  # fmt: skip
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"fmops {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
     return result

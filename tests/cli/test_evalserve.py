@@ -8,18 +8,29 @@ import pytest
 from tests.helpers import fmops
 
 CASES = {
-    "evaluate": (["--model", "/nonexistent/model", "--output", "/tmp/unused"],
-                 "/nonexistent/model: model path does not exist"),
-    "gate": (["--candidate", "/nonexistent/eval", "--rules", "demo"],
-             "/nonexistent/eval: evaluation output does not exist"),
-    "deploy": (["--model", "m", "--name", "Bad_Name", "--registry", "r"], "--name Bad_Name: must be a DNS label "
-               "(lowercase letters, digits, '-'; at most 42 characters, starting with a letter)"),
+    "evaluate": (
+        ["--model", "/nonexistent/model", "--output", "/tmp/unused"],
+        "/nonexistent/model: model path does not exist",
+    ),
+    "gate": (
+        ["--candidate", "/nonexistent/eval", "--rules", "demo"],
+        "/nonexistent/eval: evaluation output does not exist",
+    ),
+    "deploy": (
+        ["--model", "m", "--name", "Bad_Name", "--registry", "r"],
+        "--name Bad_Name: must be a DNS label "
+        "(lowercase letters, digits, '-'; at most 42 characters, starting with a letter)",
+    ),
     "serve": (["--model", "m", "--port", "0"], "--port 0: must be between 1 and 65535"),
-    "monitor": (["--endpoint", "localhost", "--history", "h.jsonl"],
-                "--endpoint localhost: expected an http:// or https:// URL"),
-    "bench": (["serve", "--url", "localhost:8000"],
-              "--url localhost:8000: expected an http(s):// base URL ending in /v1"),
-}  # fmt: skip
+    "monitor": (
+        ["--endpoint", "localhost", "--history", "h.jsonl"],
+        "--endpoint localhost: expected an http:// or https:// URL",
+    ),
+    "bench": (
+        ["serve", "--url", "localhost:8000"],
+        "--url localhost:8000: expected an http(s):// base URL ending in /v1",
+    ),
+}
 
 
 @pytest.mark.parametrize("command", sorted(CASES))

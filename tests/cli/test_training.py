@@ -37,15 +37,26 @@ def test_bad_data_is_refused_before_heavy_imports(tmp_path, command):
         f"status = main([{command!r}, '--model', {model!r}, '--data', sys.argv[1], '--output', sys.argv[2]])\n"
         f"print(status, sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(data), str(tmp_path / "out")], capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(data), str(tmp_path / "out")], capture_output=True, text=True
+    )
     assert result.stdout.strip() == "2 []", result.stderr
     assert result.stderr == f"fmops {command}: error: {data}{PROBLEM[command]}\n"
     assert not (tmp_path / "out").exists()
 
 
 def test_renamed_key_is_one_line_exit_2(demo_dir, tmp_path):
-    result = fmops("pretrain", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"), "--output",
-                   str(tmp_path / "out"), "--set", "steps=3", check=False)  # fmt: skip
+    result = fmops(
+        "pretrain",
+        "--model",
+        "tiny",
+        "--data",
+        str(demo_dir / "pretrain.jsonl"),
+        "--output",
+        str(tmp_path / "out"),
+        "--set",
+        "steps=3",
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr == "fmops pretrain: error: --set steps=3: field 'steps': renamed to 'max_steps'\n"

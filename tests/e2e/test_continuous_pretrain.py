@@ -48,11 +48,22 @@ class Cycles:
 
     def run(self, cycle: str, *parameters: str) -> dict:
         result = fmops(
-            "run", "fmops-continuous-pretrain", "--workdir", str(self.root / cycle),
-            "-p", f"storage-root={self.storage}", "-p", f"data-root={self.data}",
-            "-p", f"recipe={self.root / 'recipe.yaml'}", "-p", "eval-limit=40", *parameters,
-            check=False, timeout=900,
-        )  # fmt: skip
+            "run",
+            "fmops-continuous-pretrain",
+            "--workdir",
+            str(self.root / cycle),
+            "-p",
+            f"storage-root={self.storage}",
+            "-p",
+            f"data-root={self.data}",
+            "-p",
+            f"recipe={self.root / 'recipe.yaml'}",
+            "-p",
+            "eval-limit=40",
+            *parameters,
+            check=False,
+            timeout=900,
+        )
         assert result.returncode == 0, result.stderr[-4000:]
         return json.loads((self.root / cycle / "run.json").read_text())
 
@@ -69,8 +80,11 @@ class Cycles:
         data = inputs["data"]
         if len(data) == 1 and Path(data[0]["uri"]).name == "tokens":
             data = self.manifest(cycle, "tokens")["inputs"]["data"]
-        return (inputs["model"]["resolved"], [Path(f["uri"]).name for f in data],
-                sorted(Path(f["uri"]).name for f in inputs["replay"]))  # fmt: skip
+        return (
+            inputs["model"]["resolved"],
+            [Path(f["uri"]).name for f in data],
+            sorted(Path(f["uri"]).name for f in inputs["replay"]),
+        )
 
     def manifest(self, cycle: str, output: str) -> dict:
         return json.loads((self.storage / "runs" / cycle / output / "manifest.json").read_text())

@@ -18,9 +18,25 @@ def test_local_deploy_publishes_smoke_tests_promotes_and_stops_the_server(tiny_m
     evaluation.mkdir()
     (evaluation / "metrics.json").write_text('{"demo_addition": {"exact_match": {"value": 0.25}}}')
     root, results = tmp_path / "registry", tmp_path / "results"
-    result = fmops("deploy", "--model", str(tiny_model), "--name", "demo", "--target", "local", "--registry",
-                   str(root), "--evaluation", str(evaluation), "--results-dir", str(results),
-                   "--timeout", "", "--namespace", "")  # '' = not given, as templates pass it  # fmt: skip
+    result = fmops(
+        "deploy",
+        "--model",
+        str(tiny_model),
+        "--name",
+        "demo",
+        "--target",
+        "local",
+        "--registry",
+        str(root),
+        "--evaluation",
+        str(evaluation),
+        "--results-dir",
+        str(results),
+        "--timeout",
+        "",
+        "--namespace",
+        "",
+    )  # '' = not given, as templates pass it
     report = json.loads((results / "deploy.json").read_text())
     version = report["version"]
     assert report["status"] == "promoted" and report["server_exit_code"] == 0
@@ -37,7 +53,8 @@ def test_local_deploy_publishes_smoke_tests_promotes_and_stops_the_server(tiny_m
     assert metrics["rollout_s"] > 0
     assert (results / "endpoint").read_text().startswith("http://127.0.0.1:")
     assert result.stdout.strip() == (
-        f"fmops deploy: serve the production model with: fmops serve --model {root}/models/demo/production")
+        f"fmops deploy: serve the production model with: fmops serve --model {root}/models/demo/production"
+    )
 
 
 def test_a_model_the_server_cannot_load_is_not_promoted(tiny_model, tmp_path):
@@ -46,8 +63,20 @@ def test_a_model_the_server_cannot_load_is_not_promoted(tiny_model, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model, broken)
     (broken / "model.safetensors").write_bytes(b"not safetensors")
-    result = fmops("deploy", "--model", str(broken), "--name", "demo", "--target", "local", "--registry",
-                   str(root), "--results-dir", str(tmp_path / "results"), check=False)  # fmt: skip
+    result = fmops(
+        "deploy",
+        "--model",
+        str(broken),
+        "--name",
+        "demo",
+        "--target",
+        "local",
+        "--registry",
+        str(root),
+        "--results-dir",
+        str(tmp_path / "results"),
+        check=False,
+    )
     assert result.returncode == 1
     assert "fmops serve exited with status" in result.stderr
     assert "NOT promoted; production stays at v-old" in result.stderr

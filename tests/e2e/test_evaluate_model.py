@@ -83,8 +83,17 @@ def test_settings_record_what_makes_evaluations_comparable(evaluation, tmp_path)
     settings = json.loads((output / "settings.json").read_text())
     tasks = {task: {"version": 2.0, "n-shot": 0} for task in DEMO_TASKS}  # the task YAMLs' versions, zero-shot
     assert settings == {"backend": "hf", "limit": None, "apply_chat_template": True, "tasks": tasks}
-    result = cli("gate", "--candidate", str(output), "--baseline", str(output), "--rules", "demo",
-                 "--results-dir", str(tmp_path / "gate"))  # fmt: skip
+    result = cli(
+        "gate",
+        "--candidate",
+        str(output),
+        "--baseline",
+        str(output),
+        "--rules",
+        "demo",
+        "--results-dir",
+        str(tmp_path / "gate"),
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "gate" / "summary").read_text() == "promote: 5 rules hold"
 
@@ -97,8 +106,7 @@ def test_task_data_limit_and_baseline(tmp_path, tiny_model, evaluation, demo_dir
     shutil.copy(demo_dir / "eval" / "choice.jsonl", data / "choice.jsonl")
     out = tmp_path / "out"
     flags = ["--task-data", str(data), "--limit", "10", "--baseline", str(evaluation[0]), "--results-dir", ""]
-    fmops("evaluate", "--model", str(tiny_model), "--tasks", "demo_addition,demo_choice", *flags,
-          "--output", str(out))  # fmt: skip
+    fmops("evaluate", "--model", str(tiny_model), "--tasks", "demo_addition,demo_choice", *flags, "--output", str(out))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["demo_addition"]["exact_match"]["samples"] == 5
     assert metrics["demo_choice"]["acc"]["samples"] == 10
@@ -109,9 +117,12 @@ def test_task_data_limit_and_baseline(tmp_path, tiny_model, evaluation, demo_dir
     assert f"| {baseline:.4f} ± " in report and f"| {change:+.4f} |" in report
     assert json.loads((out / "settings.json").read_text())["limit"] == 10
     refused = cli("gate", "--candidate", str(out), "--baseline", str(evaluation[0]), "--rules", "demo")
-    assert (refused.returncode, refused.stderr) == (2, "fmops gate: error: demo_addition: limit differs: candidate 10, "
-                                                       f"baseline null ({evaluation[0]}); evaluate both with the same "
-                                                       "settings\n")  # fmt: skip
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "fmops gate: error: demo_addition: limit differs: candidate 10, "
+        f"baseline null ({evaluation[0]}); evaluate both with the same "
+        "settings\n",
+    )
 
 
 @pytest.fixture
@@ -129,8 +140,18 @@ def test_s3_task_data_and_output(s3_bucket, tiny_model, demo_dir):
     s3 = boto3.client("s3")
     lines = (demo_dir / "eval" / "addition.jsonl").read_text().splitlines()
     s3.put_object(Bucket=bucket, Key="eval/addition.jsonl", Body="\n".join(lines[:4]) + "\n")
-    fmops("evaluate", "--model", str(tiny_model), "--tasks", "demo_addition", "--task-data", f"s3://{bucket}/eval",
-          "--output", f"s3://{bucket}/runs/eval", env=env)  # fmt: skip
+    fmops(
+        "evaluate",
+        "--model",
+        str(tiny_model),
+        "--tasks",
+        "demo_addition",
+        "--task-data",
+        f"s3://{bucket}/eval",
+        "--output",
+        f"s3://{bucket}/runs/eval",
+        env=env,
+    )
     listing = s3.list_objects_v2(Bucket=bucket, Prefix="runs/eval/")
     names = sorted(item["Key"].removeprefix("runs/eval/") for item in listing["Contents"])
     assert names == ["chart.png", "manifest.json", "metrics.json", "report.md", "samples.jsonl", "settings.json"]

@@ -14,8 +14,23 @@ pytestmark = pytest.mark.slow  # load-tests the served tiny model
 
 def test_concurrency_8_requests_64_has_zero_errors(served, tmp_path):
     output = tmp_path / "bench.json"
-    result = fmops("bench", "serve", "--url", served.base_url, "--concurrency", "8", "--requests", "64",
-                   "--input-len", "8", "--output-len", "3", "--output", str(output), check=False)  # fmt: skip
+    result = fmops(
+        "bench",
+        "serve",
+        "--url",
+        served.base_url,
+        "--concurrency",
+        "8",
+        "--requests",
+        "64",
+        "--input-len",
+        "8",
+        "--output-len",
+        "3",
+        "--output",
+        str(output),
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(output.read_text())
     assert (summary["requests"], summary["completed"], summary["errors"]) == (64, 64, 0)

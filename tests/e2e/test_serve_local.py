@@ -22,7 +22,8 @@ def test_models_lists_the_served_model_first_under_the_id_requests_use(served, t
 
 def test_chat_completion_with_any_api_key(served, tiny_model):
     reply = client(served, "sk-whatever").chat.completions.create(
-        model=str(tiny_model), messages=[{"role": "user", "content": "What is 2+3?"}], max_tokens=4)
+        model=str(tiny_model), messages=[{"role": "user", "content": "What is 2+3?"}], max_tokens=4
+    )
     assert reply.choices[0].finish_reason in ("stop", "length")
     assert isinstance(reply.choices[0].message.content, str)
     assert 1 <= reply.usage.completion_tokens <= 4
@@ -36,8 +37,8 @@ def test_completion(served, tiny_model):
 
 def test_chat_streaming_yields_chunks_then_a_finish_reason(served, tiny_model):
     stream = client(served).chat.completions.create(
-        model=str(tiny_model), messages=[{"role": "user", "content": "What is 2+3?"}], max_tokens=4,
-        stream=True)  # fmt: skip
+        model=str(tiny_model), messages=[{"role": "user", "content": "What is 2+3?"}], max_tokens=4, stream=True
+    )
     chunks = [chunk for chunk in stream if chunk.choices]
     assert len(chunks) >= 2
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")

@@ -65,9 +65,16 @@ def checkov() -> Path:
             start = time.monotonic()
             steps = [
                 [sys.executable, "-m", "venv", "--clear", str(venv)],
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                 "--disable-pip-version-check", f"checkov=={CHECKOV_VERSION}"],
-            ]  # fmt: skip
+                [
+                    str(venv / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    f"checkov=={CHECKOV_VERSION}",
+                ],
+            ]
             for step in steps:
                 result = subprocess.run(step, capture_output=True, text=True)
                 if result.returncode != 0:
@@ -98,10 +105,12 @@ def checkov_reports(checkov: Path) -> dict[str, list[dict]]:
             stale.unlink()  # reports of earlier contents
         running = {
             name: subprocess.Popen(
-                [str(checkov), "--directory", str(ROOT / name), "--output", "json", "--compact",
-                 "--skip-download"],
-                stdout=out.with_suffix(".partial").open("w"), stderr=subprocess.PIPE, text=True, cwd=ROOT,
-            )  # fmt: skip
+                [str(checkov), "--directory", str(ROOT / name), "--output", "json", "--compact", "--skip-download"],
+                stdout=out.with_suffix(".partial").open("w"),
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
             for name, out in outputs.items()
             if not out.exists()
         }

@@ -10,8 +10,13 @@ LEVEL = "pod-security.kubernetes.io/enforce"
 
 def block(category: str, kind: str, name: str) -> dict:
     """The body of `<category> "<kind>" "<name>"` (resource or data)."""
-    (body,) = [body for _, label, bodies in hcl_blocks(category) if label == kind
-               for key, body in bodies.items() if unquote(key) == name]  # fmt: skip
+    (body,) = [
+        body
+        for _, label, bodies in hcl_blocks(category)
+        if label == kind
+        for key, body in bodies.items()
+        if unquote(key) == name
+    ]
     return body
 
 
@@ -20,8 +25,7 @@ def resource(kind: str, name: str) -> dict:
 
 
 def local(name: str) -> object:
-    values = [
-        body[name] for path, parsed in _locals() for body in parsed if name in body]  # fmt: skip
+    values = [body[name] for path, parsed in _locals() for body in parsed if name in body]
     (value,) = values
     return value
 

@@ -10,57 +10,170 @@ from typing import Any
 
 METADATA = {"name": None, "generateName": None, "namespace": None, "labels": None, "annotations": None}
 SELECTOR = {"matchLabels": None, "matchExpressions": None}
-REQUIREMENT = {"key": None, "operator": {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"}, "values": None,
-               "minValues": None}  # fmt: skip
+REQUIREMENT = {
+    "key": None,
+    "operator": {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"},
+    "values": None,
+    "minValues": None,
+}
 TAINT = {"key": None, "value": None, "effect": {"NoSchedule", "PreferNoSchedule", "NoExecute"}}
 POD_TEMPLATE = None  # validated as a core PodTemplate
 REPLICA = {"replicas": None, "restartPolicy": {"Always", "OnFailure", "Never", "ExitCode"}, "template": POD_TEMPLATE}
 
 SHAPES: dict[str, dict[str, Any]] = {
-    "NodePool": {"spec": {
-        "template": {"metadata": {"labels": None, "annotations": None}, "spec": {
-            "nodeClassRef": {"group": None, "kind": None, "name": None}, "requirements": [REQUIREMENT],
-            "taints": [TAINT], "startupTaints": [TAINT], "expireAfter": None, "terminationGracePeriod": None}},
-        "limits": None, "weight": None,
-        "disruption": {"consolidationPolicy": {"WhenEmpty", "WhenEmptyOrUnderutilized"}, "consolidateAfter": None,
-                       "budgets": None}}},
+    "NodePool": {
+        "spec": {
+            "template": {
+                "metadata": {"labels": None, "annotations": None},
+                "spec": {
+                    "nodeClassRef": {"group": None, "kind": None, "name": None},
+                    "requirements": [REQUIREMENT],
+                    "taints": [TAINT],
+                    "startupTaints": [TAINT],
+                    "expireAfter": None,
+                    "terminationGracePeriod": None,
+                },
+            },
+            "limits": None,
+            "weight": None,
+            "disruption": {
+                "consolidationPolicy": {"WhenEmpty", "WhenEmptyOrUnderutilized"},
+                "consolidateAfter": None,
+                "budgets": None,
+            },
+        }
+    },
     # The fields of the pinned Karpenter 1.8 (terraform/karpenter.tf): placementGroupSelector comes later.
-    "EC2NodeClass": {"spec": {
-        "role": None, "instanceProfile": None, "amiFamily": None, "userData": None, "tags": None, "kubelet": None,
-        "amiSelectorTerms": [{"alias": None, "id": None, "name": None, "owner": None, "tags": None,
-                              "ssmParameter": None}],
-        "subnetSelectorTerms": [{"id": None, "tags": None}],
-        "securityGroupSelectorTerms": [{"id": None, "name": None, "tags": None}],
-        "capacityReservationSelectorTerms": None, "associatePublicIPAddress": None, "detailedMonitoring": None,
-        "metadataOptions": {"httpEndpoint": {"enabled", "disabled"}, "httpProtocolIPv6": {"enabled", "disabled"},
-                            "httpPutResponseHopLimit": None, "httpTokens": {"required", "optional"}},
-        "blockDeviceMappings": [{"deviceName": None, "rootVolume": None, "ebs": {
-            "volumeSize": None, "volumeType": None, "encrypted": None, "deleteOnTermination": None, "iops": None,
-            "throughput": None, "kmsKeyID": None, "snapshotID": None}}],
-        "instanceStorePolicy": {"RAID0"}, "context": None}},
-    "PyTorchJob": {"spec": {
-        "runPolicy": {"cleanPodPolicy": {"None", "All", "Running"}, "ttlSecondsAfterFinished": None,
-                      "activeDeadlineSeconds": None, "backoffLimit": None, "schedulingPolicy": None, "suspend": None,
-                      "managedBy": None},
-        "pytorchReplicaSpecs": {"Master": REPLICA, "Worker": REPLICA},
-        "elasticPolicy": None, "nprocPerNode": None}},
-    "ServiceMonitor": {"spec": {
-        "selector": SELECTOR, "namespaceSelector": {"matchNames": None, "any": None}, "jobLabel": None,
-        "targetLabels": None, "podTargetLabels": None, "sampleLimit": None,
-        "endpoints": [{"port": None, "targetPort": None, "path": None, "scheme": None, "interval": None,
-                       "scrapeTimeout": None, "honorLabels": None, "params": None, "relabelings": None,
-                       "metricRelabelings": None, "authorization": None, "bearerTokenSecret": None,
-                       "tlsConfig": None}]}},
-    "PrometheusRule": {"spec": {"groups": [{"name": None, "interval": None, "limit": None, "rules": [
-        {"alert": None, "record": None, "expr": None, "for": None, "keep_firing_for": None, "labels": None,
-         "annotations": None}]}]}},
-    "ScaledObject": {"spec": {
-        "scaleTargetRef": {"apiVersion": None, "kind": None, "name": None, "envSourceContainerName": None},
-        "pollingInterval": None, "cooldownPeriod": None, "idleReplicaCount": None, "minReplicaCount": None,
-        "maxReplicaCount": None, "fallback": None, "advanced": None,
-        "triggers": [{"type": None, "name": None, "metadata": None, "authenticationRef": None, "metricType": None,
-                      "useCachedMetrics": None}]}},
-}  # fmt: skip
+    "EC2NodeClass": {
+        "spec": {
+            "role": None,
+            "instanceProfile": None,
+            "amiFamily": None,
+            "userData": None,
+            "tags": None,
+            "kubelet": None,
+            "amiSelectorTerms": [
+                {"alias": None, "id": None, "name": None, "owner": None, "tags": None, "ssmParameter": None}
+            ],
+            "subnetSelectorTerms": [{"id": None, "tags": None}],
+            "securityGroupSelectorTerms": [{"id": None, "name": None, "tags": None}],
+            "capacityReservationSelectorTerms": None,
+            "associatePublicIPAddress": None,
+            "detailedMonitoring": None,
+            "metadataOptions": {
+                "httpEndpoint": {"enabled", "disabled"},
+                "httpProtocolIPv6": {"enabled", "disabled"},
+                "httpPutResponseHopLimit": None,
+                "httpTokens": {"required", "optional"},
+            },
+            "blockDeviceMappings": [
+                {
+                    "deviceName": None,
+                    "rootVolume": None,
+                    "ebs": {
+                        "volumeSize": None,
+                        "volumeType": None,
+                        "encrypted": None,
+                        "deleteOnTermination": None,
+                        "iops": None,
+                        "throughput": None,
+                        "kmsKeyID": None,
+                        "snapshotID": None,
+                    },
+                }
+            ],
+            "instanceStorePolicy": {"RAID0"},
+            "context": None,
+        }
+    },
+    "PyTorchJob": {
+        "spec": {
+            "runPolicy": {
+                "cleanPodPolicy": {"None", "All", "Running"},
+                "ttlSecondsAfterFinished": None,
+                "activeDeadlineSeconds": None,
+                "backoffLimit": None,
+                "schedulingPolicy": None,
+                "suspend": None,
+                "managedBy": None,
+            },
+            "pytorchReplicaSpecs": {"Master": REPLICA, "Worker": REPLICA},
+            "elasticPolicy": None,
+            "nprocPerNode": None,
+        }
+    },
+    "ServiceMonitor": {
+        "spec": {
+            "selector": SELECTOR,
+            "namespaceSelector": {"matchNames": None, "any": None},
+            "jobLabel": None,
+            "targetLabels": None,
+            "podTargetLabels": None,
+            "sampleLimit": None,
+            "endpoints": [
+                {
+                    "port": None,
+                    "targetPort": None,
+                    "path": None,
+                    "scheme": None,
+                    "interval": None,
+                    "scrapeTimeout": None,
+                    "honorLabels": None,
+                    "params": None,
+                    "relabelings": None,
+                    "metricRelabelings": None,
+                    "authorization": None,
+                    "bearerTokenSecret": None,
+                    "tlsConfig": None,
+                }
+            ],
+        }
+    },
+    "PrometheusRule": {
+        "spec": {
+            "groups": [
+                {
+                    "name": None,
+                    "interval": None,
+                    "limit": None,
+                    "rules": [
+                        {
+                            "alert": None,
+                            "record": None,
+                            "expr": None,
+                            "for": None,
+                            "keep_firing_for": None,
+                            "labels": None,
+                            "annotations": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    },
+    "ScaledObject": {
+        "spec": {
+            "scaleTargetRef": {"apiVersion": None, "kind": None, "name": None, "envSourceContainerName": None},
+            "pollingInterval": None,
+            "cooldownPeriod": None,
+            "idleReplicaCount": None,
+            "minReplicaCount": None,
+            "maxReplicaCount": None,
+            "fallback": None,
+            "advanced": None,
+            "triggers": [
+                {
+                    "type": None,
+                    "name": None,
+                    "metadata": None,
+                    "authenticationRef": None,
+                    "metricType": None,
+                    "useCachedMetrics": None,
+                }
+            ],
+        }
+    },
+}
 
 
 def shape_errors(value: Any, shape: Any, path: str = "") -> list[str]:

@@ -51,8 +51,13 @@ def test_helm_charts_are_pinned_and_have_values_beside_them():
                 assert source["helm"]["valueFiles"] == [f"$values/argocd/addons/{name}/values.yaml"], name
                 charts[source["chart"]] = source["targetRevision"]
     assert charts["argo-workflows"] == "1.0.13"  # Argo Workflows v4.0.5, the controller Hera 7.x renders for
-    assert set(charts) >= {"argo-workflows", "kube-prometheus-stack", "gpu-operator", "keda",
-                           "aws-efa-k8s-device-plugin"}  # fmt: skip
+    assert set(charts) >= {
+        "argo-workflows",
+        "kube-prometheus-stack",
+        "gpu-operator",
+        "keda",
+        "aws-efa-k8s-device-plugin",
+    }
 
 
 def test_git_sources_are_this_repository_or_pinned_tags():
@@ -106,8 +111,7 @@ def test_workflows_application():
 
 def test_sync_waves_put_crds_and_rbac_before_the_templates():
     assert wave("kube-prometheus-stack") < wave("argo-workflows")  # ServiceMonitor CRD before its users
-    for first in ("argo-workflows", "training-operator", "keda", "gpu-operator", "fmops-rbac",
-                  "karpenter-nodepools"):
+    for first in ("argo-workflows", "training-operator", "keda", "gpu-operator", "fmops-rbac", "karpenter-nodepools"):
         assert wave(first) < wave("fmops-workflows"), first
 
 
@@ -163,14 +167,26 @@ def test_node_classes_require_imdsv2_and_encrypt_volumes():
 
 def test_workflow_role():
     (role,) = [doc for _, doc in argocd_documents() if doc["kind"] == "Role"]
-    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
-               for resource in rule["resources"] for verb in rule["verbs"]}  # fmt: skip
-    needed = {("argoproj.io", "workflowtaskresults", "create"), ("argoproj.io", "workflowtaskresults", "patch"),
-              ("", "pods/log", "get"), ("argoproj.io", "workflows", "get")}
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    needed = {
+        ("argoproj.io", "workflowtaskresults", "create"),
+        ("argoproj.io", "workflowtaskresults", "patch"),
+        ("", "pods/log", "get"),
+        ("argoproj.io", "workflows", "get"),
+    }
     needed |= {("kubeflow.org", "pytorchjobs", verb) for verb in ("create", "get", "delete")}
-    for group, resources in {"apps": ["deployments"], "": ["services", "configmaps"],
-                             "monitoring.coreos.com": ["servicemonitors", "prometheusrules"],
-                             "keda.sh": ["scaledobjects"]}.items():  # fmt: skip
+    for group, resources in {
+        "apps": ["deployments"],
+        "": ["services", "configmaps"],
+        "monitoring.coreos.com": ["servicemonitors", "prometheusrules"],
+        "keda.sh": ["scaledobjects"],
+    }.items():
         needed |= {(group, resource, verb) for resource in resources for verb in ("create", "get", "patch", "delete")}
     assert needed <= granted, sorted(needed - granted)
     assert not any("*" in item for item in granted)

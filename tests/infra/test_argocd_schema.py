@@ -28,8 +28,11 @@ def strict(schema: dict) -> dict:
 
     def walk(node):
         if isinstance(node, dict):
-            if ("properties" in node and "additionalProperties" not in node
-                    and not node.get("x-kubernetes-preserve-unknown-fields")):  # fmt: skip
+            if (
+                "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
                 node["additionalProperties"] = False
             for value in node.values():
                 walk(value)
@@ -52,8 +55,9 @@ def validator(kind: str) -> jsonschema.protocols.Validator:
 
 
 def errors(kind: str, document: dict) -> list[str]:
-    found = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-             for e in validator(kind).iter_errors(document)]  # fmt: skip
+    found = [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator(kind).iter_errors(document)
+    ]
     extra = set(document.get("metadata", {})) - METADATA_KEYS
     return found + [f"metadata: unexpected keys {sorted(extra)}"] if extra else found
 
@@ -67,13 +71,24 @@ def test_argocd_holds_the_expected_objects():
         kinds.setdefault(doc["kind"], set()).add(doc["metadata"]["name"])
     assert kinds["AppProject"] == {"platform", "fmops"}
     assert kinds["Application"] >= {
-        "fmops-root", "argo-workflows", "kube-prometheus-stack", "gpu-operator", "training-operator", "keda",
-        "efa-device-plugin", "karpenter-nodepools", "fmops-rbac", "fmops-workflows",
-    }  # fmt: skip
+        "fmops-root",
+        "argo-workflows",
+        "kube-prometheus-stack",
+        "gpu-operator",
+        "training-operator",
+        "keda",
+        "efa-device-plugin",
+        "karpenter-nodepools",
+        "fmops-rbac",
+        "fmops-workflows",
+    }
 
 
-@pytest.mark.parametrize("path, document", ARGO_DOCUMENTS,
-                         ids=[f"{p.relative_to(ARGOCD)}:{d['metadata']['name']}" for p, d in ARGO_DOCUMENTS])
+@pytest.mark.parametrize(
+    "path, document",
+    ARGO_DOCUMENTS,
+    ids=[f"{p.relative_to(ARGOCD)}:{d['metadata']['name']}" for p, d in ARGO_DOCUMENTS],
+)
 def test_matches_crd_schema(path, document):
     assert document["apiVersion"] == "argoproj.io/v1alpha1"
     assert errors(document["kind"], document) == []
@@ -93,8 +108,9 @@ def test_strict_schema_rejects_a_typo():
 CORE_DOCUMENTS = [(path, doc) for path, doc in argocd_documents() if doc["kind"] in CORE_KINDS]
 
 
-@pytest.mark.parametrize("path, document", CORE_DOCUMENTS,
-                         ids=[f"{p.relative_to(ARGOCD)}:{d['kind']}" for p, d in CORE_DOCUMENTS])
+@pytest.mark.parametrize(
+    "path, document", CORE_DOCUMENTS, ids=[f"{p.relative_to(ARGOCD)}:{d['kind']}" for p, d in CORE_DOCUMENTS]
+)
 def test_core_objects_validate(path, document):
     kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 

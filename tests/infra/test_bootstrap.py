@@ -34,8 +34,14 @@ def placeholders() -> set[str]:
 
 def outputs(**overrides: str) -> dict:
     value = {key: f"value-of-{key.lower()}" for key in output_keys()}
-    value.update(FMOPS_ECR_REGISTRY=REGISTRY, FMOPS_IMAGE_TAG="0.1.0", FMOPS_STORAGE_ROOT="s3://b/fmops",
-                 FMOPS_DATA_ROOT="s3://b/data", FMOPS_MODEL_NAME="llama-ft", **overrides)  # fmt: skip
+    value.update(
+        FMOPS_ECR_REGISTRY=REGISTRY,
+        FMOPS_IMAGE_TAG="0.1.0",
+        FMOPS_STORAGE_ROOT="s3://b/fmops",
+        FMOPS_DATA_ROOT="s3://b/data",
+        FMOPS_MODEL_NAME="llama-ft",
+        **overrides,
+    )
     return {"argocd_bootstrap": {"sensitive": False, "type": "object", "value": value}}
 
 
@@ -43,8 +49,12 @@ def run(tmp_path, data) -> subprocess.CompletedProcess:
     target = tmp_path / "argocd"
     shutil.copytree(ARGOCD, target)
     (tmp_path / "outputs.json").write_text(json.dumps(data))
-    return subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "outputs.json"), "--dir", str(target)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path / "outputs.json"), "--dir", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_placeholders_match_terraform_output():
@@ -64,7 +74,10 @@ def test_fill_writes_every_value(tmp_path):
     ]
     patch = yaml.safe_load(app["spec"]["source"]["kustomize"]["patches"][0]["patch"])
     assert {op["path"]: op["value"] for op in patch} == {
-        "/data/storage-root": "s3://b/fmops", "/data/data-root": "s3://b/data", "/data/model-name": "llama-ft"}
+        "/data/storage-root": "s3://b/fmops",
+        "/data/data-root": "s3://b/data",
+        "/data/model-name": "llama-ft",
+    }
     assert app["spec"]["source"]["repoURL"] == "value-of-fmops_repo_url"
     assert f"filled {target / 'apps' / 'workflows.yaml'}" in result.stdout.splitlines()
 
@@ -75,13 +88,15 @@ def test_missing_value_is_refused_and_nothing_written(tmp_path):
     result = run(tmp_path, data)
     assert result.returncode == 2
     values_file = tmp_path / "argocd" / "addons" / "argo-workflows" / "values.yaml"
-    assert result.stderr == (f"error: {values_file}: placeholder FMOPS_BUCKET has no value in output "
-                             "'argocd_bootstrap'\n")  # fmt: skip
+    assert result.stderr == (
+        f"error: {values_file}: placeholder FMOPS_BUCKET has no value in output 'argocd_bootstrap'\n"
+    )
     assert "FMOPS_REPO_URL" in (tmp_path / "argocd" / "apps" / "workflows.yaml").read_text()
 
 
 def test_outputs_without_the_map_are_refused(tmp_path):
     result = run(tmp_path, {"bucket": {"value": "b"}})
     assert result.returncode == 2
-    assert result.stderr == (f"error: {tmp_path / 'outputs.json'}: no output 'argocd_bootstrap' "
-                             "(run `terraform apply` first)\n")  # fmt: skip
+    assert result.stderr == (
+        f"error: {tmp_path / 'outputs.json'}: no output 'argocd_bootstrap' (run `terraform apply` first)\n"
+    )

@@ -34,8 +34,9 @@ def test_resources_were_scanned(checkov_reports, directory):
 
 @pytest.mark.parametrize("directory", sorted(CHECKOV_DIRS))
 def test_skips_are_justified(checkov_reports, directory):
-    skipped = [check for report in checkov_reports[directory]
-               for check in report.get("results", {}).get("skipped_checks", [])]  # fmt: skip
+    skipped = [
+        check for report in checkov_reports[directory] for check in report.get("results", {}).get("skipped_checks", [])
+    ]
     unjustified = [
         f"{check['check_id']} in {directory}{check['file_path']}"
         for check in skipped

@@ -78,8 +78,7 @@ def test_zones_fit_a_region_with_fewer_than_asked():
         unavailable("terraform is not on PATH, so the zone expression cannot be evaluated")
     expression = str(local("azs")).removeprefix("${").removesuffix("}")
     expression = expression.replace("local.zones", '["r-2a", "r-2b"]').replace("var.availability_zone_count", "3")
-    result = subprocess.run([binary, "console"], input=expression, capture_output=True, text=True, timeout=60,
-                            cwd="/")  # fmt: skip
+    result = subprocess.run([binary, "console"], input=expression, capture_output=True, text=True, timeout=60, cwd="/")
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load(result.stdout.replace("tolist(", "").replace(")", "")) == ["r-2a", "r-2b"]
 

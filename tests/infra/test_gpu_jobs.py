@@ -66,8 +66,11 @@ def test_job_pods_share_one_zone_and_are_not_disrupted(name, template, job):
 
 def test_training_steps_are_not_disrupted_and_pick_their_pool():
     pools = pool_capacity()
-    trains = [(name, t) for name, t in templates() if (t.get("metadata") or {}).get("labels", {}).get(
-        "fmops.io/step-kind") == "training" and "container" in t]  # fmt: skip
+    trains = [
+        (name, t)
+        for name, t in templates()
+        if (t.get("metadata") or {}).get("labels", {}).get("fmops.io/step-kind") == "training" and "container" in t
+    ]
     assert {name for name, _ in trains} == {"fmops-pretrain", "fmops-sft", "fmops-dpo"}
     for name, template in trains:
         assert template["metadata"]["annotations"][DO_NOT_DISRUPT] == "true", name

@@ -13,8 +13,10 @@ from tests.infra.conftest import TERRAFORM, hcl_blocks, hcl_files, unquote
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 PESSIMISTIC = re.compile(r"^~> ?\d+\.\d+(\.\d+)?$")
 ACCOUNT_ID = re.compile(r"(?<![\d.])\d{12}(?![\d.])")
-REGION = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:gov-)?(?:north|south|east|west|central)"
-                    r"(?:east|west)?-\d\b")  # fmt: skip
+REGION = re.compile(
+    r"\b(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:gov-)?(?:north|south|east|west|central)"
+    r"(?:east|west)?-\d\b"
+)
 
 
 def test_every_file_parses():
@@ -49,8 +51,12 @@ def test_providers_are_pinned():
 
 def resources(kind: str) -> dict[str, dict]:
     """name -> body of every `resource "<kind>" "<name>"` block."""
-    return {unquote(name): body for _, label, bodies in hcl_blocks("resource") if label == kind
-            for name, body in bodies.items()}  # fmt: skip
+    return {
+        unquote(name): body
+        for _, label, bodies in hcl_blocks("resource")
+        if label == kind
+        for name, body in bodies.items()
+    }
 
 
 def test_helm_releases_are_pinned():
@@ -86,8 +92,19 @@ def test_regions_only_as_variable_defaults():
     assert REGION.fullmatch(unquote(defaults["region"]))
 
 
-@pytest.mark.parametrize("variable", ["region", "cluster_name", "repo_url", "vpc_cidr", "system_instance_types",
-                                      "system_node_count", "bucket_name", "kubernetes_version"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "region",
+        "cluster_name",
+        "repo_url",
+        "vpc_cidr",
+        "system_instance_types",
+        "system_node_count",
+        "bucket_name",
+        "kubernetes_version",
+    ],
+)
 def test_site_specific_values_are_variables(variable):
     assert variable in {name for _, name, _ in hcl_blocks("variable")}
 
@@ -99,8 +116,18 @@ def test_repo_url_has_no_default():
 
 def test_one_file_per_component():
     files = {path.name for path in TERRAFORM.glob("*.tf")}
-    assert files >= {"versions.tf", "variables.tf", "outputs.tf", "vpc.tf", "eks.tf", "karpenter.tf", "s3.tf",
-                     "ecr.tf", "identity.tf", "argocd.tf"}
+    assert files >= {
+        "versions.tf",
+        "variables.tf",
+        "outputs.tf",
+        "vpc.tf",
+        "eks.tf",
+        "karpenter.tf",
+        "s3.tf",
+        "ecr.tf",
+        "identity.tf",
+        "argocd.tf",
+    }
 
 
 def test_private_subnets_tagged_for_karpenter():
@@ -111,8 +138,13 @@ def test_private_subnets_tagged_for_karpenter():
 
 def test_bucket_hardening_present():
     kinds = {name for _, name, _ in hcl_blocks("resource")}
-    assert kinds >= {"aws_s3_bucket", "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block",
-                     "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_policy"}
+    assert kinds >= {
+        "aws_s3_bucket",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_policy",
+    }
     text = (TERRAFORM / "s3.tf").read_text()
     assert "aws:SecureTransport" in text and '"Deny"' in text
 

@@ -20,8 +20,14 @@ LOCK_SCRIPT = IMAGES / "lock.sh"
 TORCH_LOCK = IMAGES / "torch.lock"
 IMAGE_NAMES = sorted(path.parent.name for path in IMAGES.glob("*/Dockerfile"))
 # The images' interpreter and platform, as lock.sh resolves for them (Ubuntu 24.04, CPython 3.12, x86_64).
-IMAGE_ENVIRONMENT = {**default_environment(), "python_version": "3.12", "python_full_version": "3.12.3",
-                     "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64"}  # fmt: skip
+IMAGE_ENVIRONMENT = {
+    **default_environment(),
+    "python_version": "3.12",
+    "python_full_version": "3.12.3",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)$")
 HASH = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
 
@@ -91,8 +97,11 @@ def test_the_script_locks_every_image():
     assert all(script_extras().values())
 
 
-@pytest.mark.parametrize("lock", [TORCH_LOCK] + [IMAGES / name / "requirements.lock" for name in IMAGE_NAMES],
-                         ids=lambda path: str(path.relative_to(IMAGES)))  # fmt: skip
+@pytest.mark.parametrize(
+    "lock",
+    [TORCH_LOCK] + [IMAGES / name / "requirements.lock" for name in IMAGE_NAMES],
+    ids=lambda path: str(path.relative_to(IMAGES)),
+)
 def test_every_package_is_pinned_with_hashes(lock):
     pins = locked(lock)
     assert len(pins) > 10
@@ -129,14 +138,25 @@ def test_the_image_lock_satisfies_pyproject(image):
     requirements = wanted(script_extras()[image])
     assert {"torch", "transformers", "hera"} <= {canonicalize_name(r.name) for r in requirements}
     assert unmet(requirements, locked(IMAGES / image / "requirements.lock")) == [], "run images/lock.sh"
-    assert unmet([Requirement(line) for line in (IMAGES / "build.in").read_text().splitlines()
-                  if line and not line.startswith("#")], locked(TORCH_LOCK)) == []  # fmt: skip
+    assert (
+        unmet(
+            [
+                Requirement(line)
+                for line in (IMAGES / "build.in").read_text().splitlines()
+                if line and not line.startswith("#")
+            ],
+            locked(TORCH_LOCK),
+        )
+        == []
+    )
 
 
 def test_the_pyproject_check_can_fail():
     pins = {"torch": "2.13.0", "transformers": "4.57.0"}
     assert unmet([Requirement("torch>=2.6"), Requirement("transformers>=5.0,<6"), Requirement("trl>=1")], pins) == [
-        "transformers<6,>=5.0 (locked: 4.57.0)", "trl>=1 (locked: None)"]  # fmt: skip
+        "transformers<6,>=5.0 (locked: 4.57.0)",
+        "trl>=1 (locked: None)",
+    ]
 
 
 def pip_installs(dockerfile) -> list[str]:

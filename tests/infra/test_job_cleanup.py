@@ -15,11 +15,18 @@ def test_a_job_is_deleted_when_its_step_ends():
             continue
         (doc,) = [d for _, d in documents() if d["metadata"]["name"] == name]
         templates_by_name = {t["name"]: t for t in spec_of(doc)["templates"]}
-        (task,) = [t for tpl in templates_by_name.values() for t in (tpl.get("dag") or {}).get("tasks", [])
-                   if t["name"] == "train-distributed"]  # fmt: skip
+        (task,) = [
+            t
+            for tpl in templates_by_name.values()
+            for t in (tpl.get("dag") or {}).get("tasks", [])
+            if t["name"] == "train-distributed"
+        ]
         hook = templates_by_name[task["hooks"]["exit"]["template"]]["resource"]
         label = next(iter(job["metadata"]["labels"].items()))
-        assert hook["action"] == "delete" and hook["flags"][:3] == ["pytorchjobs.kubeflow.org", "--selector",
-                                                                     "=".join(label)]  # fmt: skip
+        assert hook["action"] == "delete" and hook["flags"][:3] == [
+            "pytorchjobs.kubeflow.org",
+            "--selector",
+            "=".join(label),
+        ]
         checked += 1
     assert checked == 3

@@ -94,8 +94,16 @@ def test_deploy_step_manifests_validate(document):
 def test_every_kind_fmops_applies_has_a_check():
     kinds = {d["kind"] for d in deploy_objects()} | {d["kind"] for _, d in argocd_documents()}
     kinds |= {job["kind"] for _, _, job in pytorchjobs()}
-    with_schema = {"Application", "AppProject", "ServiceAccount", "Role", "RoleBinding", "Service", "ConfigMap",
-                   "Deployment"}  # fmt: skip
+    with_schema = {
+        "Application",
+        "AppProject",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "ConfigMap",
+        "Deployment",
+    }
     assert kinds - with_schema <= set(SHAPES), (
         f"kinds with neither a schema nor a shape: {kinds - with_schema - set(SHAPES)}"
     )
@@ -118,9 +126,13 @@ def concrete(template: dict) -> dict:
         f"inputs.parameters.{n}" for n in re.findall(r"inputs\.parameters\['([\w-]+)'\]", manifest)
     }
     variables = {name: "x" for name in names} | {
-        "inputs.parameters.nodes": "2", "inputs.parameters.gpus-per-node": "8", "inputs.parameters.efa-per-node": "32",
-        "inputs.parameters.image": "ghcr.io/fmops/fmops-train:0.1.0", "workflow.name": "run",
-        "workflow.uid": "0f0e0d0c-0b0a-0908-0706-050403020100"}  # fmt: skip
+        "inputs.parameters.nodes": "2",
+        "inputs.parameters.gpus-per-node": "8",
+        "inputs.parameters.efa-per-node": "32",
+        "inputs.parameters.image": "ghcr.io/fmops/fmops-train:0.1.0",
+        "workflow.name": "run",
+        "workflow.uid": "0f0e0d0c-0b0a-0908-0706-050403020100",
+    }
     return yaml.safe_load(substitute(manifest, variables))
 
 

@@ -32,16 +32,21 @@ def step_pods() -> list[tuple[str, str, dict]]:
             pod = {
                 "securityContext": template.get("securityContext", spec.get("securityContext")),
                 "volumes": template.get("volumes", []),
-                "containers": [{"name": "main", **container},
-                               {"name": "wait", "securityContext": EXECUTOR["securityContext"]}],
-            }  # fmt: skip
+                "containers": [
+                    {"name": "main", **container},
+                    {"name": "wait", "securityContext": EXECUTOR["securityContext"]},
+                ],
+            }
             found.append((doc["metadata"]["namespace"], f"{doc['metadata']['name']}:{template['name']}", pod))
     return found
 
 
 def job_replica_pods() -> list[tuple[str, str, dict]]:
-    return [(job["metadata"]["namespace"], f"{name}:{template['name']}:{i}", pod["spec"])
-            for name, template, job in pytorchjobs() for i, pod in enumerate(job_pods(job))]  # fmt: skip
+    return [
+        (job["metadata"]["namespace"], f"{name}:{template['name']}:{i}", pod["spec"])
+        for name, template, job in pytorchjobs()
+        for i, pod in enumerate(job_pods(job))
+    ]
 
 
 def serving_pods() -> list[tuple[str, str, dict]]:

@@ -74,16 +74,24 @@ def test_pin_check_finds_every_unpinned_reference():
     )
     for finding in found:
         assert finding.path and finding.reference and finding.problem, finding
-    assert kinds <= {"image not pinned by digest", "no EFA_INSTALLER_SHA256",
-                     "action not pinned to a commit SHA (with its tag as a comment)",
-                     "provider not in the lock file (terraform providers lock)"}  # fmt: skip
+    assert kinds <= {
+        "image not pinned by digest",
+        "no EFA_INSTALLER_SHA256",
+        "action not pinned to a commit SHA (with its tag as a comment)",
+        "provider not in the lock file (terraform providers lock)",
+    }
 
 
 def fake_tree(tmp_path):
     """A copy of the files the pin script reads."""
-    for relative in (".github/workflows/ci.yml", "terraform/versions.tf", "images/train/Dockerfile",
-                     "images/eval/Dockerfile", "python/fmops/argo/templates/validate_cluster.py",
-                     "python/fmops/serving/spec.py"):  # fmt: skip
+    for relative in (
+        ".github/workflows/ci.yml",
+        "terraform/versions.tf",
+        "images/train/Dockerfile",
+        "images/eval/Dockerfile",
+        "python/fmops/argo/templates/validate_cluster.py",
+        "python/fmops/serving/spec.py",
+    ):
         target = tmp_path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / relative, target)
@@ -112,8 +120,12 @@ def test_pin_write_pins_everything_with_resolvers(tmp_path):
     text = (root / "images" / "train" / "Dockerfile").read_text()
     assert f"FROM nvidia/cuda:12.8.1-base-ubuntu24.04@sha256:{'a' * 64} AS build" in text
     assert f"ARG EFA_INSTALLER_SHA256={'c' * 64}" in text
-    uses = [s["uses"] for job in yaml.safe_load((root / ".github/workflows/ci.yml").read_text())["jobs"].values()
-            for s in job["steps"] if "uses" in s]  # fmt: skip
+    uses = [
+        s["uses"]
+        for job in yaml.safe_load((root / ".github/workflows/ci.yml").read_text())["jobs"].values()
+        for s in job["steps"]
+        if "uses" in s
+    ]
     assert uses and all(use.endswith("@" + "b" * 40) for use in uses)
     assert f"actions/checkout@{'b' * 40} # v" in (root / ".github/workflows/ci.yml").read_text()
     assert pin.rewrite(root, None, None, None) == [], "a pinned tree asks the network nothing"

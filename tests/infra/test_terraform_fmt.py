@@ -18,6 +18,8 @@ def test_terraform_fmt_is_clean():
         unavailable("terraform is not on PATH, so `terraform fmt -check` cannot run")
     result = subprocess.run(
         [binary, "fmt", "-check", "-recursive", "-diff", "-no-color", str(TERRAFORM)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}{result.stderr}"

@@ -37,9 +37,19 @@ class LoadTest:
 def benchmark(test: LoadTest, output: str = "") -> dict:
     """Run the load test; returns its summary (written as JSON to `output` when given)."""
     test.check()
-    summary = asyncio.run(loadtest.run(test.url, test.model, concurrency=test.concurrency, requests=test.requests,
-                                       input_len=test.input_len, output_len=test.output_len, timeout=test.timeout,
-                                       api_key=test.api_key, ignore_eos=test.ignore_eos))  # fmt: skip
+    summary = asyncio.run(
+        loadtest.run(
+            test.url,
+            test.model,
+            concurrency=test.concurrency,
+            requests=test.requests,
+            input_len=test.input_len,
+            output_len=test.output_len,
+            timeout=test.timeout,
+            api_key=test.api_key,
+            ignore_eos=test.ignore_eos,
+        )
+    )
     if output:
         storage.write_json(output, summary)
     return summary
@@ -47,10 +57,12 @@ def benchmark(test: LoadTest, output: str = "") -> dict:
 
 def table(summary: dict) -> str:
     """The summary as an aligned text table."""
-    rows = [("requests", f"{summary['completed']}/{summary['requests']} ok, {summary['errors']} errors"),
-            ("max in flight", f"{summary['max_in_flight']} (concurrency {summary['concurrency']})"),
-            ("output tokens/s", f"{summary['output_tokens_per_s']}"),
-            ("requests/s", f"{summary['requests_per_s']}")]  # fmt: skip
+    rows = [
+        ("requests", f"{summary['completed']}/{summary['requests']} ok, {summary['errors']} errors"),
+        ("max in flight", f"{summary['max_in_flight']} (concurrency {summary['concurrency']})"),
+        ("output tokens/s", f"{summary['output_tokens_per_s']}"),
+        ("requests/s", f"{summary['requests_per_s']}"),
+    ]
     for key in ("ttft_ms", "itl_ms", "latency_ms"):
         d = summary[key]
         rows.append((key, "  ".join(f"{name} {value}" for name, value in d.items())))

@@ -119,8 +119,10 @@ def require_comparable(candidate: Results, base: Results, tasks: set[str]) -> No
     """Refuse to compare `tasks` (those regression rules name) unless both evaluated the same ones the same way."""
     for results, role in ((candidate, "candidate"), (base, "baseline")):
         if results.settings is None:
-            raise InputError(f"{results.uri}: the {role} evaluation has no {SETTINGS} (made by an older fmops); "
-                             "re-evaluate it with this fmops to compare with it")  # fmt: skip
+            raise InputError(
+                f"{results.uri}: the {role} evaluation has no {SETTINGS} (made by an older fmops); "
+                "re-evaluate it with this fmops to compare with it"
+            )
     for task in sorted(tasks):
         present = {role: task in results.metrics for results, role in ((candidate, "candidate"), (base, "baseline"))}
         if present["candidate"] != present["baseline"]:
@@ -131,8 +133,10 @@ def require_comparable(candidate: Results, base: Results, tasks: set[str]) -> No
         for key in RUN_WIDE + PER_TASK:
             ours, theirs = (_setting(results, task, key) for results in (candidate, base))
             if ours != theirs:
-                raise InputError(f"{task}: {key} differs: candidate {_shown(ours)}, baseline {_shown(theirs)} "
-                                 f"({base.uri}); evaluate both with the same settings")  # fmt: skip
+                raise InputError(
+                    f"{task}: {key} differs: candidate {_shown(ours)}, baseline {_shown(theirs)} "
+                    f"({base.uri}); evaluate both with the same settings"
+                )
 
 
 def _setting(results: Results, task: str, key: str) -> Any:

@@ -152,6 +152,10 @@ def write_outputs(
     described = manifest.describe_inputs({"model": inputs.model, "task_data": task_data})
     described.update(endpoint=inputs.endpoint or None, baseline=base.uri if base else None)
     manifest.write(
-        inputs.output, stage="evaluate", inputs=described, config={**cfg.model_dump(), "backend": settings.backend},
-        metrics={"tasks": outcome.metrics, **timing}, started_at=started,
-    )  # fmt: skip
+        inputs.output,
+        stage="evaluate",
+        inputs=described,
+        config={**cfg.model_dump(), "backend": settings.backend},
+        metrics={"tasks": outcome.metrics, **timing},
+        started_at=started,
+    )

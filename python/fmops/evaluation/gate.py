@@ -89,15 +89,26 @@ def gate(ruleset: Rules, inputs: Inputs) -> Decision:
         if inputs.output:
             storage.atomic_write_text(storage.join(inputs.output, name), text)
     if inputs.output:
-        manifest.write(inputs.output, stage="gate", config=decision["rules"], metrics=metrics, started_at=started,
-                       inputs={"candidate": candidate.uri, "baseline": base.uri if base else None,
-                               "training": inputs.training or None})  # fmt: skip
+        manifest.write(
+            inputs.output,
+            stage="gate",
+            config=decision["rules"],
+            metrics=metrics,
+            started_at=started,
+            inputs={
+                "candidate": candidate.uri,
+                "baseline": base.uri if base else None,
+                "training": inputs.training or None,
+            },
+        )
     return Decision(promote=promote, checks=checks, files=files)
 
 
 def _forgetting(ruleset: Rules, training: str) -> float | None:
     """The training run's forgetting (read whenever --training is given); max_forgetting without one is refused."""
     if ruleset.max_forgetting is not None and not training:
-        raise InputError(f"the rules set max_forgetting {ruleset.max_forgetting}: give --training "
-                         "(the candidate's fmops pretrain output)")  # fmt: skip
+        raise InputError(
+            f"the rules set max_forgetting {ruleset.max_forgetting}: give --training "
+            "(the candidate's fmops pretrain output)"
+        )
     return baseline.forgetting(training) if training else None

@@ -158,14 +158,24 @@ def _regression(metric: str, tolerance: float, factor: float, candidate: Results
 def forgetting_check(limit: float, forgetting: float | None, training: str) -> Check:
     """The training run's forgetting against `max_forgetting`; unmeasured forgetting fails (replay is required)."""
     if forgetting is None:
-        reason = (f"{training} has no forgetting (trained without --replay); max_forgetting {limit} "
-                  "needs replay data to measure it")  # fmt: skip
+        reason = (
+            f"{training} has no forgetting (trained without --replay); max_forgetting {limit} "
+            "needs replay data to measure it"
+        )
         return Check("max_forgetting", "forgetting", limit, None, None, False, reason, "forgetting unmeasured")
     passed = forgetting <= limit + SLACK
     verdict = "<=" if passed else ">"
     reason = f"forgetting {forgetting:.4f} {verdict} max_forgetting {limit} (replay loss rise of {training})"
-    return Check("max_forgetting", "forgetting", limit, forgetting, None, passed, reason,
-                 f"forgetting {forgetting:.2f} > {limit:.2f}")  # fmt: skip
+    return Check(
+        "max_forgetting",
+        "forgetting",
+        limit,
+        forgetting,
+        None,
+        passed,
+        reason,
+        f"forgetting {forgetting:.2f} > {limit:.2f}",
+    )
 
 
 def decide(rules: Rules, candidate: Results, baseline: Results | None) -> list[Check]:

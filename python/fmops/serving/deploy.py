@@ -39,18 +39,23 @@ class Inputs:
 def check_inputs(inputs: Inputs) -> str:
     """Everything that can be refused without side effects. Returns the resolved model URI."""
     if not NAME.match(inputs.name):
-        raise InputError(f"--name {inputs.name}: must be a DNS label (lowercase letters, digits, '-'; "
-                         "at most 42 characters, starting with a letter)")  # fmt: skip
+        raise InputError(
+            f"--name {inputs.name}: must be a DNS label (lowercase letters, digits, '-'; "
+            "at most 42 characters, starting with a letter)"
+        )
     if not inputs.registry:
         raise InputError("--registry: must not be empty")
     if inputs.target == "cluster" and not inputs.registry.startswith("s3://"):
-        raise InputError(f"--registry {inputs.registry}: the cluster target needs an s3:// registry "
-                         "(the serving pods read the model from S3)")  # fmt: skip
+        raise InputError(
+            f"--registry {inputs.registry}: the cluster target needs an s3:// registry "
+            "(the serving pods read the model from S3)"
+        )
     model = registry.resolve(inputs.model)
     manifest.require_complete_model(model)
     if not storage.exists(storage.join(model, manifest.MANIFEST)):
-        raise InputError(f"{model}: not an fmops stage output (no {manifest.MANIFEST}); "
-                         "deploy publishes only complete stage outputs")  # fmt: skip
+        raise InputError(
+            f"{model}: not an fmops stage output (no {manifest.MANIFEST}); deploy publishes only complete stage outputs"
+        )
     if inputs.evaluation and not storage.exists(storage.join(inputs.evaluation, manifest.METRICS)):
         raise InputError(f"{inputs.evaluation}: not an evaluation output (no {manifest.METRICS})")
     if inputs.timeout < 0:
@@ -62,7 +67,7 @@ def publish(inputs: Inputs, model: str) -> tuple[str, str]:
     """(version, version URI): the model as a registry version, with its evaluation beside it."""
     home = registry.model_root(inputs.registry, inputs.name).rstrip("/") + "/"
     if model.rstrip("/").startswith(home):
-        version = model.rstrip("/")[len(home):]
+        version = model.rstrip("/")[len(home) :]
         print(f"fmops deploy: {model} is already version {version}; deploying it as it is", file=sys.stderr)
         return version, model.rstrip("/")
     version = registry.new_version()
@@ -78,16 +83,22 @@ def smoke(endpoint: str, cfg: DeployConfig, api_key: str) -> dict[str, Any]:
     """The smoke test on the model the endpoint lists first (vLLM lists only --served-model-name)."""
     from fmops.serving.smoke import smoke_test
 
-    return smoke_test(endpoint, api_key=api_key, timeout=cfg.request_timeout,
-                      connect_deadline_s=cfg.smoke_connect_s, load_requests=cfg.smoke_requests,
-                      load_concurrency=cfg.smoke_concurrency)  # fmt: skip
+    return smoke_test(
+        endpoint,
+        api_key=api_key,
+        timeout=cfg.request_timeout,
+        connect_deadline_s=cfg.smoke_connect_s,
+        load_requests=cfg.smoke_requests,
+        load_concurrency=cfg.smoke_concurrency,
+    )
 
 
 def deploy_local(inputs: Inputs, cfg: DeployConfig, target: str) -> dict[str, Any]:
     from fmops.serving.process import LocalServer, ServerFailed
 
-    server = LocalServer(target, api_key=inputs.api_key, threads=cfg.local_threads,
-                         startup_timeout=inputs.timeout or 120.0)  # fmt: skip
+    server = LocalServer(
+        target, api_key=inputs.api_key, threads=cfg.local_threads, startup_timeout=inputs.timeout or 120.0
+    )
     outcome: dict[str, Any] = {"endpoint": "", "rollout_s": None}
     try:
         with server:
@@ -104,11 +115,22 @@ def deploy_cluster(inputs: Inputs, cfg: DeployConfig, target: str, version: str)
     from fmops.serving.spec import ServingSpec
 
     deadline = inputs.timeout or 1800.0
-    spec = ServingSpec(name=inputs.name, namespace=inputs.namespace, model_uri=target, version=version,
-                       image=cfg.image or ServingSpec.image, gpus=cfg.gpus, replicas=cfg.replicas,
-                       max_replicas=cfg.max_replicas, queue_per_replica=cfg.queue_per_replica,
-                       max_model_len=cfg.max_model_len, extra_args=cfg.extra_args, cpu=cfg.cpu,
-                       memory=cfg.memory, progress_deadline_s=int(deadline))  # fmt: skip
+    spec = ServingSpec(
+        name=inputs.name,
+        namespace=inputs.namespace,
+        model_uri=target,
+        version=version,
+        image=cfg.image or ServingSpec.image,
+        gpus=cfg.gpus,
+        replicas=cfg.replicas,
+        max_replicas=cfg.max_replicas,
+        queue_per_replica=cfg.queue_per_replica,
+        max_model_len=cfg.max_model_len,
+        extra_args=cfg.extra_args,
+        cpu=cfg.cpu,
+        memory=cfg.memory,
+        progress_deadline_s=int(deadline),
+    )
     objects = manifests.all_manifests(spec)
     endpoint = inputs.endpoint or manifests.service_url(spec)
     outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": objects, "applied": []}
@@ -176,11 +198,19 @@ def deploy(cfg: DeployConfig, inputs: Inputs) -> dict[str, Any]:
         registry.set_pointer(inputs.registry, inputs.name, "production", version)
     after = registry.read_pointer(inputs.registry, inputs.name, "production")
     objects = outcome.pop("manifests", None)
-    report = {"name": inputs.name, "target": inputs.target, "model": model, "version": version,
-              "version_uri": target, "status": "promoted" if promoted else "failed",
-              "production": {"before": before and before["version"], "after": after and after["version"]},
-              "started_at": started, "finished_at": manifest.now(), **outcome,
-              "metrics": metrics_of(outcome, promoted)}  # fmt: skip
+    report = {
+        "name": inputs.name,
+        "target": inputs.target,
+        "model": model,
+        "version": version,
+        "version_uri": target,
+        "status": "promoted" if promoted else "failed",
+        "production": {"before": before and before["version"], "after": after and after["version"]},
+        "started_at": started,
+        "finished_at": manifest.now(),
+        **outcome,
+        "metrics": metrics_of(outcome, promoted),
+    }
     if inputs.results_dir:
         write_results(inputs.results_dir, report, objects)
     return report

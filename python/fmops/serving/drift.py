@@ -55,8 +55,9 @@ def reference(records: list[dict[str, Any]], model_name: str, window: int) -> di
     return {"records": len(recent), "quality": quality, "latency": latency}
 
 
-def alerts(record: dict[str, Any], ref: dict[str, Any] | None, *, quality_drop: float,
-           latency_increase: float, max_errors: int) -> list[str]:
+def alerts(
+    record: dict[str, Any], ref: dict[str, Any] | None, *, quality_drop: float, latency_increase: float, max_errors: int
+) -> list[str]:
     """One line per threshold passed: a quality metric fell, a latency grew, requests failed."""
     found = []
     errors = record["latency"].get("errors") or 0
@@ -67,13 +68,17 @@ def alerts(record: dict[str, Any], ref: dict[str, Any] | None, *, quality_drop: 
     for key, value in sorted(record["quality"].items()):
         before = ref["quality"].get(key)
         if before is not None and value is not None and before - value > quality_drop:
-            found.append(f"{key}: {value:.4f} is {before - value:.4f} below the reference {before:.4f} "
-                         f"(threshold {quality_drop})")  # fmt: skip
+            found.append(
+                f"{key}: {value:.4f} is {before - value:.4f} below the reference {before:.4f} "
+                f"(threshold {quality_drop})"
+            )
     for key in LATENCY_KEYS:
         before, value = ref["latency"].get(key), record["latency"].get(key)
         if before and value is not None and value / before - 1 > latency_increase:
-            found.append(f"{key}: {value:.1f} ms is {value / before - 1:.0%} above the reference "
-                         f"{before:.1f} ms (threshold {latency_increase:.0%})")  # fmt: skip
+            found.append(
+                f"{key}: {value:.1f} ms is {value / before - 1:.0%} above the reference "
+                f"{before:.1f} ms (threshold {latency_increase:.0%})"
+            )
     return found
 
 
@@ -82,9 +87,14 @@ def markdown(report: dict[str, Any]) -> str:
     record, ref = report["record"], report["reference"] or {"quality": {}, "latency": {}, "records": 0}
     rows = [(key, value, ref["quality"].get(key)) for key, value in sorted(record["quality"].items())]
     rows += [(key, record["latency"].get(key), ref["latency"].get(key)) for key in LATENCY_KEYS]
-    lines = [f"# Drift of {record['model_name']} at {record['time']}", "",
-             f"Reference: mean of the last {ref['records']} records of this model.", "",
-             "| metric | now | reference |", "| --- | --- | --- |"]  # fmt: skip
+    lines = [
+        f"# Drift of {record['model_name']} at {record['time']}",
+        "",
+        f"Reference: mean of the last {ref['records']} records of this model.",
+        "",
+        "| metric | now | reference |",
+        "| --- | --- | --- |",
+    ]
     lines += [f"| {key} | {_cell(now)} | {_cell(before)} |" for key, now, before in rows]
     lines += ["", "## Alerts", ""] + ([f"- {line}" for line in report["alerts"]] or ["none"])
     return "\n".join(lines) + "\n"

@@ -46,9 +46,14 @@ async def one_request(client, model: str, prompt: str, output_len: int, ignore_e
     holds text back); ITL: between consecutive chunks with text."""
     sample, started, last = Sample(), time.perf_counter(), None
     stream = await client.completions.create(
-        model=model, prompt=prompt, max_tokens=output_len, temperature=0.0, stream=True,
-        stream_options={"include_usage": True}, extra_body={"ignore_eos": True} if ignore_eos else None,
-    )  # fmt: skip
+        model=model,
+        prompt=prompt,
+        max_tokens=output_len,
+        temperature=0.0,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"ignore_eos": True} if ignore_eos else None,
+    )
     chunks = 0
     async for chunk in stream:
         now = time.perf_counter()
@@ -77,8 +82,18 @@ def error_kind(error: BaseException) -> str:
     return f"{type(error).__name__}" + (f" {status}" if status else "")
 
 
-async def run(url: str, model: str, *, concurrency: int, requests: int, input_len: int, output_len: int,
-              timeout: float, api_key: str = "EMPTY", ignore_eos: bool = False) -> dict:
+async def run(
+    url: str,
+    model: str,
+    *,
+    concurrency: int,
+    requests: int,
+    input_len: int,
+    output_len: int,
+    timeout: float,
+    api_key: str = "EMPTY",
+    ignore_eos: bool = False,
+) -> dict:
     """Send `requests` streamed completions, `concurrency` at a time; returns the summary (module docstring)."""
     from openai import AsyncOpenAI
 
@@ -106,8 +121,15 @@ async def run(url: str, model: str, *, concurrency: int, requests: int, input_le
         samples = await asyncio.gather(*(guarded() for _ in range(requests)))
         duration = time.perf_counter() - started
     summary = summarize(samples, duration)
-    summary.update(url=url, model=model, concurrency=concurrency, max_in_flight=peak,
-                   input_len=input_len, output_len=output_len, ignore_eos=ignore_eos)  # fmt: skip
+    summary.update(
+        url=url,
+        model=model,
+        concurrency=concurrency,
+        max_in_flight=peak,
+        input_len=input_len,
+        output_len=output_len,
+        ignore_eos=ignore_eos,
+    )
     return summary
 
 

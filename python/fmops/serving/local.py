@@ -97,8 +97,17 @@ def serve_behind_key(model: str, host: str, port: int, api_key: str) -> None:
     from fmops.serving.process import free_port, wait_for_health
 
     inner = f"http://127.0.0.1:{free_port()}"
-    command = [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve", model,
-               "--host", "127.0.0.1", "--port", inner.rpartition(":")[2]]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from transformers.cli.transformers import main; main()",
+        "serve",
+        model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        inner.rpartition(":")[2],
+    ]
     child = subprocess.Popen(command)
     try:
         if not wait_for_health(inner, child):
@@ -107,19 +116,26 @@ def serve_behind_key(model: str, host: str, port: int, api_key: str) -> None:
 
         async def forward(request: Request):
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-            outgoing = client.build_request(request.method, request.url.path, params=request.query_params,
-                                            headers=headers, content=await request.body())  # fmt: skip
+            outgoing = client.build_request(
+                request.method,
+                request.url.path,
+                params=request.query_params,
+                headers=headers,
+                content=await request.body(),
+            )
             try:
                 reply = await client.send(outgoing, stream=True)
             except httpx.TransportError as error:
                 return JSONResponse({"error": {"message": f"model server: {error}"}}, status_code=502)
             kept = {k: v for k, v in reply.headers.items() if k.lower() not in HOP_BY_HOP}
-            return StreamingResponse(reply.aiter_raw(), status_code=reply.status_code, headers=kept,
-                                     background=BackgroundTask(reply.aclose))  # fmt: skip
+            return StreamingResponse(
+                reply.aiter_raw(), status_code=reply.status_code, headers=kept, background=BackgroundTask(reply.aclose)
+            )
 
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        app = Starlette(routes=[Route("/{path:path}", forward, methods=methods)],
-                        middleware=[api_key_middleware(api_key)])  # fmt: skip
+        app = Starlette(
+            routes=[Route("/{path:path}", forward, methods=methods)], middleware=[api_key_middleware(api_key)]
+        )
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         child.terminate()
@@ -133,8 +149,12 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
 def serve(model: str, host: str, port: int, api_key: str = "") -> None:
     """Serve `model` (a local directory) until stopped: vLLM when installed, else transformers serve."""
     backend = "vllm" if vllm_installed() else "transformers"
-    print(f"fmops serve: {backend} serving model id '{model}' at http://{host}:{port}/v1"
-          f" ({'API key required' if api_key else 'any API key accepted'})", file=sys.stderr, flush=True)
+    print(
+        f"fmops serve: {backend} serving model id '{model}' at http://{host}:{port}/v1"
+        f" ({'API key required' if api_key else 'any API key accepted'})",
+        file=sys.stderr,
+        flush=True,
+    )
     if backend == "vllm":
         serve_with_vllm(model, host, port, api_key)
     else:

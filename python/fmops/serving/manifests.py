@@ -16,24 +16,45 @@ MODEL_DIR = "/models/current"
 
 
 def vllm_args(spec: ServingSpec) -> list[str]:
-    args = [MODEL_DIR, "--served-model-name", spec.name, "--host", "0.0.0.0", "--port", str(spec.port),
-            "--tensor-parallel-size", str(spec.gpus)]  # fmt: skip
+    args = [
+        MODEL_DIR,
+        "--served-model-name",
+        spec.name,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(spec.port),
+        "--tensor-parallel-size",
+        str(spec.gpus),
+    ]
     if spec.max_model_len:
         args += ["--max-model-len", str(spec.max_model_len)]
     return args + list(spec.extra_args)
 
 
 def probe(spec: ServingSpec, period_s: int, failures: int) -> dict:
-    return {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": period_s,
-            "timeoutSeconds": 5, "failureThreshold": failures}  # fmt: skip
+    return {
+        "httpGet": {"path": "/health", "port": "http"},
+        "periodSeconds": period_s,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
 
 
 def model_sync_container(spec: ServingSpec) -> dict:
     return {
         "name": "model-sync",
         "image": AWS_CLI_IMAGE,
-        "command": ["aws", "s3", "sync", "--only-show-errors", "--exclude", "checkpoints/*",
-                    spec.model_uri.rstrip("/") + "/", MODEL_DIR],  # fmt: skip
+        "command": [
+            "aws",
+            "s3",
+            "sync",
+            "--only-show-errors",
+            "--exclude",
+            "checkpoints/*",
+            spec.model_uri.rstrip("/") + "/",
+            MODEL_DIR,
+        ],
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
         "volumeMounts": [{"name": "models", "mountPath": "/models"}],
     }
@@ -47,10 +68,9 @@ def vllm_container(spec: ServingSpec) -> dict:
         "command": ["vllm", "serve"],  # explicit, whatever the image's entrypoint of the day
         "args": vllm_args(spec),
         "env": [
-            {"name": "VLLM_API_KEY",
-             "valueFrom": {"secretKeyRef": {"name": spec.api_key_secret, "key": "api-key"}}},
+            {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": spec.api_key_secret, "key": "api-key"}}},
             {"name": "HF_HUB_OFFLINE", "value": "1"},
-        ],  # fmt: skip
+        ],
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
         "resources": {
             "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": gpus},
@@ -82,9 +102,11 @@ def deployment(spec: ServingSpec) -> dict:
                     "terminationGracePeriodSeconds": 60,
                     "initContainers": [model_sync_container(spec)],
                     "containers": [vllm_container(spec)],
-                    "volumes": [{"name": "models", "emptyDir": {}},
-                                {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}],
-                },  # fmt: skip
+                    "volumes": [
+                        {"name": "models", "emptyDir": {}},
+                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+                    ],
+                },
             },
         },
     }
@@ -115,8 +137,12 @@ def all_manifests(spec: ServingSpec) -> list[dict]:
     """Every object of a rollout, in apply order: the Deployment last, once what watches it exists."""
     from fmops.serving import monitoring
 
-    objects = [service(spec), monitoring.service_monitor(spec), monitoring.prometheus_rule(spec),
-               monitoring.dashboard_configmap(spec)]  # fmt: skip
+    objects = [
+        service(spec),
+        monitoring.service_monitor(spec),
+        monitoring.prometheus_rule(spec),
+        monitoring.dashboard_configmap(spec),
+    ]
     if spec.autoscaled:
         objects.append(monitoring.scaled_object(spec))
     return [*objects, deployment(spec)]

@@ -59,22 +59,47 @@ def service_monitor(spec: ServingSpec) -> dict:
 
 
 def alert(name: str, expr: str, duration: str, severity: str, summary: str) -> dict:
-    return {"alert": name, "expr": expr, "for": duration, "labels": {"severity": severity},
-            "annotations": {"summary": summary}}  # fmt: skip
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary},
+    }
 
 
 def prometheus_rule(spec: ServingSpec) -> dict:
     q, who = queries(spec), f"{spec.namespace}/{spec.name}"
     rules = [
-        alert("FmopsServingTTFTHigh", f"{q['ttft_p95']} > {TTFT_P95_SECONDS}", "10m", "warning",
-              f"{who}: time to first token p95 above {TTFT_P95_SECONDS} s"),
-        alert("FmopsServingErrorRate", f"{q['error_ratio']} > {ERROR_RATIO}", "5m", "critical",
-              f"{who}: more than {ERROR_RATIO:.0%} of requests fail"),
-        alert("FmopsServingQueueDepth", f"{q['waiting']} > {QUEUE_WAITING}", "5m", "warning",
-              f"{who}: more than {QUEUE_WAITING} requests waiting (vllm:num_requests_waiting)"),
-        alert("FmopsServingDown", f"{q['up']} < 1 or absent(up{{{selector(spec)}}})", "5m", "critical",
-              f"{who}: no vLLM replica is scraped"),
-    ]  # fmt: skip
+        alert(
+            "FmopsServingTTFTHigh",
+            f"{q['ttft_p95']} > {TTFT_P95_SECONDS}",
+            "10m",
+            "warning",
+            f"{who}: time to first token p95 above {TTFT_P95_SECONDS} s",
+        ),
+        alert(
+            "FmopsServingErrorRate",
+            f"{q['error_ratio']} > {ERROR_RATIO}",
+            "5m",
+            "critical",
+            f"{who}: more than {ERROR_RATIO:.0%} of requests fail",
+        ),
+        alert(
+            "FmopsServingQueueDepth",
+            f"{q['waiting']} > {QUEUE_WAITING}",
+            "5m",
+            "warning",
+            f"{who}: more than {QUEUE_WAITING} requests waiting (vllm:num_requests_waiting)",
+        ),
+        alert(
+            "FmopsServingDown",
+            f"{q['up']} < 1 or absent(up{{{selector(spec)}}})",
+            "5m",
+            "critical",
+            f"{who}: no vLLM replica is scraped",
+        ),
+    ]
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
@@ -98,17 +123,28 @@ def dashboard(spec: ServingSpec) -> dict:
     """A Grafana dashboard model (schemaVersion 39): one time-series panel per PANELS entry."""
     q = queries(spec)
     panels = [
-        {"id": index + 1, "type": "timeseries", "title": title,
-         "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-         "datasource": {"type": "prometheus", "uid": "prometheus"},
-         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-         "targets": [{"refId": chr(ord("A") + i), "expr": q[name], "legendFormat": name}
-                     for i, name in enumerate(names)]}
+        {
+            "id": index + 1,
+            "type": "timeseries",
+            "title": title,
+            "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
+            "datasource": {"type": "prometheus", "uid": "prometheus"},
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "targets": [
+                {"refId": chr(ord("A") + i), "expr": q[name], "legendFormat": name} for i, name in enumerate(names)
+            ],
+        }
         for index, (title, names, unit) in enumerate(PANELS)
-    ]  # fmt: skip
-    return {"title": f"fmops serving: {spec.name}", "uid": f"fmops-serving-{spec.name}"[:40],
-            "schemaVersion": 39, "tags": ["fmops", "vllm"], "time": {"from": "now-6h", "to": "now"},
-            "refresh": "30s", "panels": panels}  # fmt: skip
+    ]
+    return {
+        "title": f"fmops serving: {spec.name}",
+        "uid": f"fmops-serving-{spec.name}"[:40],
+        "schemaVersion": 39,
+        "tags": ["fmops", "vllm"],
+        "time": {"from": "now-6h", "to": "now"},
+        "refresh": "30s",
+        "panels": panels,
+    }
 
 
 def dashboard_configmap(spec: ServingSpec) -> dict:

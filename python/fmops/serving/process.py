@@ -75,8 +75,18 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         self.port = self.port or free_port(self.host)
-        command = [sys.executable, "-m", "fmops", "serve", "--model", self.model,
-                   "--host", self.host, "--port", str(self.port)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "fmops",
+            "serve",
+            "--model",
+            self.model,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
         if self.api_key:
             command += ["--api-key", self.api_key]
         if self.threads:

@@ -73,8 +73,9 @@ class Cluster:
             except json.JSONDecodeError:
                 message = error.reason
             hint = " (is its CustomResourceDefinition installed?)" if error.status == 404 else ""
-            raise ApplyFailed(f"apply {body['kind']}/{body['metadata']['name']}: HTTP {error.status}: "
-                              f"{message}{hint}") from None  # fmt: skip
+            raise ApplyFailed(
+                f"apply {body['kind']}/{body['metadata']['name']}: HTTP {error.status}: {message}{hint}"
+            ) from None
 
     def _apply(self, body: dict) -> None:
         kind, name = body["kind"], body["metadata"]["name"]
@@ -87,8 +88,7 @@ class Cluster:
             self.core.patch_namespaced_config_map(name, self.namespace, body, **options)
         elif kind in CUSTOM_KINDS:
             group, version, plural = CUSTOM_KINDS[kind]
-            self.custom.patch_namespaced_custom_object(group, version, self.namespace, plural, name, body,
-                                                       **options)  # fmt: skip
+            self.custom.patch_namespaced_custom_object(group, version, self.namespace, plural, name, body, **options)
         else:
             raise ValueError(f"fmops does not apply kind {kind}")
 
@@ -126,15 +126,15 @@ class Cluster:
             if deployment and (stalled := progress_deadline_exceeded(deployment)):
                 raise RolloutFailed(f"Deployment {name}: {stalled}; {self.pod_reason(name)}")
             if time.monotonic() - started > deadline_s:
-                raise RolloutFailed(f"Deployment {name} not ready after {deadline_s:.0f} s: "
-                                    f"{self.pod_reason(name)}")  # fmt: skip
+                raise RolloutFailed(f"Deployment {name} not ready after {deadline_s:.0f} s: {self.pod_reason(name)}")
             time.sleep(poll_s)
 
     def pod_reason(self, name: str) -> str:
         """Why the rollout's pods are not ready, from the newest pod that is not."""
         selector = f"app.kubernetes.io/instance={name}"
         pods = self.api.sanitize_for_serialization(
-            self.core.list_namespaced_pod(self.namespace, label_selector=selector)).get("items", [])
+            self.core.list_namespaced_pod(self.namespace, label_selector=selector)
+        ).get("items", [])
         waiting = [pod for pod in pods if not pod_ready(pod)]
         if not waiting:
             return "no pod was created (quota, admission or scheduling: see the ReplicaSet's events)"
@@ -186,8 +186,7 @@ def reapplicable(previous: dict) -> dict:
     """A Deployment read from the API, reduced to what one applies: no status, no server-set metadata."""
     metadata = previous["metadata"]
     kept = {key: metadata[key] for key in ("name", "namespace", "labels", "annotations") if metadata.get(key)}
-    annotations = {k: v for k, v in kept.get("annotations", {}).items()
-                   if k != "deployment.kubernetes.io/revision"}  # fmt: skip
+    annotations = {k: v for k, v in kept.get("annotations", {}).items() if k != "deployment.kubernetes.io/revision"}
     if annotations:
         kept["annotations"] = annotations
     else:

@@ -81,8 +81,16 @@ CHECKS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
 }
 
 
-def smoke_test(base_url: str, *, model: str = "", api_key: str = "", timeout: float = 60.0,
-               connect_deadline_s: float = 60.0, load_requests: int = 8, load_concurrency: int = 4) -> dict:
+def smoke_test(
+    base_url: str,
+    *,
+    model: str = "",
+    api_key: str = "",
+    timeout: float = 60.0,
+    connect_deadline_s: float = 60.0,
+    load_requests: int = 8,
+    load_concurrency: int = 4,
+) -> dict:
     """Run every check against `base_url` (ending in /v1). Returns {"passed", "model", "checks", "load",
     "failures"}; raises nothing for a failing server: a failure is a result."""
     from openai import OpenAI
@@ -105,11 +113,21 @@ def smoke_test(base_url: str, *, model: str = "", api_key: str = "", timeout: fl
         except Exception as error:  # a failing check is recorded, the others still run
             result["failures"].append(f"{name}: {loadtest.error_kind(error)}: {error}")
     if not result["failures"]:
-        result["load"] = asyncio.run(loadtest.run(
-            base_url, model, concurrency=load_concurrency, requests=load_requests, input_len=8,
-            output_len=MAX_TOKENS, timeout=timeout, api_key=api_key))  # fmt: skip
+        result["load"] = asyncio.run(
+            loadtest.run(
+                base_url,
+                model,
+                concurrency=load_concurrency,
+                requests=load_requests,
+                input_len=8,
+                output_len=MAX_TOKENS,
+                timeout=timeout,
+                api_key=api_key,
+            )
+        )
         if result["load"]["errors"]:
-            result["failures"].append(f"load: {result['load']['errors']} of {load_requests} requests failed: "
-                                      f"{result['load']['error_kinds']}")
+            result["failures"].append(
+                f"load: {result['load']['errors']} of {load_requests} requests failed: {result['load']['error_kinds']}"
+            )
     result["passed"] = not result["failures"]
     return result

@@ -55,8 +55,14 @@ def allreduce(
     synchronize()
     seconds = (time.perf_counter() - start) / iters
     algbw = tensor.numel() * 4 / seconds / 1e9
-    result = {"backend": backend, "world_size": world, "size_mb": size_mb, "seconds": seconds,
-              "algbw_gbps": algbw, "busbw_gbps": algbw * 2 * (world - 1) / world}  # fmt: skip
+    result = {
+        "backend": backend,
+        "world_size": world,
+        "size_mb": size_mb,
+        "seconds": seconds,
+        "algbw_gbps": algbw,
+        "busbw_gbps": algbw * 2 * (world - 1) / world,
+    }
     if rank == 0:
         print(json.dumps(result), flush=True)
         if output:

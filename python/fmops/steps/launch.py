@@ -19,27 +19,42 @@ def accelerate_config(strategy: str) -> str:
     return str(resources.files("fmops") / "accelerate" / f"{strategy}.yaml")
 
 
-def accelerate_command(*, stage: list[str], nodes: int, gpus_per_node: int, strategy: str,
-                       env: Mapping[str, str] = os.environ) -> list[str]:  # fmt: skip
+def accelerate_command(
+    *, stage: list[str], nodes: int, gpus_per_node: int, strategy: str, env: Mapping[str, str] = os.environ
+) -> list[str]:
     """The `accelerate launch` command line that runs `fmops STAGE...` on every process of this node."""
     command = [
-        "accelerate", "launch",
-        "--config_file", accelerate_config(strategy),
-        "--num_processes", str(nodes * gpus_per_node),
-        "--num_machines", str(nodes),
-    ]  # fmt: skip
+        "accelerate",
+        "launch",
+        "--config_file",
+        accelerate_config(strategy),
+        "--num_processes",
+        str(nodes * gpus_per_node),
+        "--num_machines",
+        str(nodes),
+    ]
     if nodes > 1:
         command += [
-            "--machine_rank", env.get("RANK", "0"),
-            "--main_process_ip", env.get("MASTER_ADDR", "localhost"),
-            "--main_process_port", env.get("MASTER_PORT", "29500"),
-        ]  # fmt: skip
+            "--machine_rank",
+            env.get("RANK", "0"),
+            "--main_process_ip",
+            env.get("MASTER_ADDR", "localhost"),
+            "--main_process_port",
+            env.get("MASTER_PORT", "29500"),
+        ]
     # the package's own entry point, so each process parses the stage's flags exactly as `fmops` does
     return [*command, "-m", "fmops", *stage]
 
 
-def launch(*, stage: list[str], nodes: int = 1, gpus_per_node: int = 1, strategy: str = "ddp",
-           run_in_place: Callable[[list[str]], int], env: Mapping[str, str] = os.environ) -> int:  # fmt: skip
+def launch(
+    *,
+    stage: list[str],
+    nodes: int = 1,
+    gpus_per_node: int = 1,
+    strategy: str = "ddp",
+    run_in_place: Callable[[list[str]], int],
+    env: Mapping[str, str] = os.environ,
+) -> int:
     """Run `stage` (a command line such as ["pretrain", "--model", ...]) and return its exit status.
 
     One process, or already one of torchrun's processes (LOCAL_RANK set: `fmops run` maps a PyTorchJob to

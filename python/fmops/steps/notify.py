@@ -27,8 +27,9 @@ def post(url: str, record: dict[str, str]) -> None:
         response.read()
 
 
-def notify(*, workflow: str, status: str, failures: str = "", record: str = "", webhook_url: str = "",
-           summary: str = "") -> Notified:  # fmt: skip
+def notify(
+    *, workflow: str, status: str, failures: str = "", record: str = "", webhook_url: str = "", summary: str = ""
+) -> Notified:
     """Write the status record to `record` (a URI, if given) and post it to `webhook_url` (if given).
 
     `summary` is the URI of a one-line text a step left to explain the outcome (the gate's decision); its

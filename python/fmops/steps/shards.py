@@ -78,8 +78,16 @@ def replay_pool(done: list[dict[str, Any]], new: list[Shard]) -> list[str]:
     return sorted(pool - rewritten)
 
 
-def plan_cycle(*, incoming: str, watermark: str, cycle: str, fixed_replay: str = "", replay_shards: int = 8,
-               replay_ratio: str = "", results_dir: str | Path = "") -> Cycle:  # fmt: skip
+def plan_cycle(
+    *,
+    incoming: str,
+    watermark: str,
+    cycle: str,
+    fixed_replay: str = "",
+    replay_shards: int = 8,
+    replay_ratio: str = "",
+    results_dir: str | Path = "",
+) -> Cycle:
     """The cycle's new shards and replay; recorded as pending under the watermark when there are new shards.
 
     With `results_dir`, also written there as step outputs: `new-shards` and `replay` (comma-separated, the form
@@ -101,11 +109,16 @@ def plan_cycle(*, incoming: str, watermark: str, cycle: str, fixed_replay: str =
     if new:
         storage.write_json(storage.join(watermark, PENDING, f"{cycle}.json"), {"cycle": cycle, "shards": new})
     if results_dir:
-        storage.write_parameters(results_dir, {
-            "new-shards": ",".join(shard["uri"] for shard in new), "count": str(len(new)),
-            "replay": ",".join(plan.replay), "replay-count": str(len(plan.replay)),
-            "replay-ratio": replay_ratio if plan.replay else "0",
-        })  # fmt: skip
+        storage.write_parameters(
+            results_dir,
+            {
+                "new-shards": ",".join(shard["uri"] for shard in new),
+                "count": str(len(new)),
+                "replay": ",".join(plan.replay),
+                "replay-count": str(len(plan.replay)),
+                "replay-ratio": replay_ratio if plan.replay else "0",
+            },
+        )
     return plan
 
 

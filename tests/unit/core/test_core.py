@@ -49,18 +49,21 @@ def test_packaged_recipes_resolve_by_stage_and_name():
     assert config.recipe_uri("no-such-stage", "demo") is None
 
 
-@pytest.mark.parametrize(("text", "overrides", "flags", "message"), [
-    ("stepz: 1\n", [], {}, "c.yaml: field 'stepz': unknown field"),
-    ("steps: many\n", [], {}, "c.yaml: field 'steps': Input should be a valid integer"),
-    ("steps: [1\n", [], {}, "c.yaml:2: not valid YAML"),
-    ("- 1\n", [], {}, "c.yaml: expected a mapping of config fields"),
-    ("{}\n", ["nme=y"], {}, "--set nme=y: field 'nme': unknown field"),
-    ("{}\n", ["lr"], {}, "--set lr: expected KEY=VALUE"),
-    ("{}\n", ["=1"], {}, "--set =1: expected KEY=VALUE"),
-    ("{}\n", ["lr=fast"], {}, "--set lr=fast: field 'lr': Input should be a valid number"),
-    ("{}\n", [], {"steps": "x"}, "command line: field 'steps': Input should be a valid integer"),
-    ("include: missing.yaml\n", [], {}, "missing.yaml: config file does not exist"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "overrides", "flags", "message"),
+    [
+        ("stepz: 1\n", [], {}, "c.yaml: field 'stepz': unknown field"),
+        ("steps: many\n", [], {}, "c.yaml: field 'steps': Input should be a valid integer"),
+        ("steps: [1\n", [], {}, "c.yaml:2: not valid YAML"),
+        ("- 1\n", [], {}, "c.yaml: expected a mapping of config fields"),
+        ("{}\n", ["nme=y"], {}, "--set nme=y: field 'nme': unknown field"),
+        ("{}\n", ["lr"], {}, "--set lr: expected KEY=VALUE"),
+        ("{}\n", ["=1"], {}, "--set =1: expected KEY=VALUE"),
+        ("{}\n", ["lr=fast"], {}, "--set lr=fast: field 'lr': Input should be a valid number"),
+        ("{}\n", [], {"steps": "x"}, "command line: field 'steps': Input should be a valid integer"),
+        ("include: missing.yaml\n", [], {}, "missing.yaml: config file does not exist"),
+    ],
+)
 def test_config_errors_name_file_and_field(tmp_path, text, overrides, flags, message):
     (tmp_path / "c.yaml").write_text(text)
     with pytest.raises(InputError) as error:
@@ -93,7 +96,11 @@ def test_join_listdir_and_upload_writes_the_manifest_last(tmp_path, copied):
         (source / name).write_text(name)
     storage.upload_dir(source, str(tmp_path / "dst"))
     assert [p.relative_to(tmp_path / "dst").as_posix() for p in copied] == [
-        "a.txt", "sub/b.txt", "sub/manifest.json", "manifest.json"]  # fmt: skip
+        "a.txt",
+        "sub/b.txt",
+        "sub/manifest.json",
+        "manifest.json",
+    ]
     assert (tmp_path / "dst" / "manifest.json").read_text() == "manifest.json"
     assert storage.listdir(str(tmp_path / "dst")) == ["a.txt", "manifest.json", "sub"]
     assert storage.listdir(str(tmp_path / "missing")) == []

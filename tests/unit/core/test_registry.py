@@ -41,8 +41,9 @@ def test_a_new_version_is_named_by_time_and_never_overwritten(tmp_path):
 def test_publish_copies_the_evaluation_and_writes_the_manifest_last(tmp_path, copied):
     root = str(tmp_path / "registry")
     evaluation = stage_output(tmp_path / "eval", "e")
-    target = Path(registry.publish(root, "demo", str(stage_output(tmp_path / "m", "m")), version="v1",
-                                   evaluation=str(evaluation)))  # fmt: skip
+    target = Path(
+        registry.publish(root, "demo", str(stage_output(tmp_path / "m", "m")), version="v1", evaluation=str(evaluation))
+    )
     assert (target / "evaluation" / "manifest.json").is_file()
     model_files = [p.relative_to(target).as_posix() for p in copied if "evaluation" not in p.parts]
     assert model_files == ["config.json", "manifest.json"]
@@ -54,8 +55,9 @@ def test_incomplete_outputs_are_refused(tmp_path):
     with pytest.raises(InputError, match="incomplete fmops output"):
         registry.publish(str(tmp_path / "r"), "demo", str(tmp_path / "half"))
     with pytest.raises(InputError, match="incomplete evaluation output"):
-        registry.publish(str(tmp_path / "r"), "demo", str(stage_output(tmp_path / "m", "m")),
-                         evaluation=str(tmp_path / "half"))  # fmt: skip
+        registry.publish(
+            str(tmp_path / "r"), "demo", str(stage_output(tmp_path / "m", "m")), evaluation=str(tmp_path / "half")
+        )
     with pytest.raises(InputError, match="no complete model version there"):
         registry.set_pointer(str(tmp_path / "r"), "demo", "production", "v9")
     with pytest.raises(InputError, match="must be one of latest, production"):
@@ -64,10 +66,13 @@ def test_incomplete_outputs_are_refused(tmp_path):
         registry.rollback(str(tmp_path / "r"), "demo")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("{oops", "pointer file is not JSON"),
-    ('{"previous": "v1"}', "field 'version': missing or not a string"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{oops", "pointer file is not JSON"),
+        ('{"previous": "v1"}', "field 'version': missing or not a string"),
+    ],
+)
 def test_a_corrupt_pointer_is_bad_input(tmp_path, text, message):
     pointer = tmp_path / "r" / "models" / "demo" / "latest"
     pointer.parent.mkdir(parents=True)

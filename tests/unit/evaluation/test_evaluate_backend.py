@@ -68,8 +68,19 @@ def test_vllm_model_args_use_every_visible_gpu(machine):
     machine(True, 4)
     settings = harness.Settings(backend="vllm", gpu_memory_utilization=0.8, batch_size=64)
     runs = harness.model_runs({"t": "task"}, "/models/m", None, settings)
-    assert runs == [("vllm", {"pretrained": "/models/m", "tensor_parallel_size": 4, "dtype": "auto",
-                              "gpu_memory_utilization": 0.8, "batch_size": "auto"}, ["task"])]  # fmt: skip
+    assert runs == [
+        (
+            "vllm",
+            {
+                "pretrained": "/models/m",
+                "tensor_parallel_size": 4,
+                "dtype": "auto",
+                "gpu_memory_utilization": 0.8,
+                "batch_size": "auto",
+            },
+            ["task"],
+        )
+    ]
 
 
 def test_hf_model_args_are_unchanged(machine):

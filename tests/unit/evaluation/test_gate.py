@@ -57,29 +57,35 @@ def scores_with(**changes: float) -> dict[str, dict[str, float]]:
 def test_promotes_when_every_rule_holds(tmp_path):
     base = evaluation(tmp_path / "base", FLOORS_MET)
     candidate = evaluation(tmp_path / "cand", scores_with(demo_choice__acc=0.78))  # a drop within 0.05
-    status, decision, promote, reasons = gate(tmp_path, "--candidate", str(candidate), "--baseline", str(base),
-                                              "--rules", "demo")  # fmt: skip
+    status, decision, promote, reasons = gate(
+        tmp_path, "--candidate", str(candidate), "--baseline", str(base), "--rules", "demo"
+    )
     assert (status, promote, decision["promote"]) == (0, "true", True)
     assert len(decision["checks"]) == 5 and all(check["passed"] for check in decision["checks"])
     assert reasons.startswith(f"# Gate: promote\n\n- candidate: `{candidate}`\n- baseline: `{base}`\n")
-    assert ("PASS max_regression: demo_choice/acc 0.7800 vs baseline 0.8000: drop 0.0200 within tolerance 0.06 "
-            "(2 x se 0.0283 = 0.0566)\n") in reasons  # fmt: skip
+    assert (
+        "PASS max_regression: demo_choice/acc 0.7800 vs baseline 0.8000: drop 0.0200 within tolerance 0.06 "
+        "(2 x se 0.0283 = 0.0566)\n"
+    ) in reasons
     assert (tmp_path / "results" / "summary").read_text() == "promote: 5 rules hold"
 
 
 def test_blocks_a_regressed_model(tmp_path):
     base = evaluation(tmp_path / "base", FLOORS_MET)
     candidate = evaluation(tmp_path / "cand", scores_with(demo_addition__exact_match=0.50))  # above floor, -0.10
-    status, decision, promote, reasons = gate(tmp_path, "--candidate", str(candidate), "--baseline", str(base),
-                                              "--rules", "demo")  # fmt: skip
+    status, decision, promote, reasons = gate(
+        tmp_path, "--candidate", str(candidate), "--baseline", str(base), "--rules", "demo"
+    )
     assert (status, promote, decision["promote"]) == (0, "false", False)
     failed = [check for check in decision["checks"] if not check["passed"]]
     assert [(c["rule"], c["metric"], c["candidate"], c["baseline"]) for c in failed] == [
         ("max_regression", "demo_addition/exact_match", 0.50, 0.60)
     ]
     assert reasons.startswith("# Gate: blocked\n")
-    assert ("FAIL max_regression: demo_addition/exact_match 0.5000 vs baseline 0.6000: drop 0.1000 beyond tolerance "
-            "0.05 and beyond 2 x se 0.0283 = 0.0566\n") in reasons  # fmt: skip
+    assert (
+        "FAIL max_regression: demo_addition/exact_match 0.5000 vs baseline 0.6000: drop 0.1000 beyond tolerance "
+        "0.05 and beyond 2 x se 0.0283 = 0.0566\n"
+    ) in reasons
     summary = "blocked: demo_addition/exact_match drop 0.1000 > 0.05 and > 2 se 0.0566"
     assert (tmp_path / "results" / "summary").read_text() == decision["summary"] == summary
 
@@ -98,16 +104,18 @@ def test_baseline_pointer_not_there_yet_and_registry_version(tmp_path):
     root = tmp_path / "registry"
     candidate = evaluation(tmp_path / "cand", scores_with(demo_preference__acc=0.70))
     pointer = registry.model_root(str(root), "tiny") + "/production"
-    status, decision, promote, reasons = gate(tmp_path, "--candidate", str(candidate), "--baseline", pointer,
-                                              "--rules", "demo")  # fmt: skip
+    status, decision, promote, reasons = gate(
+        tmp_path, "--candidate", str(candidate), "--baseline", pointer, "--rules", "demo"
+    )
     assert (promote, decision["baseline"]) == ("true", None)
     assert f"- baseline pointer {pointer} does not exist yet; regression rules do not apply" in reasons
     version = tmp_path / "version"
     evaluation(version / "evaluation", FLOORS_MET)
     manifest.write(str(version), stage="dpo", inputs={}, config={}, metrics={}, started_at=manifest.now())
     published = registry.publish(str(root), "tiny", str(version), version="v1", pointer="production")
-    status, decision, promote, _ = gate(tmp_path, "--candidate", str(candidate), "--baseline", pointer,
-                                        "--rules", "demo")  # fmt: skip
+    status, decision, promote, _ = gate(
+        tmp_path, "--candidate", str(candidate), "--baseline", pointer, "--rules", "demo"
+    )
     assert (promote, decision["baseline"]) == ("false", f"{published}/evaluation")
 
 
@@ -118,7 +126,7 @@ def test_baseline_pointer_not_there_yet_and_registry_version(tmp_path):
         (
             "min:\n  demo_choice: 0.5\n",
             "{rules}: field 'min': Value error, 'demo_choice' is not a metric name of the form task/metric",
-        ),  # fmt: skip
+        ),
         ("min: [unclosed\n", "{rules}:2: not valid YAML (expected ',' or ']', but got '<stream end>')"),
         (None, "{rules}: config file does not exist"),
     ],

@@ -58,8 +58,10 @@ def test_a_baseline_from_an_older_fmops_is_refused(tmp_path):
     base = evaluation(tmp_path / "base", FLOORS_MET)
     (base / "settings.json").unlink()
     candidate = evaluation(tmp_path / "cand", FLOORS_MET)
-    assert refusal(candidate, base) == (f"{base}: the baseline evaluation has no settings.json (made by an older "
-                                        "fmops); re-evaluate it with this fmops to compare with it")  # fmt: skip
+    assert refusal(candidate, base) == (
+        f"{base}: the baseline evaluation has no settings.json (made by an older "
+        "fmops); re-evaluate it with this fmops to compare with it"
+    )
 
 
 def test_tasks_no_regression_rule_names_may_differ(tmp_path):
@@ -67,8 +69,9 @@ def test_tasks_no_regression_rule_names_may_differ(tmp_path):
     candidate = evaluation(tmp_path / "cand", FLOORS_MET, settings=tasks_with("demo_choice", version=3.0))
     rules = tmp_path / "rules.yaml"
     rules.write_text("min:\n  demo_choice/acc: 0.5\nmax_regression:\n  demo_addition/exact_match: 0.05\n")
-    status, decision, promote, _ = gate(tmp_path, "--candidate", str(candidate), "--baseline", str(base),
-                                        "--rules", str(rules))  # fmt: skip
+    status, decision, promote, _ = gate(
+        tmp_path, "--candidate", str(candidate), "--baseline", str(base), "--rules", str(rules)
+    )
     assert (status, promote, len(decision["checks"])) == (0, "true", 2)
     assert refusal(base, candidate).startswith("demo_choice: version differs")  # the demo rules name it
 

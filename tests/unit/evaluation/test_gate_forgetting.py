@@ -24,8 +24,9 @@ def training(folder: Path, forgetting: float | None, stage: str = "pretrain") ->
 
 def rules_file(tmp_path: Path, limit: float = 0.3) -> Path:
     rules = tmp_path / "rules.yaml"
-    rules.write_text(f"min:\n  demo_choice/acc: 0.5\nmax_regression:\n  demo_addition/exact_match: 0.05\n"
-                     f"max_forgetting: {limit}\n")  # fmt: skip
+    rules.write_text(
+        f"min:\n  demo_choice/acc: 0.5\nmax_regression:\n  demo_addition/exact_match: 0.05\nmax_forgetting: {limit}\n"
+    )
     return rules
 
 
@@ -58,8 +59,10 @@ def test_forgetting_above_the_limit_blocks_and_the_summary_lists_every_failure(t
 def test_unmeasured_forgetting_fails_closed(tmp_path):
     decision, promote, reasons, summary, run = run_gate(tmp_path, None)
     assert (promote, summary) == ("false", "blocked: forgetting unmeasured")
-    assert (f"- FAIL max_forgetting: {run} has no forgetting (trained without --replay); max_forgetting 0.3 needs "
-            "replay data to measure it\n") in reasons  # fmt: skip
+    assert (
+        f"- FAIL max_forgetting: {run} has no forgetting (trained without --replay); max_forgetting 0.3 needs "
+        "replay data to measure it\n"
+    ) in reasons
 
 
 def test_without_max_forgetting_a_run_without_replay_is_only_recorded(tmp_path):
@@ -120,7 +123,16 @@ def test_the_continuous_rules_gate_the_demo_tasks_and_forgetting(tmp_path):
     assert {key.partition("/")[0] for key in continuous.max_regression} == set(FLOORS_MET)
     candidate = evaluation(tmp_path / "cand", FLOORS_MET)
     over = training(tmp_path / "over", continuous.max_forgetting + 0.01)
-    _, decision, promote, _ = gate(tmp_path, "--candidate", str(candidate), "--baseline", str(candidate),
-                                   "--training", str(over), "--rules", "continuous")  # fmt: skip
+    _, decision, promote, _ = gate(
+        tmp_path,
+        "--candidate",
+        str(candidate),
+        "--baseline",
+        str(candidate),
+        "--training",
+        str(over),
+        "--rules",
+        "continuous",
+    )
     assert promote == "false"
     assert [c["rule"] for c in decision["checks"] if not c["passed"]] == ["max_forgetting"]

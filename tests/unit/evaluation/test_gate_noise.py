@@ -25,8 +25,9 @@ def regression(tmp_path: Path, drop: float, stderrs: tuple[float | None, float |
     base = evaluation(tmp_path / "base", {"demo_addition": {"exact_match": 0.60}}, stderr=baseline_se)
     candidate = evaluation(tmp_path / "cand", {"demo_addition": {"exact_match": 0.60 - drop}}, stderr=candidate_se)
     rules = rules_file(tmp_path, factor)
-    _, decision, promote, reasons = gate(tmp_path, "--candidate", str(candidate), "--baseline", str(base),
-                                         "--rules", str(rules))  # fmt: skip
+    _, decision, promote, reasons = gate(
+        tmp_path, "--candidate", str(candidate), "--baseline", str(base), "--rules", str(rules)
+    )
     line = next(line for line in reasons.splitlines() if "max_regression" in line)
     assert promote == ("true" if decision["promote"] else "false")
     return decision["promote"], line
@@ -36,8 +37,10 @@ def test_a_drop_inside_the_stderr_band_promotes(tmp_path):
     # se of the difference: hypot(0.05, 0.05) = 0.0707; 2 x se = 0.1414 > drop 0.10 > tolerance 0.05
     promote, line = regression(tmp_path, 0.10, (0.05, 0.05))
     assert promote is True
-    assert line == (f"- PASS max_regression: {METRIC} 0.5000 vs baseline 0.6000: drop 0.1000 beyond tolerance 0.05 "
-                    "and within 2 x se 0.0707 = 0.1414")  # fmt: skip
+    assert line == (
+        f"- PASS max_regression: {METRIC} 0.5000 vs baseline 0.6000: drop 0.1000 beyond tolerance 0.05 "
+        "and within 2 x se 0.0707 = 0.1414"
+    )
 
 
 def test_a_drop_beyond_the_stderr_band_and_the_tolerance_blocks(tmp_path):
@@ -80,5 +83,6 @@ def test_a_negative_factor_is_refused(tmp_path):
     rules = rules_file(tmp_path, -1)
     result = cli("gate", "--candidate", str(candidate), "--rules", str(rules))
     assert result.returncode == 2
-    assert result.stderr == (f"fmops gate: error: {rules}: field 'stderr_factor': Input should be greater than or "
-                             "equal to 0\n")  # fmt: skip
+    assert result.stderr == (
+        f"fmops gate: error: {rules}: field 'stderr_factor': Input should be greater than or equal to 0\n"
+    )

@@ -16,8 +16,12 @@ def test_includes_merge_with_local_keys_winning_and_functions_stay_text(tmp_path
         "dataset_kwargs: {data_files: {held_out: mine.jsonl}}\nmetadata: {fields: {question: str}}\n"
     )
     (tasks,) = catalog.project_tasks(tmp_path).values()
-    assert (tasks.name, tasks.output_type, tasks.split, tasks.data_file) == ("mine", "generate_until", "held_out",
-                                                                             "mine.jsonl")  # fmt: skip
+    assert (tasks.name, tasks.output_type, tasks.split, tasks.data_file) == (
+        "mine",
+        "generate_until",
+        "held_out",
+        "mine.jsonl",
+    )
     assert (tasks.tags, tasks.fields) == (("shared",), {"question": "str"})
     assert catalog.split_names("shared,hellaswag", {"mine": tasks}) == (["mine"], ["hellaswag"])
 
@@ -54,5 +58,3 @@ def test_task_yamls_validate_against_shipped_data(demo_dir):
     readme = (catalog.tasks_dir() / "README.md").read_text()
     for name, task in tasks.items():
         assert f"| `{name}` | {task.config.metadata['version']} |" in readme
-
-

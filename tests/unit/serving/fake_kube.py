@@ -22,8 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-OBJECT = re.compile(r"^/(?:api/v1|apis/(?P<group>[^/]+/[^/]+))"
-                    r"/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)/(?P<name>[^/]+)$")
+OBJECT = re.compile(
+    r"^/(?:api/v1|apis/(?P<group>[^/]+/[^/]+))"
+    r"/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)/(?P<name>[^/]+)$"
+)
 LIST = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>pods)$")
 APPLY = "application/apply-patch+yaml"
 CRASH = "back-off 5m0s restarting failed container=vllm pod=demo (exit code 1: model weights not found)"
@@ -77,12 +79,20 @@ class FakeKube:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(json.dumps({  # JSON is YAML: the client reads it as a kubeconfig
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "fmops"}}],
-        }))  # fmt: skip
+        path.write_text(
+            json.dumps(
+                {  # JSON is YAML: the client reads it as a kubeconfig
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "fake",
+                    "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+                    "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+                    "contexts": [
+                        {"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "fmops"}}
+                    ],
+                }
+            )
+        )
         return path
 
     # --- the API ---
@@ -91,8 +101,9 @@ class FakeKube:
         url = urlparse(raw_path)
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         with self.lock:
-            self.requests.append({"method": method, "path": url.path, "query": query,
-                                  "content_type": headers.get("Content-Type")})  # fmt: skip
+            self.requests.append(
+                {"method": method, "path": url.path, "query": query, "content_type": headers.get("Content-Type")}
+            )
             if method == "GET" and (match := LIST.match(url.path)):
                 return 200, self.list_pods(match["ns"], query.get("labelSelector", ""))
             match = OBJECT.match(url.path)
@@ -123,8 +134,9 @@ class FakeKube:
         generation = old["metadata"]["generation"] if old else 0
         if not old or old.get("spec") != new.get("spec"):
             generation += 1
-        new["metadata"].update(namespace=key[1], generation=generation, uid=f"uid-{key[2]}",
-                               creationTimestamp="2026-01-01T00:00:00Z")  # fmt: skip
+        new["metadata"].update(
+            namespace=key[1], generation=generation, uid=f"uid-{key[2]}", creationTimestamp="2026-01-01T00:00:00Z"
+        )
         self.objects[key] = new
         return 200, self.with_status(new)
 
@@ -135,11 +147,20 @@ class FakeKube:
         wanted = obj["spec"].get("replicas", 1)
         generation = obj["metadata"]["generation"]
         if self.ready(obj):
-            state = {"replicas": wanted, "updatedReplicas": wanted, "readyReplicas": wanted,
-                     "availableReplicas": wanted}  # fmt: skip
+            state = {
+                "replicas": wanted,
+                "updatedReplicas": wanted,
+                "readyReplicas": wanted,
+                "availableReplicas": wanted,
+            }
         else:
-            state = {"replicas": wanted + 1, "updatedReplicas": 1, "readyReplicas": wanted - 1 or None,
-                     "availableReplicas": 0, "unavailableReplicas": 1}  # fmt: skip
+            state = {
+                "replicas": wanted + 1,
+                "updatedReplicas": 1,
+                "readyReplicas": wanted - 1 or None,
+                "availableReplicas": 0,
+                "unavailableReplicas": 1,
+            }
         state = {key: value for key, value in state.items() if value is not None}
         return {**obj, "status": {"observedGeneration": generation, **state}}
 
@@ -158,20 +179,39 @@ class FakeKube:
 
 
 def status(code: int, reason: str, message: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure" if code >= 400 else
-            "Success", "reason": reason, "message": message, "code": code}  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Status",
+        "metadata": {},
+        "status": "Failure" if code >= 400 else "Success",
+        "reason": reason,
+        "message": message,
+        "code": code,
+    }
 
 
 def pod(deployment: str, namespace: str, labels: dict, ready: bool) -> dict:
-    container = {"name": "vllm", "image": "vllm", "imageID": "", "ready": ready, "restartCount": 0 if ready else 5,
-                 "state": {"running": {}} if ready else {"waiting": {"reason": "CrashLoopBackOff",
-                                                                     "message": CRASH}}}  # fmt: skip
+    container = {
+        "name": "vllm",
+        "image": "vllm",
+        "imageID": "",
+        "ready": ready,
+        "restartCount": 0 if ready else 5,
+        "state": {"running": {}} if ready else {"waiting": {"reason": "CrashLoopBackOff", "message": CRASH}},
+    }
     return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": f"{deployment}-7d9f-x2x4q", "namespace": namespace, "labels": labels,
-                     "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{deployment}-7d9f-x2x4q",
+            "namespace": namespace,
+            "labels": labels,
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
         "spec": {"containers": [{"name": "vllm", "image": "vllm"}]},
-        "status": {"phase": "Running",
-                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                   "containerStatuses": [container]},
-    }  # fmt: skip
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [container],
+        },
+    }

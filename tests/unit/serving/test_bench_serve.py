@@ -17,8 +17,20 @@ def test_refused_connections_are_counted_and_exit_1(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     output = tmp_path / "bench.json"
-    result = cli("bench", "serve", "--url", f"http://127.0.0.1:{port}/v1", "--model", "m", "--requests", "5",
-                 "--concurrency", "2", "--output", str(output))  # fmt: skip
+    result = cli(
+        "bench",
+        "serve",
+        "--url",
+        f"http://127.0.0.1:{port}/v1",
+        "--model",
+        "m",
+        "--requests",
+        "5",
+        "--concurrency",
+        "2",
+        "--output",
+        str(output),
+    )
     assert result.returncode == 1
     summary = json.loads(output.read_text())
     assert (summary["errors"], summary["completed"]) == (5, 0)
@@ -31,19 +43,36 @@ def test_a_server_that_never_answers_times_out_and_is_counted(tmp_path):
         sock.listen(16)
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
         output = tmp_path / "bench.json"
-        result = cli("bench", "serve", "--url", url, "--model", "m", "--requests", "3", "--concurrency", "3",
-                     "--timeout", "1", "--output", str(output))  # fmt: skip
+        result = cli(
+            "bench",
+            "serve",
+            "--url",
+            url,
+            "--model",
+            "m",
+            "--requests",
+            "3",
+            "--concurrency",
+            "3",
+            "--timeout",
+            "1",
+            "--output",
+            str(output),
+        )
     assert result.returncode == 1
     summary = json.loads(output.read_text())
     assert summary["error_kinds"] == {"timeout": 3}
     assert summary["ttft_ms"]["p95"] is None
 
 
-@pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--concurrency", "0", "--concurrency 0: must be at least 1"),
-    ("--timeout", "-1", "--timeout -1.0: must be positive"),
-    ("--url", "localhost:8000", "--url localhost:8000: expected an http(s):// base URL ending in /v1"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--concurrency", "0", "--concurrency 0: must be at least 1"),
+        ("--timeout", "-1", "--timeout -1.0: must be positive"),
+        ("--url", "localhost:8000", "--url localhost:8000: expected an http(s):// base URL ending in /v1"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(flag, value, message):
     args = {"--url": "http://127.0.0.1:9/v1", "--concurrency": "1", "--timeout": "5"}
     args[flag] = value

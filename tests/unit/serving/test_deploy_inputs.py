@@ -29,11 +29,14 @@ def refused(*args: str) -> str:
 
 def test_bad_name_and_missing_evaluation_are_refused_first(model, tmp_path):
     common = ["--model", str(model), "--target", "local", "--registry", str(tmp_path / "reg")]
-    assert refused("--name", "Demo_Model", *common) == ("fmops deploy: error: --name Demo_Model: must be a DNS label "
-                                                        "(lowercase letters, digits, '-'; at most 42 characters, "
-                                                        "starting with a letter)")  # fmt: skip
+    assert refused("--name", "Demo_Model", *common) == (
+        "fmops deploy: error: --name Demo_Model: must be a DNS label "
+        "(lowercase letters, digits, '-'; at most 42 characters, "
+        "starting with a letter)"
+    )
     assert refused("--name", "demo", "--evaluation", str(tmp_path / "nope"), *common) == (
-        f"fmops deploy: error: {tmp_path / 'nope'}: not an evaluation output (no metrics.json)")
+        f"fmops deploy: error: {tmp_path / 'nope'}: not an evaluation output (no metrics.json)"
+    )
     negative = "fmops deploy: error: --timeout -1.0: must not be negative"
     assert refused("--name", "demo", "--timeout", "-1", *common) == negative
     usage = cli("deploy", "--name", "demo", "--timeout", "soon", *common)
@@ -44,7 +47,8 @@ def test_bad_name_and_missing_evaluation_are_refused_first(model, tmp_path):
 def test_the_cluster_target_needs_an_s3_registry(model, tmp_path):
     assert refused("--model", str(model), "--name", "demo", "--registry", str(tmp_path / "reg")) == (
         f"fmops deploy: error: --registry {tmp_path / 'reg'}: the cluster target needs an s3:// registry "
-        "(the serving pods read the model from S3)")
+        "(the serving pods read the model from S3)"
+    )
 
 
 def test_an_incomplete_output_is_refused_before_anything_is_applied(s3_server, fake, tmp_path):
@@ -60,8 +64,10 @@ def test_an_incomplete_output_is_refused_before_anything_is_applied(s3_server, f
     kube = fake()
     registry_root = "s3://fmops-test/registry"
     line = refused("--model", str(incomplete), "--name", "demo", "--target", "cluster", "--registry", registry_root)
-    assert line == (f"fmops deploy: error: {incomplete}: incomplete fmops output (no manifest.json); "
-                    "the stage that writes it did not finish")
+    assert line == (
+        f"fmops deploy: error: {incomplete}: incomplete fmops output (no manifest.json); "
+        "the stage that writes it did not finish"
+    )
     assert kube.requests == []
     assert not storage.exists(f"{registry_root}/models/demo")
 
@@ -71,8 +77,9 @@ def test_the_stage_function_checks_before_it_publishes(model, tmp_path):
     from fmops.serving.config import DeployConfig
     from fmops.serving.deploy import Inputs, deploy
 
-    inputs = Inputs(model=str(model), name="demo", registry=str(tmp_path / "reg"), target="local",
-                    evaluation=str(tmp_path / "nope"))  # fmt: skip
+    inputs = Inputs(
+        model=str(model), name="demo", registry=str(tmp_path / "reg"), target="local", evaluation=str(tmp_path / "nope")
+    )
     with pytest.raises(InputError, match="not an evaluation output"):
         deploy(DeployConfig(), inputs)
     assert not (tmp_path / "reg").exists()

@@ -14,10 +14,19 @@ def test_the_kubernetes_client_applies_reads_and_deletes_through_the_fake(fake):
     kube = fake()
     cluster = rollout.Cluster(rollout.connect(), "fmops")
     assert cluster.read_deployment("demo") is None
-    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "demo", "namespace": "fmops"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}},
-                     "template": {"metadata": {"labels": {"app": "x"}},
-                                  "spec": {"containers": [{"name": "vllm", "image": "vllm"}]}}}}  # fmt: skip
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "demo", "namespace": "fmops"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "x"}},
+            "template": {
+                "metadata": {"labels": {"app": "x"}},
+                "spec": {"containers": [{"name": "vllm", "image": "vllm"}]},
+            },
+        },
+    }
     cluster.apply(body)
     cluster.apply(body)  # same spec: same generation
     read = cluster.read_deployment("demo")
@@ -39,5 +48,6 @@ def test_a_deployment_that_is_not_ready_reports_its_pod_reason(fake):
     cluster.apply(deployment(ServingSpec(name="demo", model_uri="s3://b/m", version="v1")))
     with pytest.raises(rollout.RolloutFailed) as raised:
         cluster.wait_ready("demo", deadline_s=0.5, poll_s=0.1)
-    assert str(raised.value) == (f"Deployment demo not ready after 0 s: pod demo-7d9f-x2x4q: container vllm waiting: "
-                                 f"CrashLoopBackOff: {CRASH}")
+    assert str(raised.value) == (
+        f"Deployment demo not ready after 0 s: pod demo-7d9f-x2x4q: container vllm waiting: CrashLoopBackOff: {CRASH}"
+    )

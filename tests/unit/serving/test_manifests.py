@@ -16,8 +16,12 @@ K8S_VERSION = "1.33.0"
 
 
 def spec(**overrides) -> ServingSpec:
-    values = {"name": "demo", "model_uri": "s3://bucket/registry/models/demo/v20260101-000000",
-              "version": "v20260101-000000", **overrides}  # fmt: skip
+    values = {
+        "name": "demo",
+        "model_uri": "s3://bucket/registry/models/demo/v20260101-000000",
+        "version": "v20260101-000000",
+        **overrides,
+    }
     return ServingSpec(**values)
 
 
@@ -126,7 +130,7 @@ def test_dashboard_configmap_holds_a_grafana_dashboard_with_parsable_queries():
     cm = monitoring.dashboard_configmap(spec())
     assert cm["metadata"]["name"] == "demo-dashboard"
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    (filename, text), = cm["data"].items()
+    ((filename, text),) = cm["data"].items()
     assert filename.endswith(".json")
     board = json.loads(text)
     assert board["uid"] and board["title"] == "fmops serving: demo"

@@ -37,14 +37,16 @@ SUFFIXES = {"gauge": [""], "counter": ["_total"], "histogram": ["_bucket", "_sum
 # --tensor-parallel-size in vllm/engine/arg_utils.py (EngineArgs.add_cli_args); --host, --port and --api-key
 # in vllm/entrypoints/common/cli_args.py (FrontendArgs); the model is the positional model_tag
 # (vllm/entrypoints/cli/serve.py: "vllm serve [model_tag] [options]").
-VLLM_SERVE_FLAGS = {"--served-model-name", "--max-model-len", "--tensor-parallel-size", "--host", "--port",
-                    "--api-key"}  # fmt: skip
+VLLM_SERVE_FLAGS = {"--served-model-name", "--max-model-len", "--tensor-parallel-size", "--host", "--port", "--api-key"}
 
 
 def exposed_series() -> set[str]:
     families = {**VLLM_FAMILIES, **OTHER_FAMILIES}
-    return {name.removesuffix("_total") + suffix if kind == "counter" else name + suffix
-            for name, kind in families.items() for suffix in SUFFIXES[kind]}  # fmt: skip
+    return {
+        name.removesuffix("_total") + suffix if kind == "counter" else name + suffix
+        for name, kind in families.items()
+        for suffix in SUFFIXES[kind]
+    }
 
 
 def selectors(node) -> list[str]:

@@ -33,5 +33,7 @@ def test_collect_returns_each_copy_and_its_source(tmp_path):
     manifest.write(str(out), stage="t", inputs={}, config={}, metrics={}, started_at=manifest.now())
     copied = collect(output=str(out), results_dir=tmp_path / "r")
     assert {path.name: source for path, source in copied.items()} == {
-        "report.md": f"{out}/report.md", "chart.png": f"{out}/chart.png"}  # fmt: skip
+        "report.md": f"{out}/report.md",
+        "chart.png": f"{out}/chart.png",
+    }
     assert (tmp_path / "r" / "chart.png").read_bytes() == b"\x89PNG"

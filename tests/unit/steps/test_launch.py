@@ -15,7 +15,10 @@ def test_builds_an_accelerate_line_for_several_nodes():
     assert line[:2] == ["accelerate", "launch"]
     assert line[line.index("--num_processes") + 1] == "16" and line[line.index("--num_machines") + 1] == "2"
     assert [line[line.index(flag) + 1] for flag in ("--machine_rank", "--main_process_ip", "--main_process_port")] == [
-        "1", "10.0.0.5", "23456"]  # fmt: skip
+        "1",
+        "10.0.0.5",
+        "23456",
+    ]
     assert line[-5:] == ["-m", "fmops", "pretrain", "--model", "m"]
     config = Path(line[line.index("--config_file") + 1])
     assert config.name == "fsdp2.yaml" and config.is_file()
@@ -29,16 +32,23 @@ def test_one_node_needs_no_rendezvous():
 def test_one_process_or_a_torchrun_process_runs_in_place():
     ran = []
     assert launch(stage=["sft", "--x"], run_in_place=lambda stage: ran.append(stage) or 3, env={}) == 3
-    assert launch(stage=["dpo"], gpus_per_node=8, run_in_place=lambda stage: ran.append(stage) or 0,
-                  env={"LOCAL_RANK": "0"}) == 0  # fmt: skip
+    assert (
+        launch(
+            stage=["dpo"], gpus_per_node=8, run_in_place=lambda stage: ran.append(stage) or 0, env={"LOCAL_RANK": "0"}
+        )
+        == 0
+    )
     assert ran == [["sft", "--x"], ["dpo"]]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"stage": []}, "launch: no stage given"),
-    ({"stage": ["sft"], "nodes": 0}, "launch: --nodes and --gpus-per-node must be at least 1"),
-    ({"stage": ["sft"], "strategy": "tp"}, "launch: strategy 'tp': expected one of ddp, fsdp2, zero3"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"stage": []}, "launch: no stage given"),
+        ({"stage": ["sft"], "nodes": 0}, "launch: --nodes and --gpus-per-node must be at least 1"),
+        ({"stage": ["sft"], "strategy": "tp"}, "launch: strategy 'tp': expected one of ddp, fsdp2, zero3"),
+    ],
+)
 def test_bad_launches_are_refused(kwargs, message):
     with pytest.raises(InputError, match=message):
         launch(run_in_place=lambda stage: 0, env={}, **kwargs)
@@ -52,5 +62,7 @@ def test_cli_runs_the_stage_in_place_with_its_own_errors():
 
 def test_cli_without_a_stage_is_bad_input():
     result = cli("launch", "--gpus-per-node", "1")
-    assert (result.returncode, result.stderr) == (2, "fmops launch: error: launch: no stage given "
-                                                     "(usage: fmops launch [options] -- STAGE ...)\n")  # fmt: skip
+    assert (result.returncode, result.stderr) == (
+        2,
+        "fmops launch: error: launch: no stage given (usage: fmops launch [options] -- STAGE ...)\n",
+    )

@@ -31,8 +31,17 @@ def webhook() -> tuple[str, list[dict], http.server.HTTPServer]:
 def test_notify_records_and_posts(tmp_path, monkeypatch):
     url, received, server = webhook()
     monkeypatch.setenv("FMOPS_WEBHOOK_URL", url)
-    result = cli("notify", "--workflow", "wf-1", "--status", "Failed", "--failures", '[{"name": "train"}]',
-                 "--record", str(tmp_path / "status.json"))  # fmt: skip
+    result = cli(
+        "notify",
+        "--workflow",
+        "wf-1",
+        "--status",
+        "Failed",
+        "--failures",
+        '[{"name": "train"}]',
+        "--record",
+        str(tmp_path / "status.json"),
+    )
     server.server_close()
     assert result.returncode == 0
     record = json.loads((tmp_path / "status.json").read_text())

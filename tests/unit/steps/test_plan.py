@@ -39,10 +39,13 @@ def test_one_phase_has_no_baseline_to_compare_with():
     assert (uris["final-model"], uris["final-eval-baseline"]) == ("/runs/r/sft", "")
 
 
-@pytest.mark.parametrize(("base", "runs", "message"), [
-    ("tiny", {"pretrain": False, "sft": False, "dpo": False}, "every training phase is skipped"),
-    ("", {"pretrain": False, "sft": True, "dpo": True}, "--base-model: required when pretraining is skipped"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("base", "runs", "message"),
+    [
+        ("tiny", {"pretrain": False, "sft": False, "dpo": False}, "every training phase is skipped"),
+        ("", {"pretrain": False, "sft": True, "dpo": True}, "--base-model: required when pretraining is skipped"),
+    ],
+)
 def test_impossible_plans_are_refused(base, runs, message):
     with pytest.raises(InputError, match=message):
         plan(run_root="/r", base_model=base, runs=runs)
@@ -56,20 +59,26 @@ def test_results_dir_gets_one_file_per_output_and_plan_json(tmp_path):
 
 
 def test_cli_writes_one_file_per_output(tmp_path):
-    result = cli("plan", "--run-root", "/r", "--base-model", "tiny", "--run-dpo", "false",
-                 "--results-dir", str(tmp_path))  # fmt: skip
+    result = cli(
+        "plan", "--run-root", "/r", "--base-model", "tiny", "--run-dpo", "false", "--results-dir", str(tmp_path)
+    )
     assert result.returncode == 0
     assert (tmp_path / "final-model").read_text() == "/r/sft"
     assert json.loads((tmp_path / "plan.json").read_text())["final-model"] == "/r/sft"
     assert json.loads(result.stdout)["final-model"] == "/r/sft"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--run-sft", "yes"], "fmops plan: error: --run-sft 'yes': expected true or false"),
-    (["--run-pretrain", "false"], "fmops plan: error: --base-model: required when pretraining is skipped"),
-    (["--run-pretrain", "false", "--run-sft", "false", "--run-dpo", "false", "--base-model", "tiny"],
-     "fmops plan: error: plan: every training phase is skipped; nothing to evaluate or deploy"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run-sft", "yes"], "fmops plan: error: --run-sft 'yes': expected true or false"),
+        (["--run-pretrain", "false"], "fmops plan: error: --base-model: required when pretraining is skipped"),
+        (
+            ["--run-pretrain", "false", "--run-sft", "false", "--run-dpo", "false", "--base-model", "tiny"],
+            "fmops plan: error: plan: every training phase is skipped; nothing to evaluate or deploy",
+        ),
+    ],
+)
 def test_cli_bad_input_is_one_line(tmp_path, args, message):
     result = cli("plan", "--run-root", "/r", *args, "--results-dir", str(tmp_path / "r"))
     assert (result.returncode, result.stderr.strip()) == (2, message)

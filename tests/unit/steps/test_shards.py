@@ -23,9 +23,22 @@ def names(uris) -> list[str]:
 def test_list_writes_new_shards_and_replay_and_commit_records_the_cycle(tmp_path):
     folder = land(tmp_path / "in", a_jsonl="a", b_txt="b", notes_md="x")
     watermark, out = tmp_path / "wm", tmp_path / "r"
-    result = cli("shards", "list", "--incoming", str(folder), "--watermark", str(watermark), "--cycle", "c1",
-                 "--fixed-replay", str(folder / "b.txt"), "--replay-ratio", "0.25",
-                 "--results-dir", str(out))  # fmt: skip
+    result = cli(
+        "shards",
+        "list",
+        "--incoming",
+        str(folder),
+        "--watermark",
+        str(watermark),
+        "--cycle",
+        "c1",
+        "--fixed-replay",
+        str(folder / "b.txt"),
+        "--replay-ratio",
+        "0.25",
+        "--results-dir",
+        str(out),
+    )
     assert result.returncode == 0 and result.stdout.startswith(f"2 new shard(s) under {folder}; 1 replayed\n")
     assert names((out / "new-shards").read_text().split(",")) == ["a.jsonl", "b.txt"]
     assert [(out / n).read_text() for n in ("count", "replay", "replay-count")] == ["2", str(folder / "b.txt"), "1"]
@@ -100,28 +113,35 @@ def test_missing_incoming_prefix_is_bad_input(tmp_path):
         plan_cycle(incoming=str(tmp_path / "nowhere"), watermark=str(tmp_path / "wm"), cycle="c1")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "watermark record is not JSON"),
-    ('{"shards": "a.jsonl"}', "field 'shards': missing or not a list"),
-    ('{"shards": ["a.jsonl"]}', "field 'shards[0]': expected {uri, size, checksum}"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "watermark record is not JSON"),
+        ('{"shards": "a.jsonl"}', "field 'shards': missing or not a list"),
+        ('{"shards": ["a.jsonl"]}', "field 'shards[0]': expected {uri, size, checksum}"),
+    ],
+)
 def test_corrupt_record_is_bad_input(tmp_path, text, message):
     (tmp_path / "in").mkdir()
     (tmp_path / "wm").mkdir()
     (tmp_path / "wm" / "c0.json").write_text(text)
-    result = cli("shards", "list", "--incoming", str(tmp_path / "in"), "--watermark", str(tmp_path / "wm"),
-                 "--cycle", "c1")  # fmt: skip
+    result = cli(
+        "shards", "list", "--incoming", str(tmp_path / "in"), "--watermark", str(tmp_path / "wm"), "--cycle", "c1"
+    )
     assert result.returncode == 2
     assert result.stderr.startswith(f"fmops shards: error: {tmp_path / 'wm' / 'c0.json'}: {message}")
     assert result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["list", "--cycle", "c1"], "shards list: --incoming is required"),
-    (["commit", "--cycle", "c1"], "shards commit: --promoted true|false is required"),
-    (["commit", "--cycle", "c9", "--promoted", "true"], "no pending record for cycle 'c9'"),
-    (["list", "--cycle", "a/b", "--incoming", "."], "--cycle 'a/b': expected a name without '/'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["list", "--cycle", "c1"], "shards list: --incoming is required"),
+        (["commit", "--cycle", "c1"], "shards commit: --promoted true|false is required"),
+        (["commit", "--cycle", "c9", "--promoted", "true"], "no pending record for cycle 'c9'"),
+        (["list", "--cycle", "a/b", "--incoming", "."], "--cycle 'a/b': expected a name without '/'"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(tmp_path, args, message):
     result = cli("shards", *args, "--watermark", str(tmp_path / "wm"))
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
