@@ -51,7 +51,7 @@ def evaluate_container() -> Container:
             Artifact(name="report", path=f"{RESULTS_DIR}/report.md", optional=True),
             Artifact(name="chart", path=f"{RESULTS_DIR}/chart.png", optional=True),
         ],
-        env=[common.hf_token_env()],
+        env=[common.HF_TOKEN_ENV],
         labels={STEP_KIND: "gpu"},
         # gpu-serve is mostly spot: an interrupted evaluation is run again rather than failing the pipeline.
         retry_strategy=common.retry_strategy(),

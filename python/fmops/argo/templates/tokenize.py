@@ -39,6 +39,6 @@ with WorkflowTemplate(
         cpu=16,
         memory_gib=32,
         inputs=PARAMS,
-        env=[common.hf_token_env()],
+        env=[common.HF_TOKEN_ENV],
         retry_strategy=common.retry_strategy(),
     )  # fmt: skip

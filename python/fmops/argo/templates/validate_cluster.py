@@ -23,8 +23,13 @@ PARAMS = [
     param("gpus-per-node", "GPUs per training node to include in the all-reduce", "8"),
     param("efa-per-node", EFA_HELP, "32"),
     param("size-mb", "all-reduce message size in MiB", "1024"),
-    param("min-busbw-gbps", "fail below this all-reduce bus bandwidth in GB/s: " + ", ".join(
-        f"{kind} {floor:g}" for kind, floor in BUSBW_FLOORS.items()) + "; 0: report only", "100"),
+    param(
+        "min-busbw-gbps",
+        "fail below this all-reduce bus bandwidth in GB/s: "
+        + ", ".join(f"{kind} {floor:g}" for kind, floor in BUSBW_FLOORS.items())
+        + "; 0: report only",
+        "100",
+    ),
 ]
 
 
@@ -65,8 +70,10 @@ with WorkflowTemplate(
         manifest=allreduce_manifest(),
         success_condition="status.replicaStatuses.Master.succeeded > 0",
         failure_condition="status.replicaStatuses.Master.failed > 0",
-        inputs=[*common.bare("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
-                common.image_input(TRAIN_IMAGE)],
+        inputs=[
+            *common.bare("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
+            common.image_input(TRAIN_IMAGE),
+        ],
         labels={STEP_KIND: "gpu"},
         active_deadline_seconds=HOUR,
     )
