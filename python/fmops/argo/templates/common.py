@@ -41,6 +41,8 @@ DAY = 24 * HOUR
 # The Hugging Face token for gated hub models, if the Secret exists: the one definition, for container
 # templates as it is and for the pods of a PyTorchJob manifest through `env_entry`.
 HF_TOKEN_ENV = SecretEnv(name="HF_TOKEN", secret_name="hf-token", secret_key="token", optional=True)
+# Where `fmops notify` posts how a run ended, if the Secret exists.
+WEBHOOK_ENV = SecretEnv(name="FMOPS_WEBHOOK_URL", secret_name="fmops-notify", secret_key="webhook-url", optional=True)
 
 
 def workflow_options(title: str, description: str, deadline: int) -> dict[str, Any]:
