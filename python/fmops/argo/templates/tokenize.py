@@ -32,8 +32,14 @@ with WorkflowTemplate(
 ) as workflow:
     common.cpu_container(
         "tokenize",
-        ["tokenize", "--model", "{{inputs.parameters.model}}", "--data", "{{inputs.parameters.data}}",
-         "--output", "{{inputs.parameters.output}}"],
+        common.command_line(
+            "tokenize",
+            {
+                "--model": "{{inputs.parameters.model}}",
+                "--data": "{{inputs.parameters.data}}",
+                "--output": "{{inputs.parameters.output}}",
+            },
+        ),
         image=TRAIN_IMAGE,
         deadline=DAY,
         cpu=16,
@@ -41,4 +47,4 @@ with WorkflowTemplate(
         inputs=PARAMS,
         env=[common.HF_TOKEN_ENV],
         retry_strategy=common.retry_strategy(),
-    )  # fmt: skip
+    )

@@ -7,7 +7,7 @@
 when it is below `min-busbw-gbps`, and the pods' logs name the NCCL transport (NCCL INFO NET/...).
 """
 
-from hera.workflows import DAG, Container, Resource, Task, WorkflowTemplate
+from hera.workflows import DAG, Container, Resource, WorkflowTemplate
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import HOUR, STEP_KIND, TRAIN_IMAGE, param
@@ -46,9 +46,13 @@ def nvidia_smi() -> Container:
 
 
 def allreduce_manifest() -> str:
-    command = ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}", "-m", "fmops.cli", "allreduce",
-               "--size-mb", "{{inputs.parameters.size-mb}}", "--output", "{{inputs.parameters.output}}",
-               "--min-busbw-gbps", "{{inputs.parameters.min-busbw-gbps}}"]  # fmt: skip
+    torchrun = ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}", "-m", "fmops.cli"]
+    flags = {
+        "--size-mb": "{{inputs.parameters.size-mb}}",
+        "--output": "{{inputs.parameters.output}}",
+        "--min-busbw-gbps": "{{inputs.parameters.min-busbw-gbps}}",
+    }
+    command = [*torchrun, *common.command_line("allreduce", flags)]
     return pytorchjob_manifest("allreduce", command, kind="gpu", deadline=HOUR, backoff=0, restart="Never", workers=1)
 
 
@@ -62,8 +66,8 @@ with WorkflowTemplate(
         deadline=2 * HOUR,
     ),
 ) as workflow:
-    smi = nvidia_smi()
-    allreduce = Resource(
+    nvidia_smi_pod = nvidia_smi()
+    allreduce_job = Resource(
         name="allreduce",
         action="create",
         set_owner_reference=True,
@@ -77,14 +81,13 @@ with WorkflowTemplate(
         labels={STEP_KIND: "gpu"},
         active_deadline_seconds=HOUR,
     )
-    collect = collect_container([])
+    check_output = collect_container([])
+
     with DAG(name="validate-cluster", inputs=PARAMS, outputs=[common.from_task("allreduce", "collect", "metrics")]):
-        Task(name="gpu-train", template=smi, arguments={"pool": "gpu-train"})
-        Task(name="gpu-serve", template=smi, arguments={"pool": "gpu-serve"})
-        Task(
-            name="allreduce",
-            template=allreduce,
-            depends="gpu-train",
-            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
+        gpu_train = nvidia_smi_pod(name="gpu-train", arguments={"pool": "gpu-train"})
+        nvidia_smi_pod(name="gpu-serve", arguments={"pool": "gpu-serve"})
+        allreduce = allreduce_job(
+            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps")
         )
-        Task(name="collect", template=collect, depends="allreduce", arguments=common.inputs("output"))
+        collect = check_output(arguments=common.inputs("output"))
+        gpu_train >> allreduce >> collect
