@@ -1,24 +1,11 @@
-"""CronWorkflow `fmops-continuous-pretrain`: keep the base model learning from newly landed data, gated.
+"""CronWorkflow `fmops-continuous-pretrain`: nightly, continue pretraining `latest` on newly landed data, gated.
 
-One cycle, nightly:
+    argo submit -n fmops --from cronwf/fmops-continuous-pretrain     # one cycle now; Argo CD syncs the schedule
 
-    start-model   the registry's `latest` (or the base model the first time): the stable-phase weights it kept
-                  (<version>/stable/) to continue from, and the version itself as the baseline
-    new-shards    shards under <data-root>/incoming/ whose content no earlier cycle trained on; replay drawn
-                  from earlier promoted cycles' shards plus the fixed replay set
-    [tokenize]    with -p tokenize=true, the new shards into token shards first (fmops-tokenize)
-    pretrain      continue from the stable-phase weights: short re-warm-up, plateau, decay again
-    evaluate-*    the candidate and the current `latest`, side by side, same tasks and settings
-    gate          the continuous-pretraining rules: forgetting on the replay data, each task's regression
-    publish       only when the gate promotes: the candidate becomes `latest`
-    record-cycle  the cycle's shards recorded (promoted or not, so a rejected shard is not retrained)
-
-A cycle with no new shards trains nothing and leaves `latest` as it is. The gate's one-line summary is the
-workflow's output `gate-summary` and part of the exit handler's notification. concurrencyPolicy Forbid:
-a run that outlasts the interval is never overlapped.
-
-    argo cron create ...          # synced by Argo CD; to run one now:
-    argo submit -n fmops --from cronwf/fmops-continuous-pretrain
+A cycle continues from the stable-phase weights `latest` kept, on the shards under <data-root>/incoming/ that no
+earlier cycle trained on, with replay; evaluates the candidate and `latest` side by side; publishes the candidate
+as `latest` only when the gate promotes it; and records the shards either way, so a rejected shard is not
+retrained. A cycle with no new shards trains nothing. Runs never overlap (concurrencyPolicy Forbid).
 """
 
 from hera.workflows import DAG, CronWorkflow, Task
@@ -153,6 +140,7 @@ with CronWorkflow(
         ),
         inputs=common.bare("promoted"),
     )
+    # The exit handler: how the run ended, with the gate's one-line summary (also the output `gate-summary`).
     record_status = common.cpu_container(
         "record-status",
         common.command_line(

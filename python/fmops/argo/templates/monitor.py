@@ -3,6 +3,8 @@
 Every 30 minutes: run the evaluation tasks against the OpenAI-compatible endpoint, append quality and
 latency to <storage-root>/monitoring/<model-name>/history.jsonl, and fail (so Argo's metrics and the
 alerting on failed workflows see it) when they drift past the thresholds.
+
+    argo submit -n fmops --from cronwf/fmops-monitor     # one check now; Argo CD syncs the schedule
 """
 
 from hera.workflows import Artifact, CronWorkflow, SecretEnv
