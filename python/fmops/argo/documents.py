@@ -99,8 +99,11 @@ def yaml_files(paths: list[Path]) -> list[Path]:
 def read(file: Path) -> list[Document]:
     """The runnable documents of one file; other kinds (ConfigMaps, kustomize files) are skipped.
     Raises OSError or yaml.YAMLError: the caller decides whether an unreadable file stops it."""
-    return [Document(str(file), manifest) for manifest in yaml.safe_load_all(file.read_text(encoding="utf-8"))
-            if isinstance(manifest, dict) and manifest.get("kind") in RUNNABLE_KINDS]  # fmt: skip
+    return [
+        Document(str(file), manifest)
+        for manifest in yaml.safe_load_all(file.read_text(encoding="utf-8"))
+        if isinstance(manifest, dict) and manifest.get("kind") in RUNNABLE_KINDS
+    ]
 
 
 def first_line(error: Exception) -> str:

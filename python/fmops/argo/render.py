@@ -51,32 +51,41 @@ def kustomization(documents: dict[str, tuple[str, dict]]) -> dict:
     replacements = []
     for key in SETTINGS:
         targets = [
-            {"select": {"kind": d.kind, "name": d.name},
-             "fieldPaths": [f"{d.spec_path}.arguments.parameters.[name={key}].value"]}
-            for d in parsed if key in parameter_names(d.spec.get("arguments"))
-        ]  # fmt: skip
+            {
+                "select": {"kind": d.kind, "name": d.name},
+                "fieldPaths": [f"{d.spec_path}.arguments.parameters.[name={key}].value"],
+            }
+            for d in parsed
+            if key in parameter_names(d.spec.get("arguments"))
+        ]
         source = {"kind": "ConfigMap", "name": "fmops-settings", "fieldPath": f"data.{key}"}
         replacements.append({"source": source, "targets": targets})
     image_targets = [
-        {"select": {"kind": d.kind, "name": d.name},
-         "fieldPaths": [f"{d.spec_path}.templates.[name={t}].inputs.parameters.[name=image].default"]}
-        for d in parsed for t in templates_with_image_input(d)
-    ]  # fmt: skip
-    replacements.append({
-        "source": {"kind": "WorkflowTemplate", "name": "fmops-pretrain",
-                   "fieldPath": "spec.templates.[name=train].container.image"},
-        "targets": image_targets,
-    })  # fmt: skip
+        {
+            "select": {"kind": d.kind, "name": d.name},
+            "fieldPaths": [f"{d.spec_path}.templates.[name={t}].inputs.parameters.[name=image].default"],
+        }
+        for d in parsed
+        for t in templates_with_image_input(d)
+    ]
+    # Every resource template's image input follows the training image, whatever kustomize sets it to.
+    train_image = {
+        "kind": "WorkflowTemplate",
+        "name": "fmops-pretrain",
+        "fieldPath": "spec.templates.[name=train].container.image",
+    }
+    replacements.append({"source": train_image, "targets": image_targets})
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": NAMESPACE,
         "resources": ["fmops-settings.yaml", "fmops-semaphores.yaml", *documents],
         "configurations": ["kustomizeconfig.yaml"],
-        "images": [{"name": image.rsplit(":", 1)[0], "newTag": image.rsplit(":", 1)[1]}
-                   for image in (TRAIN_IMAGE, EVAL_IMAGE)],
+        "images": [
+            {"name": image.rsplit(":", 1)[0], "newTag": image.rsplit(":", 1)[1]} for image in (TRAIN_IMAGE, EVAL_IMAGE)
+        ],
         "replacements": replacements,
-    }  # fmt: skip
+    }
 
 
 KUSTOMIZE_CONFIG = {
@@ -99,9 +108,13 @@ def render() -> dict[str, str]:
             "Account-specific defaults copied into the templates by kustomize; patch from the Argo CD Application.",
         )
     )
-    files["fmops-semaphores.yaml"] = HEADER.format(source=here) + dump(config_map(
-        "fmops-semaphores", {"gpu-training": GPU_TRAINING_SLOTS},
-        "How many GPU training steps may run at once across all workflows."))  # fmt: skip
+    files["fmops-semaphores.yaml"] = HEADER.format(source=here) + dump(
+        config_map(
+            "fmops-semaphores",
+            {"gpu-training": GPU_TRAINING_SLOTS},
+            "How many GPU training steps may run at once across all workflows.",
+        )
+    )
     files["kustomizeconfig.yaml"] = HEADER.format(source=here) + dump(KUSTOMIZE_CONFIG)
     files["kustomization.yaml"] = HEADER.format(source=here) + dump(kustomization(documents))
     return dict(sorted(files.items()))
@@ -110,8 +123,11 @@ def render() -> dict[str, str]:
 def stale_files(directory: Path, files: dict[str, str]) -> list[str]:
     """Files that differ from what the code renders, are missing, or are left over."""
     existing = {p.name for p in directory.glob("*.yaml")}
-    differing = [name for name, text in files.items() if not (directory / name).is_file()
-                 or (directory / name).read_text(encoding="utf-8") != text]  # fmt: skip
+    differing = [
+        name
+        for name, text in files.items()
+        if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != text
+    ]
     return sorted(set(differing) | (existing - set(files)))
 
 

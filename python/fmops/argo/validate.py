@@ -102,8 +102,11 @@ def check_structure(document: Document) -> list[Problem]:
 
 
 def required_inputs(template: dict[str, Any]) -> set[str]:
-    return {p["name"] for p in parameters(template.get("inputs"))
-            if "default" not in p and "value" not in p and "valueFrom" not in p}  # fmt: skip
+    return {
+        p["name"]
+        for p in parameters(template.get("inputs"))
+        if "default" not in p and "value" not in p and "valueFrom" not in p
+    }
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -143,10 +146,15 @@ def check_calls(document: Document, library: Library) -> list[Problem]:
                 continue
             passed = parameter_names(call.get("arguments"))
             declared = parameter_names(target.get("inputs"))
-            problems += [Problem(document, f"{where}.arguments", f"'{name}' is not an input of the called template")
-                         for name in passed if name not in declared]  # fmt: skip
-            problems += [Problem(document, f"{where}.arguments", f"required input '{name}' is not passed")
-                         for name in sorted(required_inputs(target) - set(passed))]  # fmt: skip
+            problems += [
+                Problem(document, f"{where}.arguments", f"'{name}' is not an input of the called template")
+                for name in passed
+                if name not in declared
+            ]
+            problems += [
+                Problem(document, f"{where}.arguments", f"required input '{name}' is not passed")
+                for name in sorted(required_inputs(target) - set(passed))
+            ]
             outputs_by_task[call.get("name")] = set(parameter_names(target.get("outputs")))
         problems += check_task_references(document, path, template, outputs_by_task)
     return problems
@@ -178,11 +186,16 @@ def check_references(document: Document) -> list[Problem]:
     for path, template in document.templates():
         inputs = set(parameter_names(template.get("inputs")))
         for text in strings(template):
-            problems += [Problem(document, path, f"'{{{{inputs.parameters.{name}}}}}': not an input of this template")
-                         for name in input_references(text) if name not in inputs]  # fmt: skip
-            problems += [Problem(document, path, f"'{reference}': not a workflow parameter")
-                         for reference in references(text)
-                         if reference.parameter("workflow") not in (None, *workflow_parameters)]  # fmt: skip
+            problems += [
+                Problem(document, path, f"'{{{{inputs.parameters.{name}}}}}': not an input of this template")
+                for name in input_references(text)
+                if name not in inputs
+            ]
+            problems += [
+                Problem(document, path, f"'{reference}': not a workflow parameter")
+                for reference in references(text)
+                if reference.parameter("workflow") not in (None, *workflow_parameters)
+            ]
     return problems
 
 
@@ -198,8 +211,11 @@ def is_pinned(image: str) -> bool:
 
 def embedded_manifest(template: dict[str, Any]) -> dict[str, Any]:
     """A resource template's manifest, with its image input filled in and other variables blanked."""
-    image = {f"{{{{inputs.parameters.{p['name']}}}}}": str(p["default"])
-             for p in parameters(template.get("inputs")) if p.get("name") == "image" and "default" in p}  # fmt: skip
+    image = {
+        f"{{{{inputs.parameters.{p['name']}}}}}": str(p["default"])
+        for p in parameters(template.get("inputs"))
+        if p.get("name") == "image" and "default" in p
+    }
     return resource_manifest(template, image)
 
 
@@ -218,8 +234,8 @@ def template_pods(template: dict[str, Any]) -> list[dict[str, Any]]:
     """The template seen as pod specs: itself for a container step, the pods inside a resource manifest."""
     if "container" in template or "script" in template:
         container = template.get("container") or template.get("script")
-        return [{"containers": [container], **{k: template[k] for k in ("tolerations", "nodeSelector", "volumes")
-                                               if k in template}}]  # fmt: skip
+        pod_fields = {k: template[k] for k in ("tolerations", "nodeSelector", "volumes") if k in template}
+        return [{"containers": [container], **pod_fields}]
     return list(pod_specs(embedded_manifest(template)))
 
 
@@ -235,8 +251,11 @@ def gpu_problems(pod: dict[str, Any]) -> list[str]:
         problems.append("GPU step without a nodeSelector for a GPU node pool")
     volumes = pod.get("volumes") or []
     memory_volumes = {v.get("name") for v in volumes if (v.get("emptyDir") or {}).get("medium") == "Memory"}
-    mounted = any(m.get("mountPath") == "/dev/shm" and m.get("name") in memory_volumes
-                  for c in pod.get("containers") or [] for m in c.get("volumeMounts") or [])  # fmt: skip
+    mounted = any(
+        m.get("mountPath") == "/dev/shm" and m.get("name") in memory_volumes
+        for c in pod.get("containers") or []
+        for m in c.get("volumeMounts") or []
+    )
     if not mounted:
         problems.append("GPU step without a memory-backed /dev/shm")
     return problems

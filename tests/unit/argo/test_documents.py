@@ -90,11 +90,13 @@ def test_template_ref_resolves_by_kind_and_cluster_scope(library: Library):
         ({"name": "nope", "template": "hello"}, "templateRef: no WorkflowTemplate named 'nope'"),
         ({"name": "shared", "template": "bye"}, "templateRef: WorkflowTemplate 'shared' has no template 'bye'"),
         ({"name": "cluster-wide", "template": "hello"}, "templateRef: no WorkflowTemplate named 'cluster-wide'"),
-        ({"name": "shared", "template": "hello", "clusterScope": True},
-         "templateRef: no ClusterWorkflowTemplate named 'shared'"),
+        (
+            {"name": "shared", "template": "hello", "clusterScope": True},
+            "templateRef: no ClusterWorkflowTemplate named 'shared'",
+        ),
         ({"name": "nightly", "template": "main"}, "templateRef: no WorkflowTemplate named 'nightly'"),
     ],
-)  # fmt: skip
+)
 def test_template_ref_errors_name_what_is_missing(library: Library, ref: dict, message: str):
     with pytest.raises(InputError) as error:
         library.template_ref(ref)
@@ -132,21 +134,24 @@ def test_references_in_simple_and_expression_tags():
     text = "{{inputs.parameters.a}} {{ workflow.parameters.b }} {{tasks.t.outputs.parameters.c}} {{workflow.name}}"
     found = references(text)
     assert [str(r) for r in found] == [
-        "{{inputs.parameters.a}}", "{{workflow.parameters.b}}", "{{tasks.t.outputs.parameters.c}}", "{{workflow.name}}"
-    ]  # fmt: skip
+        "{{inputs.parameters.a}}",
+        "{{workflow.parameters.b}}",
+        "{{tasks.t.outputs.parameters.c}}",
+        "{{workflow.name}}",
+    ]
     assert [r.parameter("workflow") for r in found] == [None, "b", None, None]
     assert [r.output for r in found] == [None, None, ("t", "c"), None]
-    assert input_references("{{=asInt(inputs.parameters.n) * asInt(inputs.parameters.m)}} {{inputs.parameters.a}}") == [
-        "a", "n", "m"
-    ]  # fmt: skip
+    expression = "{{=asInt(inputs.parameters.n) * asInt(inputs.parameters.m)}} {{inputs.parameters.a}}"
+    assert input_references(expression) == ["a", "n", "m"]
 
 
 def test_resource_manifest_fills_known_tags_and_blanks_the_rest():
     manifest = "kind: PyTorchJob\nspec: {replicas: '{{inputs.parameters.n}}', image: '{{x}}'}"
     template = {"resource": {"manifest": manifest}}
     assert resource_manifest(template, {"{{x}}": "busybox:1.36"}) == {
-        "kind": "PyTorchJob", "spec": {"replicas": "0", "image": "busybox:1.36"}
-    }  # fmt: skip
+        "kind": "PyTorchJob",
+        "spec": {"replicas": "0", "image": "busybox:1.36"},
+    }
     assert resource_manifest({"resource": {"manifest": "a: [b"}}) == {}
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 from fmops.argo import render
+from fmops.argo.documents import resource_manifest
+from fmops.argo.templates import common
+from hera.workflows import DAG, Task, Workflow
 
 from tests.helpers import ROOT, cli
 
@@ -69,6 +72,44 @@ def test_kustomization_replaces_settings_in_the_spec_each_kind_keeps():
     paths = {t["select"]["name"]: t["fieldPaths"][0] for t in storage["targets"]}
     assert paths["fmops-pipeline"] == "spec.arguments.parameters.[name=storage-root].value"
     assert paths["fmops-monitor"] == "spec.workflowSpec.arguments.parameters.[name=storage-root].value"
+
+
+def test_dependency_clauses_compose_with_heras_operators_into_argo_depends():
+    with Workflow(name="w"), DAG(name="d"):
+        a, b, c, d, e = (Task(name=name, template="t") for name in "abcde")
+        [a, common.succeeded_or_skipped(b)] >> c
+        [common.one_succeeded(a, b)] >> d
+        [common.succeeded(c), common.succeeded_or_skipped(d)] >> e
+    assert c.depends == "a && (b.Succeeded || b.Skipped)"
+    assert d.depends == "a.Succeeded || b.Succeeded"
+    assert e.depends == "c.Succeeded && (d.Succeeded || d.Skipped)"
+
+
+def test_command_line_puts_each_value_after_its_flag():
+    args = common.command_line("registry resolve", {"--root": "s3://r", "--name": "{{inputs.parameters.name}}"})
+    assert args == ["registry", "resolve", "--root", "s3://r", "--name", "{{inputs.parameters.name}}"]
+
+
+def env_entries(value: object):
+    """Every container env entry in a manifest, those of a resource template's embedded manifest included."""
+    if isinstance(value, dict):
+        if "manifest" in value.get("resource", {}):
+            yield from env_entries(resource_manifest(value))
+        for key, item in value.items():
+            yield from item if key == "env" else env_entries(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from env_entries(item)
+
+
+def test_every_pod_reads_the_hf_token_from_the_same_optional_secret():
+    entries = [e for text in RENDERED.values() for d in yaml.safe_load_all(text) for e in env_entries(d)]
+    tokens = [e for e in entries if e["name"] == "HF_TOKEN"]
+    # tokenize, evaluate, and per training phase the train pod and the PyTorchJob's Master and Worker pods
+    assert len(tokens) == 2 + 3 * 3
+    assert all(
+        e["valueFrom"] == {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}} for e in tokens
+    )
 
 
 def test_write_makes_the_directory_hold_exactly_the_files(tmp_path: Path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv
+from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv, Task
 from hera.workflows.models import (
     Backoff,
     ConfigMapKeySelector,
@@ -38,6 +38,11 @@ GPU_TRAINING_SEMAPHORE = Synchronization(
 )
 HOUR = 3600
 DAY = 24 * HOUR
+# The Hugging Face token for gated hub models, if the Secret exists: the one definition, for container
+# templates as it is and for the pods of a PyTorchJob manifest through `env_entry`.
+HF_TOKEN_ENV = SecretEnv(name="HF_TOKEN", secret_name="hf-token", secret_key="token", optional=True)
+# Where `fmops notify` posts how a run ended, if the Secret exists.
+WEBHOOK_ENV = SecretEnv(name="FMOPS_WEBHOOK_URL", secret_name="fmops-notify", secret_key="webhook-url", optional=True)
 
 
 def workflow_options(title: str, description: str, deadline: int) -> dict[str, Any]:
@@ -163,9 +168,15 @@ def gpu_scheduling(pool: str, gpus: str) -> dict[str, Any]:
 
 
 def cpu_container(
-    name: str, args: list[str], *, image: str = EVAL_IMAGE, deadline: int = HOUR, cpu: int = 1, memory_gib: int = 2,
+    name: str,
+    args: list[str],
+    *,
+    image: str = EVAL_IMAGE,
+    deadline: int = HOUR,
+    cpu: int = 1,
+    memory_gib: int = 2,
     **options: Any,
-) -> Container:  # fmt: skip
+) -> Container:
     """A step on the CPU pool that runs one `fmops` command (small unless `cpu`/`memory_gib` say otherwise)."""
     return Container(
         name=name,
@@ -177,7 +188,7 @@ def cpu_container(
         resources=ResourceRequirements(requests={"cpu": str(cpu), "memory": f"{memory_gib}Gi"}),
         active_deadline_seconds=deadline,
         **options,
-    )  # fmt: skip
+    )
 
 
 def run_path(name: str) -> str:
@@ -191,6 +202,30 @@ def tokenized_or_raw(raw: str) -> str:
     return f"{{{{=workflow.parameters.tokenize == 'true' ? {run_path('tokens')} : {raw}}}}}"
 
 
-def hf_token_env() -> SecretEnv:
-    """The Hugging Face token for gated hub models, if the Secret exists."""
-    return SecretEnv(name="HF_TOKEN", secret_name="hf-token", secret_key="token", optional=True)
+def env_entry(env: SecretEnv) -> dict[str, Any]:
+    """A Secret-backed variable as a plain pod-spec entry, for manifests Hera does not build."""
+    selector = {"name": env.secret_name, "key": env.secret_key, "optional": env.optional}
+    return {"name": env.name, "valueFrom": {"secretKeyRef": selector}}
+
+
+def command_line(words: str, flags: dict[str, str]) -> list[str]:
+    """Arguments of an `fmops` command: its (space-separated) words, then each flag followed by its value."""
+    return [*words.split(), *(part for flag in flags.items() for part in flag)]
+
+
+# DAG dependencies are written with Hera's operators after the tasks: `[a, b] >> c` (c waits for a and b),
+# `a.on_success(c)` (c runs only if a succeeded); the clauses below go into such a list for the other cases.
+
+
+def succeeded(task: Task) -> str:
+    return f"{task.name}.Succeeded"
+
+
+def succeeded_or_skipped(task: Task) -> str:
+    """For an upstream task that its `when` may skip: the task after it runs either way, unless it failed."""
+    return f"({succeeded(task)} || {task.name}.Skipped)"
+
+
+def one_succeeded(*tasks: Task) -> str:
+    """For alternatives of which `when` runs one: whichever ran succeeded."""
+    return " || ".join(succeeded(task) for task in tasks)

@@ -11,14 +11,21 @@ from hera.workflows import Artifact, SecretEnv, WorkflowTemplate
 from fmops.argo.templates import common
 from fmops.argo.templates.common import HOUR, RESULTS_DIR, param, result
 
+# The smoke test authenticates with the key vLLM is started with.
+API_KEY_ENV = SecretEnv(name="FMOPS_API_KEY", secret_name="fmops-serving-api-key", secret_key="api-key", optional=True)
+
 PARAMS = [
     param("model", "the model to deploy: a complete fmops output URI"),
     param("name", "model name: registry entry and Kubernetes resource names", "demo"),
-    param("target", "where to serve: the cluster (vLLM) or the local machine (transformers serve)",
-          "cluster", enum=["cluster", "local"]),
+    param(
+        "target",
+        "where to serve: the cluster (vLLM) or the local machine (transformers serve)",
+        "cluster",
+        enum=["cluster", "local"],
+    ),
     param("registry", "registry root URI (versions under <registry>/models/<name>/)"),
     param("evaluation", "the model's evaluation output, kept with the version for later gates ('' for none)", ""),
-]  # fmt: skip
+]
 
 with WorkflowTemplate(
     name="fmops-deploy",
@@ -32,15 +39,17 @@ with WorkflowTemplate(
 ) as workflow:
     common.cpu_container(
         "deploy",
-        [
+        common.command_line(
             "deploy",
-            "--model", "{{inputs.parameters.model}}",
-            "--name", "{{inputs.parameters.name}}",
-            "--target", "{{inputs.parameters.target}}",
-            "--registry", "{{inputs.parameters.registry}}",
-            "--evaluation", "{{inputs.parameters.evaluation}}",
-            "--results-dir", RESULTS_DIR,
-        ],
+            {
+                "--model": "{{inputs.parameters.model}}",
+                "--name": "{{inputs.parameters.name}}",
+                "--target": "{{inputs.parameters.target}}",
+                "--registry": "{{inputs.parameters.registry}}",
+                "--evaluation": "{{inputs.parameters.evaluation}}",
+                "--results-dir": RESULTS_DIR,
+            },
+        ),
         inputs=PARAMS,
         outputs=[
             result("endpoint", "endpoint"),
@@ -48,8 +57,6 @@ with WorkflowTemplate(
             Artifact(name="deployment", path=f"{RESULTS_DIR}/deploy.json", optional=True),
             Artifact(name="manifests", path=f"{RESULTS_DIR}/manifests.yaml", optional=True),
         ],
-        # the smoke test authenticates with the key vLLM is started with
-        env=[SecretEnv(name="FMOPS_API_KEY", secret_name="fmops-serving-api-key", secret_key="api-key",
-                       optional=True)],
+        env=[API_KEY_ENV],
         deadline=HOUR,
-    )  # fmt: skip
+    )

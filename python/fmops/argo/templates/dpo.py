@@ -2,10 +2,14 @@
 
     argo submit -n fmops --from workflowtemplate/fmops-dpo \
         -p model=s3://bucket/runs/r1/sft -p data=s3://bucket/data/dpo.jsonl -p output=s3://bucket/runs/r1/dpo
+
+`train` on one node, or `train-distributed` (a PyTorchJob) on several; then `collect` (see training.py).
 """
 
-from fmops.argo.templates.common import param
-from fmops.argo.templates.training import training_phase
+from hera.workflows import DAG, WorkflowTemplate
+
+from fmops.argo.templates import common, training
+from fmops.argo.templates.common import DAY, param
 
 PARAMS = [
     param("model", "model to align (usually the SFT output); also the frozen reference model"),
@@ -16,23 +20,41 @@ PARAMS = [
     param("loss", "preference loss ('' for the recipe's)", "", enum=["", "sigmoid", "ipo", "hinge", "robust"]),
     param("lora", "train LoRA adapters instead of all weights (merged on save)", "false", enum=["true", "false"]),
 ]
-
-ARGS = [
+ARGS = common.command_line(
     "dpo",
-    "--model", "{{inputs.parameters.model}}",
-    "--data", "{{inputs.parameters.data}}",
-    "--output", "{{inputs.parameters.output}}",
-    "--config", "{{inputs.parameters.recipe}}",
-    "--beta", "{{inputs.parameters.beta}}",
-    "--loss", "{{inputs.parameters.loss}}",
-    "--set", "lora={{inputs.parameters.lora}}",
-]  # fmt: skip
-
-workflow = training_phase(
-    "dpo",
-    title="fmops: preference alignment (DPO)",
-    description="Align a model with preference pairs (TRL DPOTrainer) against a frozen reference.",
-    stage_params=PARAMS,
-    stage_args=ARGS,
-    artifacts=[("loss-curve", "loss.png")],
+    {
+        "--model": "{{inputs.parameters.model}}",
+        "--data": "{{inputs.parameters.data}}",
+        "--output": "{{inputs.parameters.output}}",
+        "--config": "{{inputs.parameters.recipe}}",
+        "--beta": "{{inputs.parameters.beta}}",
+        "--loss": "{{inputs.parameters.loss}}",
+        "--set": "lora={{inputs.parameters.lora}}",
+    },
 )
+DEADLINE = 3 * DAY
+INPUTS = training.entry_inputs(PARAMS)
+
+with WorkflowTemplate(
+    name="fmops-dpo",
+    entrypoint="dpo",
+    arguments=[common.argument(p) for p in INPUTS],
+    **common.workflow_options(
+        "fmops: preference alignment (DPO)",
+        "Align a model with preference pairs (TRL DPOTrainer) against a frozen reference.",
+        deadline=DEADLINE,
+    ),
+) as workflow:
+    train_pod = training.train_container(PARAMS, ARGS, DEADLINE)
+    pytorch_job = training.distributed_resource("dpo", PARAMS, ARGS, DEADLINE)
+    check_output = training.collect_container([("loss-curve", "loss.png")])
+    delete_job = training.delete_job_resource("dpo")
+
+    with DAG(name="dpo", inputs=INPUTS, outputs=[common.from_task("metrics", "collect", "metrics")]):
+        passed = training.passed_inputs(PARAMS)
+        train = train_pod(arguments=passed, when=training.ONE_NODE)
+        train_distributed = pytorch_job(
+            arguments=passed, when=training.SEVERAL_NODES, hooks=training.on_exit(delete_job)
+        )
+        collect = check_output(arguments=common.inputs("output"))
+        [common.one_succeeded(train, train_distributed)] >> collect

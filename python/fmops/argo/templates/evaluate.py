@@ -13,13 +13,12 @@ from fmops.argo.templates.common import DAY, EVAL_IMAGE, HOUR, RESULTS_DIR, STEP
 
 EVALUATE_PARAMS = [
     param("model", "model to evaluate: a complete fmops output, model directory URI or hub id"),
-    param("tasks", "comma-separated lm-eval tasks: 'demo' (the packaged demo tasks) or harness task names",
-          "demo"),
+    param("tasks", "comma-separated lm-eval tasks: 'demo' (the packaged demo tasks) or harness task names", "demo"),
     param("task-data", "directory URI holding the demo tasks' JSONL files ('' for the packaged copy)", ""),
     param("baseline", "an earlier evaluation output (or registry version) to compare with ('' for none)", ""),
     param("output", "URI of the output directory (metrics.json, samples, report.md, chart.png)"),
     param("limit", "evaluate at most this many samples per task ('' for all)", ""),
-]  # fmt: skip
+]
 
 GATE_PARAMS = [
     param("candidate", "the candidate's evaluation output URI"),
@@ -35,43 +34,47 @@ def evaluate_container() -> Container:
         name="evaluate",
         image=EVAL_IMAGE,
         command=["fmops"],
-        args=[
+        args=common.command_line(
             "evaluate",
-            "--model", "{{inputs.parameters.model}}",
-            "--tasks", "{{inputs.parameters.tasks}}",
-            "--task-data", "{{inputs.parameters.task-data}}",
-            "--baseline", "{{inputs.parameters.baseline}}",
-            "--output", "{{inputs.parameters.output}}",
-            "--limit", "{{inputs.parameters.limit}}",
-            "--results-dir", RESULTS_DIR,
-        ],
+            {
+                "--model": "{{inputs.parameters.model}}",
+                "--tasks": "{{inputs.parameters.tasks}}",
+                "--task-data": "{{inputs.parameters.task-data}}",
+                "--baseline": "{{inputs.parameters.baseline}}",
+                "--output": "{{inputs.parameters.output}}",
+                "--limit": "{{inputs.parameters.limit}}",
+                "--results-dir": RESULTS_DIR,
+            },
+        ),
         inputs=EVALUATE_PARAMS,
         outputs=[
             result("metrics", "metrics.json"),
             Artifact(name="report", path=f"{RESULTS_DIR}/report.md", optional=True),
             Artifact(name="chart", path=f"{RESULTS_DIR}/chart.png", optional=True),
         ],
-        env=[common.hf_token_env()],
+        env=[common.HF_TOKEN_ENV],
         labels={STEP_KIND: "gpu"},
         # gpu-serve is mostly spot: an interrupted evaluation is run again rather than failing the pipeline.
         retry_strategy=common.retry_strategy(),
         active_deadline_seconds=6 * HOUR,
         **common.gpu_scheduling("gpu-serve", "1"),
-    )  # fmt: skip
+    )
 
 
 def gate_container() -> Container:
     return common.cpu_container(
         "gate",
-        [
+        common.command_line(
             "gate",
-            "--candidate", "{{inputs.parameters.candidate}}",
-            "--baseline", "{{inputs.parameters.baseline}}",
-            "--rules", "{{inputs.parameters.rules}}",
-            "--training", "{{inputs.parameters.training}}",
-            "--output", "{{inputs.parameters.output}}",
-            "--results-dir", RESULTS_DIR,
-        ],
+            {
+                "--candidate": "{{inputs.parameters.candidate}}",
+                "--baseline": "{{inputs.parameters.baseline}}",
+                "--rules": "{{inputs.parameters.rules}}",
+                "--training": "{{inputs.parameters.training}}",
+                "--output": "{{inputs.parameters.output}}",
+                "--results-dir": RESULTS_DIR,
+            },
+        ),
         inputs=GATE_PARAMS,
         # The decision, also as the workflow's outputs (`argo get` shows them), whichever workflow calls the gate.
         outputs=[
@@ -79,7 +82,7 @@ def gate_container() -> Container:
             result("summary", "summary", global_name="gate-summary"),
             Artifact(name="decision", path=f"{RESULTS_DIR}/reasons.md", optional=True),
         ],
-    )  # fmt: skip
+    )
 
 
 with WorkflowTemplate(

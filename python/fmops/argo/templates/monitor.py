@@ -3,6 +3,8 @@
 Every 30 minutes: run the evaluation tasks against the OpenAI-compatible endpoint, append quality and
 latency to <storage-root>/monitoring/<model-name>/history.jsonl, and fail (so Argo's metrics and the
 alerting on failed workflows see it) when they drift past the thresholds.
+
+    argo submit -n fmops --from cronwf/fmops-monitor     # one check now; Argo CD syncs the schedule
 """
 
 from hera.workflows import Artifact, CronWorkflow, SecretEnv
@@ -13,13 +15,18 @@ from fmops.argo.templates.common import HOUR, RESULTS_DIR, param, result
 PARAMS = [
     param("storage-root", "URI under which the monitoring history lives", "s3://fmops-data/fmops"),
     param("model-name", "served model name (as listed by /v1/models)", "demo"),
-    param("endpoint", "base URL of the OpenAI-compatible API, including /v1",
-          "http://demo.fmops.svc.cluster.local:8000/v1"),
+    param(
+        "endpoint",
+        "base URL of the OpenAI-compatible API, including /v1",
+        "http://demo.fmops.svc.cluster.local:8000/v1",
+    ),
     param("tasks", "comma-separated generation tasks to run against the endpoint", "demo_addition"),
     param("task-data", "directory URI with the tasks' JSONL files ('' for the packaged demo copy)", ""),
-]  # fmt: skip
+]
 
 W = "{{workflow.parameters.%s}}"
+# The endpoint's key, under the name the OpenAI client reads.
+API_KEY_ENV = SecretEnv(name="OPENAI_API_KEY", secret_name="fmops-serving-api-key", secret_key="api-key", optional=True)
 
 with CronWorkflow(
     name="fmops-monitor",
@@ -34,20 +41,21 @@ with CronWorkflow(
 ) as workflow:
     common.cpu_container(
         "monitor",
-        [
+        common.command_line(
             "monitor",
-            "--endpoint", W % "endpoint",
-            "--model-name", W % "model-name",
-            "--tasks", W % "tasks",
-            "--task-data", W % "task-data",
-            "--history", f"{W % 'storage-root'}/monitoring/{W % 'model-name'}/history.jsonl",
-            "--results-dir", RESULTS_DIR,
-        ],
-        env=[SecretEnv(name="OPENAI_API_KEY", secret_name="fmops-serving-api-key", secret_key="api-key",
-                       optional=True)],
+            {
+                "--endpoint": W % "endpoint",
+                "--model-name": W % "model-name",
+                "--tasks": W % "tasks",
+                "--task-data": W % "task-data",
+                "--history": f"{W % 'storage-root'}/monitoring/{W % 'model-name'}/history.jsonl",
+                "--results-dir": RESULTS_DIR,
+            },
+        ),
+        env=[API_KEY_ENV],
         outputs=[
             result("metrics", "metrics.json"),
             Artifact(name="drift", path=f"{RESULTS_DIR}/drift.md", optional=True),
         ],
         deadline=HOUR,
-    )  # fmt: skip
+    )

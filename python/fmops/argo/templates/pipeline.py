@@ -10,29 +10,33 @@ phase gained); the gate compares the final model with the production baseline; d
 gate says promote. Any phase can be skipped by a parameter. The exit handler records how the run ended.
 """
 
-from hera.workflows import DAG, SecretEnv, Task, WorkflowTemplate
+from hera.workflows import DAG, Task, WorkflowTemplate
 from hera.workflows.models import TemplateRef
 
 from fmops.argo.templates import common
-from fmops.argo.templates.common import DAY, RESULTS_DIR, param
+from fmops.argo.templates.common import DAY, RESULTS_DIR, param, succeeded_or_skipped
 from fmops.argo.templates.training import SCALING as SCALING_INPUTS
 from fmops.argo.templates.training import scaling_params
 
 BOOL = ["true", "false"]
 PARAMS = [
     param("storage-root", "URI under which runs and the model registry live", "s3://fmops-data/fmops"),
-    param("data-root", "URI holding pretrain.jsonl, replay.jsonl, sft.jsonl, dpo.jsonl and eval/",
-          "s3://fmops-data/demo"),
+    param(
+        "data-root", "URI holding pretrain.jsonl, replay.jsonl, sft.jsonl, dpo.jsonl and eval/", "s3://fmops-data/demo"
+    ),
     param("write-demo-data", "write the demo datasets into data-root first", "true", enum=BOOL),
     param("model-name", "name of the model in the registry and in serving", "demo"),
     param("base-model", "model the first phase starts from: 'tiny', hub id or URI", "tiny"),
-    param("pretrain-recipe", "continued-pretraining recipe: a packaged name (recipes/pretrain/) or a YAML URI",
-          "demo"),
+    param("pretrain-recipe", "continued-pretraining recipe: a packaged name (recipes/pretrain/) or a YAML URI", "demo"),
     param("sft-recipe", "SFT recipe: a packaged name (recipes/sft/) or a YAML URI", "demo"),
     param("dpo-recipe", "DPO recipe: a packaged name (recipes/dpo/) or a YAML URI", "demo"),
     param("replay-ratio", "share of pretraining tokens replayed from replay.jsonl", "0.1"),
-    param("tokenize", "tokenize pretrain.jsonl into token shards first (fmops-tokenize): for corpora larger than "
-          "memory", "false", enum=BOOL),
+    param(
+        "tokenize",
+        "tokenize pretrain.jsonl into token shards first (fmops-tokenize): for corpora larger than memory",
+        "false",
+        enum=BOOL,
+    ),
     param("run-pretrain", "run the continued-pretraining phase", "true", enum=BOOL),
     param("run-sft", "run the instruction-tuning phase", "true", enum=BOOL),
     param("run-dpo", "run the preference-alignment phase", "true", enum=BOOL),
@@ -42,27 +46,44 @@ PARAMS = [
     param("gate-rules", "promotion rules: a packaged name or a YAML URI", "demo"),
     param("deploy-target", "cluster (vLLM) or local (transformers serve)", "cluster", enum=["cluster", "local"]),
     *scaling_params(),
-]  # fmt: skip
+]
 
 W = "{{workflow.parameters.%s}}"
 PLAN = "{{tasks.plan.outputs.parameters.%s}}"
 SCALING = {name: W % name for name in SCALING_INPUTS}
+DATA = W % "data-root"
+RUN_ROOT = f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}"
+# Where each phase reads its model and writes its output, decided by `plan` from the phases that run.
+PLAN_OUTPUTS = (
+    "pretrain-model",
+    "pretrain-output",
+    "sft-model",
+    "sft-output",
+    "dpo-model",
+    "dpo-output",
+    "final-model",
+    "pretrain-eval-output",
+    "sft-eval-output",
+    "final-eval-output",
+    "pretrain-eval-baseline",
+    "sft-eval-baseline",
+    "final-eval-baseline",
+)
 
 
 def phase(name: str, template: str) -> TemplateRef:
     return TemplateRef(name=f"fmops-{template}", template=name)
 
 
-def evaluation(name: str, prefix: str, depends: str) -> Task:
+def evaluation(name: str, prefix: str) -> Task:
     """Evaluate the model a phase made, against the evaluation of the phase before it."""
     return Task(
         name=name,
         template_ref=phase("evaluate", "evaluate"),
-        depends=depends,
         arguments={
             "model": PLAN % f"{prefix}-output" if prefix != "final" else PLAN % "final-model",
             "tasks": W % "eval-tasks",
-            "task-data": f"{W % 'data-root'}/eval",
+            "task-data": f"{DATA}/eval",
             "baseline": PLAN % f"{prefix}-eval-baseline",
             "output": PLAN % f"{prefix}-eval-output",
             "limit": W % "eval-limit",
@@ -70,104 +91,101 @@ def evaluation(name: str, prefix: str, depends: str) -> Task:
     )
 
 
-def training(name: str, depends: str, arguments: dict[str, str]) -> Task:
+def training(name: str, arguments: dict[str, str]) -> Task:
+    """A training phase (fmops-<name>), run unless `run-<name>` is false."""
     return Task(
         name=name,
         template_ref=phase(name, name),
-        depends=depends,
         when=f"{W % f'run-{name}'} == true",
-        arguments={"model": PLAN % f"{name}-model", "output": PLAN % f"{name}-output",
-                   "recipe": W % f"{name}-recipe", **arguments, **SCALING},
-    )  # fmt: skip
+        arguments={
+            "model": PLAN % f"{name}-model",
+            "output": PLAN % f"{name}-output",
+            "recipe": W % f"{name}-recipe",
+            **arguments,
+            **SCALING,
+        },
+    )
 
 
-options = common.workflow_options(
-    "fmops: pipeline",
-    "Pretrain, finetune (SFT, DPO), evaluate every phase, gate against production, deploy.",
-    deadline=7 * DAY,
-)
 with WorkflowTemplate(
     name="fmops-pipeline",
     entrypoint="pipeline",
     on_exit="record-status",
     arguments=[common.argument(p) for p in PARAMS],
-    **options,
+    **common.workflow_options(
+        "fmops: pipeline",
+        "Pretrain, finetune (SFT, DPO), evaluate every phase, gate against production, deploy.",
+        deadline=7 * DAY,
+    ),
 ) as workflow:
-    demo_data = common.cpu_container("demo-data", ["demo", "--output", W % "data-root"])
-    plan = common.cpu_container(
+    write_demo_data = common.cpu_container("demo-data", ["demo", "--output", DATA])
+    plan_run = common.cpu_container(
         "plan",
-        [
-            "plan", "--run-root", f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}",
-            "--base-model", W % "base-model",
-            "--run-pretrain", W % "run-pretrain", "--run-sft", W % "run-sft", "--run-dpo", W % "run-dpo",
-            "--results-dir", RESULTS_DIR,
-        ],
-        outputs=[common.result(name, name) for name in (
-            "pretrain-model", "pretrain-output", "sft-model", "sft-output", "dpo-model", "dpo-output",
-            "final-model", "pretrain-eval-output", "sft-eval-output", "final-eval-output",
-            "pretrain-eval-baseline", "sft-eval-baseline", "final-eval-baseline")],
-    )  # fmt: skip
+        common.command_line(
+            "plan",
+            {
+                "--run-root": RUN_ROOT,
+                "--base-model": W % "base-model",
+                "--run-pretrain": W % "run-pretrain",
+                "--run-sft": W % "run-sft",
+                "--run-dpo": W % "run-dpo",
+                "--results-dir": RESULTS_DIR,
+            },
+        ),
+        outputs=[common.result(name, name) for name in PLAN_OUTPUTS],
+    )
     record_status = common.cpu_container(
         "record-status",
-        [
-            "notify", "--workflow", "{{workflow.name}}", "--status", "{{workflow.status}}",
-            "--failures", "{{workflow.failures}}",
-            "--record", f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}/status.json",
-        ],
-        env=[SecretEnv(name="FMOPS_WEBHOOK_URL", secret_name="fmops-notify", secret_key="webhook-url",
-                       optional=True)],
-    )  # fmt: skip
+        common.command_line(
+            "notify",
+            {
+                "--workflow": "{{workflow.name}}",
+                "--status": "{{workflow.status}}",
+                "--failures": "{{workflow.failures}}",
+                "--record": f"{RUN_ROOT}/status.json",
+            },
+        ),
+        env=[common.WEBHOOK_ENV],
+    )
+
     with DAG(name="pipeline"):
-        Task(name="demo-data", template=demo_data, when=f"{W % 'write-demo-data'} == true")
-        Task(name="plan", template=plan)
-        data = f"{W % 'data-root'}"
-        Task(
+        demo_data = write_demo_data(when=f"{W % 'write-demo-data'} == true")
+        plan = plan_run()
+        tokenize = Task(
             name="tokenize",
             template_ref=phase("tokenize", "tokenize"),
-            depends="plan && (demo-data.Succeeded || demo-data.Skipped)",
             when=f"{W % 'tokenize'} == true && {W % 'run-pretrain'} == true",
-            arguments={"model": PLAN % "pretrain-model", "data": f"{data}/pretrain.jsonl",
-                       "output": f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}/tokens"},
-        )  # fmt: skip
-        training(
+            arguments={
+                "model": PLAN % "pretrain-model",
+                "data": f"{DATA}/pretrain.jsonl",
+                "output": f"{RUN_ROOT}/tokens",
+            },
+        )
+        pretrain = training(
             "pretrain",
-            "plan && (demo-data.Succeeded || demo-data.Skipped) && (tokenize.Succeeded || tokenize.Skipped)",
-            {"data": common.tokenized_or_raw("workflow.parameters['data-root'] + '/pretrain.jsonl'"),
-             "replay": f"{data}/replay.jsonl", "replay-ratio": W % "replay-ratio"},
-        )  # fmt: skip
-        evaluation("evaluate-pretrain", "pretrain", "pretrain.Succeeded")
-        training(
-            "sft",
-            "plan && (demo-data.Succeeded || demo-data.Skipped) && (pretrain.Succeeded || pretrain.Skipped)",
-            {"data": f"{data}/sft.jsonl"},
+            {
+                "data": common.tokenized_or_raw("workflow.parameters['data-root'] + '/pretrain.jsonl'"),
+                "replay": f"{DATA}/replay.jsonl",
+                "replay-ratio": W % "replay-ratio",
+            },
         )
-        evaluation("evaluate-sft", "sft", "sft.Succeeded")
-        training(
-            "dpo",
-            "plan && (demo-data.Succeeded || demo-data.Skipped) && "
-            "(pretrain.Succeeded || pretrain.Skipped) && (sft.Succeeded || sft.Skipped)",
-            {"data": f"{data}/dpo.jsonl"},
-        )
-        evaluation(
-            "evaluate-final",
-            "final",
-            "(dpo.Succeeded || dpo.Skipped) && "
-            "(sft.Succeeded || sft.Skipped) && (pretrain.Succeeded || pretrain.Skipped)",
-        )
-        Task(
+        evaluate_pretrain = evaluation("evaluate-pretrain", "pretrain")
+        sft = training("sft", {"data": f"{DATA}/sft.jsonl"})
+        evaluate_sft = evaluation("evaluate-sft", "sft")
+        dpo = training("dpo", {"data": f"{DATA}/dpo.jsonl"})
+        evaluate_final = evaluation("evaluate-final", "final")
+        gate = Task(
             name="gate",
             template_ref=phase("gate", "evaluate"),
-            depends="evaluate-final",
             arguments={
                 "candidate": PLAN % "final-eval-output",
                 "baseline": f"{W % 'storage-root'}/models/{W % 'model-name'}/production",
                 "rules": W % "gate-rules",
             },
         )
-        Task(
+        deploy = Task(
             name="deploy",
             template_ref=phase("deploy", "deploy"),
-            depends="gate",
             when=f"{{{{tasks.gate.outputs.parameters.promote}}}} == true && {W % 'run-deploy'} == true",
             arguments={
                 "model": PLAN % "final-model",
@@ -177,3 +195,14 @@ with WorkflowTemplate(
                 "evaluation": PLAN % "final-eval-output",
             },
         )
+
+        # A phase skipped by its parameter does not stop the phases after it.
+        ready = [plan, succeeded_or_skipped(demo_data)]
+        ready >> tokenize
+        [*ready, succeeded_or_skipped(tokenize)] >> pretrain
+        [*ready, succeeded_or_skipped(pretrain)] >> sft
+        [*ready, succeeded_or_skipped(pretrain), succeeded_or_skipped(sft)] >> dpo
+        [succeeded_or_skipped(dpo), succeeded_or_skipped(sft), succeeded_or_skipped(pretrain)] >> evaluate_final
+        pretrain.on_success(evaluate_pretrain)
+        sft.on_success(evaluate_sft)
+        evaluate_final >> gate >> deploy

@@ -2,10 +2,14 @@
 
     argo submit -n fmops --from workflowtemplate/fmops-pretrain \
         -p model=s3://bucket/fmops/models/base/latest -p data=s3://bucket/data/new/ -p output=s3://bucket/out
+
+`train` on one node, or `train-distributed` (a PyTorchJob) on several; then `collect` (see training.py).
 """
 
-from fmops.argo.templates.common import param
-from fmops.argo.templates.training import training_phase
+from hera.workflows import DAG, WorkflowTemplate
+
+from fmops.argo.templates import common, training
+from fmops.argo.templates.common import DAY, param
 
 PARAMS = [
     param("model", "starting model: hub id, model directory URI, registry pointer (.../latest), or 'tiny'", "tiny"),
@@ -15,22 +19,40 @@ PARAMS = [
     param("output", "URI of the output directory (model, checkpoints/, metrics.json, manifest.json)"),
     param("recipe", "a packaged recipe name (e.g. demo) or a YAML config URI ('' for the defaults)", ""),
 ]
-
-ARGS = [
+ARGS = common.command_line(
     "pretrain",
-    "--model", "{{inputs.parameters.model}}",
-    "--data", "{{inputs.parameters.data}}",
-    "--replay", "{{inputs.parameters.replay}}",
-    "--replay-ratio", "{{inputs.parameters.replay-ratio}}",
-    "--output", "{{inputs.parameters.output}}",
-    "--config", "{{inputs.parameters.recipe}}",
-]  # fmt: skip
-
-workflow = training_phase(
-    "pretrain",
-    title="fmops: continuous pretraining",
-    description="Continue pretraining a base model on new data with replay; resumable checkpoints.",
-    stage_params=PARAMS,
-    stage_args=ARGS,
-    artifacts=[("loss-curve", "loss.png")],
+    {
+        "--model": "{{inputs.parameters.model}}",
+        "--data": "{{inputs.parameters.data}}",
+        "--replay": "{{inputs.parameters.replay}}",
+        "--replay-ratio": "{{inputs.parameters.replay-ratio}}",
+        "--output": "{{inputs.parameters.output}}",
+        "--config": "{{inputs.parameters.recipe}}",
+    },
 )
+DEADLINE = 3 * DAY
+INPUTS = training.entry_inputs(PARAMS)
+
+with WorkflowTemplate(
+    name="fmops-pretrain",
+    entrypoint="pretrain",
+    arguments=[common.argument(p) for p in INPUTS],
+    **common.workflow_options(
+        "fmops: continuous pretraining",
+        "Continue pretraining a base model on new data with replay; resumable checkpoints.",
+        deadline=DEADLINE,
+    ),
+) as workflow:
+    train_pod = training.train_container(PARAMS, ARGS, DEADLINE)
+    pytorch_job = training.distributed_resource("pretrain", PARAMS, ARGS, DEADLINE)
+    check_output = training.collect_container([("loss-curve", "loss.png")])
+    delete_job = training.delete_job_resource("pretrain")
+
+    with DAG(name="pretrain", inputs=INPUTS, outputs=[common.from_task("metrics", "collect", "metrics")]):
+        passed = training.passed_inputs(PARAMS)
+        train = train_pod(arguments=passed, when=training.ONE_NODE)
+        train_distributed = pytorch_job(
+            arguments=passed, when=training.SEVERAL_NODES, hooks=training.on_exit(delete_job)
+        )
+        collect = check_output(arguments=common.inputs("output"))
+        [common.one_succeeded(train, train_distributed)] >> collect

@@ -3,10 +3,8 @@
     argo submit -n fmops --from workflowtemplate/fmops-tokenize \
         -p model=s3://bucket/fmops/models/demo/latest -p data=s3://bucket/data/new/ -p output=s3://bucket/tokens/new
 
-Once per corpus, on a large CPU node: the model's tokenizer on every core, shards of fixed size with their
-byte lengths and sha256 (fmops tokenize). `fmops-pipeline` and `fmops-continuous-pretrain` run it before
-pretraining with `-p tokenize=true` (continuous pretraining: the cycle's new shards only), for corpora that do
-not fit in a training pod's memory.
+Once per corpus, on a large CPU node, for corpora that do not fit in a training pod's memory: fixed-size
+shards with their byte lengths and sha256. The pipeline and continuous pretraining run it with -p tokenize=true.
 """
 
 from hera.workflows import WorkflowTemplate
@@ -32,13 +30,19 @@ with WorkflowTemplate(
 ) as workflow:
     common.cpu_container(
         "tokenize",
-        ["tokenize", "--model", "{{inputs.parameters.model}}", "--data", "{{inputs.parameters.data}}",
-         "--output", "{{inputs.parameters.output}}"],
+        common.command_line(
+            "tokenize",
+            {
+                "--model": "{{inputs.parameters.model}}",
+                "--data": "{{inputs.parameters.data}}",
+                "--output": "{{inputs.parameters.output}}",
+            },
+        ),
         image=TRAIN_IMAGE,
         deadline=DAY,
         cpu=16,
         memory_gib=32,
         inputs=PARAMS,
-        env=[common.hf_token_env()],
+        env=[common.HF_TOKEN_ENV],
         retry_strategy=common.retry_strategy(),
-    )  # fmt: skip
+    )

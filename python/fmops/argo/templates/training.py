@@ -1,9 +1,9 @@
-"""The shape every training phase shares (pretrain, sft, dpo).
+"""The templates a training phase's DAG (pretrain.py, sft.py, dpo.py) is made of:
 
-Entry DAG `<stage>`:
-  train              one pod, `fmops launch` with one process per GPU (nodes == 1)
-  train-distributed  a Kubeflow PyTorchJob of `nodes` pods, created by a resource template (nodes > 1)
-  collect            checks the output is complete (manifest.json) and exposes metrics to the Argo UI
+train              one pod, `fmops launch` with one process per GPU (nodes == 1)
+train-distributed  a Kubeflow PyTorchJob of `nodes` pods, created by a resource template (nodes > 1)
+delete-job         the exit hook of train-distributed: its PyTorchJob never outlives the step
+collect            checks the output is complete (manifest.json) and exposes metrics to the Argo UI
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ import copy
 from typing import Any
 
 import yaml
-from hera.workflows import DAG, Artifact, Container, Parameter, Resource, Task, WorkflowTemplate
+from hera.workflows import Artifact, Container, Parameter, Resource
 from hera.workflows.models import LifecycleHook
 
 from fmops.argo.templates import common
-from fmops.argo.templates.common import DAY, RESULTS_DIR, STEP_KIND, TRAIN_IMAGE, param
+from fmops.argo.templates.common import RESULTS_DIR, STEP_KIND, TRAIN_IMAGE, param
 
 PYTORCHJOB_API = "kubeflow.org/v1"
 SCALING = ("nodes", "gpus-per-node", "efa-per-node", "strategy")
 WORKERS = "{{=asInt(inputs.parameters.nodes) - 1}}"
 EFA = "{{inputs.parameters.efa-per-node}}"
-
-
 EFA_HELP = "EFA interfaces per node of a multi-node run (p5: 32, p5en: 16, p4d: 4); 0 sends NCCL over TCP"
+# The `when` of the two training tasks: exactly one of them runs.
+ONE_NODE = "{{inputs.parameters.nodes}} == 1"
+SEVERAL_NODES = "{{inputs.parameters.nodes}} > 1"
 
 
 def scaling_params() -> list[Parameter]:
@@ -32,18 +33,28 @@ def scaling_params() -> list[Parameter]:
         param("nodes", "nodes to train on; above 1 the step becomes a Kubeflow PyTorchJob", "1"),
         param("gpus-per-node", "GPUs (and processes) per node", "1"),
         param("efa-per-node", EFA_HELP, "32"),
-        param("strategy", "how processes share the model: ddp (fits one GPU), fsdp2 or zero3 (sharded)",
-              "ddp", enum=["ddp", "fsdp2", "zero3"]),
-    ]  # fmt: skip
+        param(
+            "strategy",
+            "how processes share the model: ddp (fits one GPU), fsdp2 or zero3 (sharded)",
+            "ddp",
+            enum=["ddp", "fsdp2", "zero3"],
+        ),
+    ]
+
+
+def entry_inputs(stage_params: list[Parameter]) -> list[Parameter]:
+    """The inputs of a training phase's entry DAG: the stage's own, then how it scales."""
+    return [*stage_params, *scaling_params()]
+
+
+def passed_inputs(stage_params: list[Parameter]) -> dict[str, str]:
+    """The arguments the entry DAG passes on to its training task: all its inputs but nothing else."""
+    return common.inputs(*[p.name for p in stage_params], *SCALING)
 
 
 def launch_args(nodes: str, stage_args: list[str]) -> list[str]:
-    return [
-        "launch", "--nodes", nodes,
-        "--gpus-per-node", "{{inputs.parameters.gpus-per-node}}",
-        "--strategy", "{{inputs.parameters.strategy}}",
-        "--", *stage_args,
-    ]  # fmt: skip
+    flags = {"--nodes": nodes, "--gpus-per-node": common.GPUS, "--strategy": "{{inputs.parameters.strategy}}"}
+    return [*common.command_line("launch", flags), "--", *stage_args]
 
 
 def train_container(stage_params: list[Parameter], stage_args: list[str], deadline: int) -> Container:
@@ -53,7 +64,7 @@ def train_container(stage_params: list[Parameter], stage_args: list[str], deadli
         command=["fmops"],
         args=launch_args("1", stage_args),
         inputs=common.bare(*[p.name for p in stage_params], *SCALING),
-        env=[common.hf_token_env()],
+        env=[common.HF_TOKEN_ENV],
         labels={STEP_KIND: "training"},
         annotations=common.DO_NOT_DISRUPT,
         retry_strategy=common.retry_strategy(),
@@ -73,12 +84,56 @@ EFA_ENV = [
     {"name": "NCCL_DEBUG", "value": "INFO"},
     {"name": "NCCL_DEBUG_SUBSYS", "value": "INIT,NET"},
 ]
-HF_TOKEN_ENV = {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token",
-                                                                   "optional": True}}}  # fmt: skip
 JOB_LABEL = "fmops.io/job"
 ZONE = "topology.kubernetes.io/zone"
 # A finished job and its pods stay this long for `kubectl logs`, then the operator deletes them.
 FINISHED_TTL = 3600
+# The workflow pods' identity (the images' user), which the operator's pods do not inherit.
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "fsGroup": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def pytorch_container(command: list[str], env: list[dict]) -> dict[str, Any]:
+    """The one container of every replica: `command` on the node's GPUs and EFA interfaces."""
+    return {
+        "name": "pytorch",
+        "image": "{{inputs.parameters.image}}",
+        "command": command[:1],
+        "args": command[1:],
+        "env": [*env, *EFA_ENV],
+        "resources": {
+            "requests": {
+                "nvidia.com/gpu": common.GPUS,
+                "vpc.amazonaws.com/efa": EFA,
+                **common.per_gpu(common.GPUS),
+            },
+            "limits": {"nvidia.com/gpu": common.GPUS, "vpc.amazonaws.com/efa": EFA},
+        },
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+
+
+def replica_pod(kind: str, job_id: str, container: dict[str, Any]) -> dict[str, Any]:
+    """A replica's pod on a gpu-train node, in the same zone as the job's other replicas."""
+    same_zone = {"labelSelector": {"matchLabels": {JOB_LABEL: job_id}}, "topologyKey": ZONE}
+    return {
+        "metadata": {"labels": {STEP_KIND: kind, JOB_LABEL: job_id}, "annotations": dict(common.DO_NOT_DISRUPT)},
+        "spec": {
+            "serviceAccountName": common.SERVICE_ACCOUNT,
+            "securityContext": POD_SECURITY,
+            "nodeSelector": {common.NODE_POOL: "gpu-train"},
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [same_zone]}},
+            "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
+            "containers": [container],
+        },
+    }
 
 
 def pytorchjob_manifest(
@@ -102,59 +157,40 @@ def pytorchjob_manifest(
     GPU jobs compete for the capped pool, Karpenter provisions every pending replica of a job in one
     batch, and a job whose workers cannot all start ends at its deadline rather than holding GPUs."""
     job_id = f"{{{{workflow.uid}}}}-{name}"
-    pod = {
-        "metadata": {"labels": {STEP_KIND: kind, JOB_LABEL: job_id}, "annotations": dict(common.DO_NOT_DISRUPT)},
-        "spec": {
-            "serviceAccountName": common.SERVICE_ACCOUNT,
-            # The workflow pods' identity (the images' user), which the operator's pods do not inherit.
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "nodeSelector": {common.NODE_POOL: "gpu-train"},
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-            "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchLabels": {JOB_LABEL: job_id}}, "topologyKey": ZONE}]}},
-            "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
-            "containers": [{
-                "name": "pytorch",
-                "image": "{{inputs.parameters.image}}",
-                "command": command[:1],
-                "args": command[1:],
-                "env": [*env, *EFA_ENV],
-                "resources": {
-                    "requests": {"nvidia.com/gpu": common.GPUS, "vpc.amazonaws.com/efa": EFA,
-                                 **common.per_gpu(common.GPUS)},
-                    "limits": {"nvidia.com/gpu": common.GPUS, "vpc.amazonaws.com/efa": EFA},
-                },
-                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
-                "securityContext": {"allowPrivilegeEscalation": False},
-            }],
-        },
-    }  # fmt: skip
+    pod = replica_pod(kind, job_id, pytorch_container(command, env))
     job = {
         "apiVersion": PYTORCHJOB_API,
         "kind": "PyTorchJob",
-        "metadata": {"generateName": f"{{{{workflow.name}}}}-{name}-", "namespace": common.NAMESPACE,
-                     "labels": {JOB_LABEL: job_id}},
+        "metadata": {
+            "generateName": f"{{{{workflow.name}}}}-{name}-",
+            "namespace": common.NAMESPACE,
+            "labels": {JOB_LABEL: job_id},
+        },
         "spec": {
-            "runPolicy": {"cleanPodPolicy": "All", "backoffLimit": backoff, "activeDeadlineSeconds": deadline,
-                          "ttlSecondsAfterFinished": FINISHED_TTL},
+            "runPolicy": {
+                "cleanPodPolicy": "All",
+                "backoffLimit": backoff,
+                "activeDeadlineSeconds": deadline,
+                "ttlSecondsAfterFinished": FINISHED_TTL,
+            },
             "pytorchReplicaSpecs": {
                 "Master": {"replicas": 1, "restartPolicy": restart, "template": pod},
                 "Worker": {"replicas": workers, "restartPolicy": restart, "template": copy.deepcopy(pod)},
             },
         },
-    }  # fmt: skip
+    }
     # The replica count must reach Kubernetes as a number, so its expression tag goes in unquoted.
     return yaml.safe_dump(job, sort_keys=False).replace(f"'{WORKERS}'", WORKERS)
 
 
 def distributed_resource(stage: str, stage_params: list[Parameter], stage_args: list[str], deadline: int) -> Resource:
     command = ["fmops", *launch_args("{{inputs.parameters.nodes}}", stage_args)]
+    manifest = pytorchjob_manifest(stage, command, deadline=deadline, env=[common.env_entry(common.HF_TOKEN_ENV)])
     return Resource(
         name="train-distributed",
         action="create",
         set_owner_reference=True,
-        manifest=pytorchjob_manifest(stage, command, deadline=deadline, env=[HF_TOKEN_ENV]),
+        manifest=manifest,
         success_condition="status.replicaStatuses.Master.succeeded > 0",
         failure_condition="status.replicaStatuses.Master.failed > 0",
         inputs=[*common.bare(*[p.name for p in stage_params], *SCALING), common.image_input(TRAIN_IMAGE)],
@@ -162,20 +198,25 @@ def distributed_resource(stage: str, stage_params: list[Parameter], stage_args: 
         retry_strategy=common.retry_strategy(),
         synchronization=common.GPU_TRAINING_SEMAPHORE,
         active_deadline_seconds=deadline,
-    )  # fmt: skip
+    )
 
 
 def delete_job_resource(stage: str) -> Resource:
     """Deletes the stage's PyTorchJob of this run: the exit hook of `train-distributed`, so a job never
     outlives its step, whether the step succeeded, failed, timed out or the workflow was stopped."""
+    selector = f"{JOB_LABEL}={{{{workflow.uid}}}}-{stage}"
     return Resource(
         name="delete-job",
         action="delete",
-        flags=["pytorchjobs.kubeflow.org", "--selector", f"{JOB_LABEL}={{{{workflow.uid}}}}-{stage}",
-               "--ignore-not-found"],
+        flags=["pytorchjobs.kubeflow.org", "--selector", selector, "--ignore-not-found"],
         labels={STEP_KIND: "cpu"},
         active_deadline_seconds=600,
-    )  # fmt: skip
+    )
+
+
+def on_exit(template: Resource) -> dict[str, LifecycleHook]:
+    """Task `hooks` that run `template` when the task ends, however it ends."""
+    return {"exit": LifecycleHook(template=template.name)}
 
 
 def collect_container(artifacts: list[tuple[str, str]]) -> Container:
@@ -188,45 +229,3 @@ def collect_container(artifacts: list[tuple[str, str]]) -> Container:
             *(Artifact(name=name, path=f"{RESULTS_DIR}/{file}", optional=True) for name, file in artifacts),
         ],
     )
-
-
-def training_phase(
-    stage: str,
-    title: str,
-    description: str,
-    stage_params: list[Parameter],
-    stage_args: list[str],
-    artifacts: list[tuple[str, str]] = (),
-    deadline: int = 3 * DAY,
-) -> WorkflowTemplate:
-    """The WorkflowTemplate `fmops-<stage>` with entry DAG `<stage>` (see module docstring)."""
-    names = [p.name for p in stage_params]
-    entry_inputs = [*stage_params, *scaling_params()]
-    options: dict[str, Any] = common.workflow_options(title, description, deadline)
-    arguments = [common.argument(p) for p in entry_inputs]
-    with WorkflowTemplate(name=f"fmops-{stage}", entrypoint=stage, arguments=arguments, **options) as template:
-        train = train_container(stage_params, stage_args, deadline)
-        distributed = distributed_resource(stage, stage_params, stage_args, deadline)
-        collect = collect_container(list(artifacts))
-        delete_job = delete_job_resource(stage)
-        with DAG(
-            name=stage,
-            inputs=entry_inputs,
-            outputs=[common.from_task("metrics", "collect", "metrics")],
-        ):
-            passed = common.inputs(*names, *SCALING)
-            Task(name="train", template=train, arguments=passed, when="{{inputs.parameters.nodes}} == 1")
-            Task(
-                name="train-distributed",
-                template=distributed,
-                arguments=passed,
-                when="{{inputs.parameters.nodes}} > 1",
-                hooks={"exit": LifecycleHook(template=delete_job.name)},
-            )
-            Task(
-                name="collect",
-                template=collect,
-                arguments=common.inputs("output"),
-                depends="train.Succeeded || train-distributed.Succeeded",
-            )
-    return template

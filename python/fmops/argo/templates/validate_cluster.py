@@ -7,7 +7,7 @@
 when it is below `min-busbw-gbps`, and the pods' logs name the NCCL transport (NCCL INFO NET/...).
 """
 
-from hera.workflows import DAG, Container, Resource, Task, WorkflowTemplate
+from hera.workflows import DAG, Container, Resource, WorkflowTemplate
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import HOUR, STEP_KIND, TRAIN_IMAGE, param
@@ -23,8 +23,13 @@ PARAMS = [
     param("gpus-per-node", "GPUs per training node to include in the all-reduce", "8"),
     param("efa-per-node", EFA_HELP, "32"),
     param("size-mb", "all-reduce message size in MiB", "1024"),
-    param("min-busbw-gbps", "fail below this all-reduce bus bandwidth in GB/s: " + ", ".join(
-        f"{kind} {floor:g}" for kind, floor in BUSBW_FLOORS.items()) + "; 0: report only", "100"),
+    param(
+        "min-busbw-gbps",
+        "fail below this all-reduce bus bandwidth in GB/s: "
+        + ", ".join(f"{kind} {floor:g}" for kind, floor in BUSBW_FLOORS.items())
+        + "; 0: report only",
+        "100",
+    ),
 ]
 
 
@@ -41,9 +46,13 @@ def nvidia_smi() -> Container:
 
 
 def allreduce_manifest() -> str:
-    command = ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}", "-m", "fmops.cli", "allreduce",
-               "--size-mb", "{{inputs.parameters.size-mb}}", "--output", "{{inputs.parameters.output}}",
-               "--min-busbw-gbps", "{{inputs.parameters.min-busbw-gbps}}"]  # fmt: skip
+    torchrun = ["torchrun", "--nproc-per-node", "{{inputs.parameters.gpus-per-node}}", "-m", "fmops.cli"]
+    flags = {
+        "--size-mb": "{{inputs.parameters.size-mb}}",
+        "--output": "{{inputs.parameters.output}}",
+        "--min-busbw-gbps": "{{inputs.parameters.min-busbw-gbps}}",
+    }
+    command = [*torchrun, *common.command_line("allreduce", flags)]
     return pytorchjob_manifest("allreduce", command, kind="gpu", deadline=HOUR, backoff=0, restart="Never", workers=1)
 
 
@@ -57,27 +66,28 @@ with WorkflowTemplate(
         deadline=2 * HOUR,
     ),
 ) as workflow:
-    smi = nvidia_smi()
-    allreduce = Resource(
+    nvidia_smi_pod = nvidia_smi()
+    allreduce_job = Resource(
         name="allreduce",
         action="create",
         set_owner_reference=True,
         manifest=allreduce_manifest(),
         success_condition="status.replicaStatuses.Master.succeeded > 0",
         failure_condition="status.replicaStatuses.Master.failed > 0",
-        inputs=[*common.bare("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
-                common.image_input(TRAIN_IMAGE)],
+        inputs=[
+            *common.bare("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
+            common.image_input(TRAIN_IMAGE),
+        ],
         labels={STEP_KIND: "gpu"},
         active_deadline_seconds=HOUR,
     )
-    collect = collect_container([])
+    check_output = collect_container([])
+
     with DAG(name="validate-cluster", inputs=PARAMS, outputs=[common.from_task("allreduce", "collect", "metrics")]):
-        Task(name="gpu-train", template=smi, arguments={"pool": "gpu-train"})
-        Task(name="gpu-serve", template=smi, arguments={"pool": "gpu-serve"})
-        Task(
-            name="allreduce",
-            template=allreduce,
-            depends="gpu-train",
-            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps"),
+        gpu_train = nvidia_smi_pod(name="gpu-train", arguments={"pool": "gpu-train"})
+        nvidia_smi_pod(name="gpu-serve", arguments={"pool": "gpu-serve"})
+        allreduce = allreduce_job(
+            arguments=common.inputs("output", "gpus-per-node", "efa-per-node", "size-mb", "min-busbw-gbps")
         )
-        Task(name="collect", template=collect, depends="allreduce", arguments=common.inputs("output"))
+        collect = check_output(arguments=common.inputs("output"))
+        gpu_train >> allreduce >> collect
