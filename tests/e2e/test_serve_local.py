@@ -3,6 +3,9 @@ Bad input: tests/unit/serving/test_serve_inputs.py."""
 
 from __future__ import annotations
 
+import http.client
+from pathlib import Path
+
 import openai
 import pytest
 
@@ -57,6 +60,26 @@ def test_an_unknown_model_id_is_refused(served):
     assert raised.value.status_code in (400, 404)
 
 
+def raw_get(server, path: str) -> int:
+    """The status of GET `path` sent byte for byte (HTTP clients normalise `..` and `//` before sending)."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def command_lines() -> dict[str, str]:
+    lines = {}
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines[entry.parent.name] = entry.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    return lines
+
+
 def test_api_key_is_enforced_when_configured_and_sigterm_stops_cleanly(tiny_model):
     from fmops.serving.process import LocalServer, get_json
 
@@ -66,6 +89,9 @@ def test_api_key_is_enforced_when_configured_and_sigterm_stops_cleanly(tiny_mode
             client(server, "wrong").models.list()
         assert client(server, "s3cret").models.list().data[0].id == str(tiny_model)
         assert get_json(server.base_url.removesuffix("/v1") + "/health") == {"status": "ok"}
+        for path in ["//x/v1/models", "/health/../v1/models", "/x/../v1/models", "/%2e%2e/v1/models", "/reset"]:
+            assert raw_get(server, path) in (400, 401), path
+        assert not [pid for pid, argv in command_lines().items() if "s3cret" in argv], "the key is on a command line"
     finally:
         status = server.stop()
     assert status == 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from fmops.cli import options
 from fmops.cli.command import Command
 from fmops.core import config, registry, storage
+from fmops.core.errors import InputError
 from fmops.serving import deploy as deployment
 from fmops.serving import monitor as monitoring
 from fmops.serving import serve as serving
@@ -32,7 +34,8 @@ SERVE = """Serve a model on localhost with an OpenAI-compatible API, in the fore
     fmops serve --model registry/models/demo/production --port 8000
     curl http://127.0.0.1:8000/v1/models        # the served model is listed first, under the id to use
 
---model: a model directory, a registry pointer or an s3:// URI. With --api-key, /v1 routes need `Bearer KEY`.
+--model: a model directory, a registry pointer or an s3:// URI. With a key ($FMOPS_API_KEY or --api-key-file),
+every route but /health needs `Authorization: Bearer KEY`.
 Manual: python/fmops/serving/README.md
 """
 
@@ -123,14 +126,28 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch CPU threads (default: torch's own; 1 suits small models on shared cores)",
     )
     parser.add_argument(
-        "--api-key",
-        default=os.environ.get("FMOPS_API_KEY", ""),
-        help="bearer key required on /v1 routes (default: $FMOPS_API_KEY; empty: any key)",
+        "--api-key-file",
+        default="",
+        help="file holding the bearer key every route but /health requires (default: $FMOPS_API_KEY; none: any key)",
     )
 
 
+def serving_key(key_file: str) -> str:
+    """From a file or the environment, never the command line, where `ps` would show it to every local user."""
+    if not key_file:
+        return os.environ.get("FMOPS_API_KEY", "")
+    try:
+        key = Path(key_file).read_text().strip()
+    except OSError as failure:
+        raise InputError(f"--api-key-file {key_file}: {failure.strerror or failure}") from None
+    if not key:
+        raise InputError(f"--api-key-file {key_file}: empty")
+    return key
+
+
 def serve(args: argparse.Namespace) -> int:
-    serving.serve(model=args.model, host=args.host, port=args.port, threads=args.threads, api_key=args.api_key)
+    key = serving_key(args.api_key_file)
+    serving.serve(model=args.model, host=args.host, port=args.port, threads=args.threads, api_key=key)
     return 0
 
 

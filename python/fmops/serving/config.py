@@ -20,8 +20,12 @@ class DeployConfig(StageConfig):
     smoke_requests: int = Field(4, ge=1, description="requests in the smoke test's load run")
     smoke_concurrency: int = Field(2, ge=1, description="their concurrency")
     request_timeout: float = Field(60.0, gt=0, description="deadline per smoke request, s")
-    local_threads: int = Field(1, ge=0, description="torch threads of the local server (0: torch's "
-                               "default); 1 serves the tiny demo model ~10x faster on 2 shared cores")
+    local_threads: int = Field(
+        1,
+        ge=0,
+        description="torch threads of the local server (0: torch's "
+        "default); 1 serves the tiny demo model ~10x faster on 2 shared cores",
+    )
     smoke_connect_s: float = Field(60.0, ge=0, description="how long the smoke test retries connecting, s")
 
 

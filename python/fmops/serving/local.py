@@ -3,9 +3,9 @@ is installed. Nothing here implements the OpenAI API; it configures those server
 
 Both name a model the way it was given on their command line, so the one model a server is pinned to is
 listed alone (hence first) in `/v1/models` under the id requests must use: the model directory's path.
-Neither checks an API key unless one is configured; with `api_key`, every `/v1/...` route asks for
-`Authorization: Bearer <key>` (`/health` stays open for probes), as vLLM's `--api-key` does; for
-`transformers serve`, which has no such option, a key-checking proxy sits in front of it.
+Neither checks an API key unless one is configured. With `api_key`, vLLM checks it itself (VLLM_API_KEY);
+`transformers serve`, which has no such option, runs on a private Unix socket behind a key-checking proxy
+(fmops.serving.keyed_proxy) that asks every route but `/health` for `Authorization: Bearer <key>`.
 """
 
 from __future__ import annotations
@@ -23,38 +23,13 @@ def vllm_installed() -> bool:
 
 
 def serve_with_vllm(model: str, host: str, port: int, api_key: str) -> None:
-    """Replace this process with `vllm serve` (it handles SIGTERM itself)."""
+    """Replace this process with `vllm serve` (it handles SIGTERM itself). The key travels in VLLM_API_KEY,
+    which vLLM reads, not on the command line, where `ps` would show it."""
     command = ["vllm", "serve", model, "--host", host, "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_API_KEY"}
     if api_key:
-        command += ["--api-key", api_key]
-    os.execvp(command[0], command)
-
-
-def api_key_middleware(api_key: str):
-    """Starlette's AuthenticationMiddleware with a backend that refuses a missing or wrong bearer key."""
-    from starlette.authentication import (
-        AuthCredentials,
-        AuthenticationBackend,
-        AuthenticationError,
-        SimpleUser,
-    )
-    from starlette.middleware import Middleware
-    from starlette.middleware.authentication import AuthenticationMiddleware
-    from starlette.responses import JSONResponse
-
-    class BearerKey(AuthenticationBackend):
-        async def authenticate(self, conn):
-            if not conn.url.path.startswith("/v1"):
-                return None
-            if conn.headers.get("authorization", "") != f"Bearer {api_key}":
-                raise AuthenticationError("invalid or missing API key")
-            return AuthCredentials(["authenticated"]), SimpleUser("client")
-
-    def refuse(_conn, error: Exception) -> JSONResponse:
-        body = {"error": {"message": str(error), "type": "authentication_error"}}
-        return JSONResponse(body, status_code=401)
-
-    return Middleware(AuthenticationMiddleware, backend=BearerKey(), on_error=refuse)
+        env["VLLM_API_KEY"] = api_key
+    os.execvpe(command[0], command, env)
 
 
 def serve_with_transformers(model: str, host: str, port: int, api_key: str) -> None:
@@ -76,70 +51,33 @@ def serve_with_transformers(model: str, host: str, port: int, api_key: str) -> N
     Serve(force_model=model, host=host, port=port)
 
 
-# Headers that belong to one connection, not to the request or response being forwarded.
-HOP_BY_HOP = {"host", "connection", "keep-alive", "content-length", "transfer-encoding"}
-
-
 def serve_behind_key(model: str, host: str, port: int, api_key: str) -> None:
-    """`transformers serve` has no API-key option: it runs as a child process on a free loopback port, and
-    a small proxy on host:port (Starlette's AuthenticationMiddleware, httpx streaming) checks the key and
-    forwards every request and streamed response unchanged. The proxy listens once the model is loaded."""
+    """`transformers serve` has no API-key option: it runs as a child process on a Unix socket in a private
+    directory, and the key-checking proxy (fmops.serving.keyed_proxy) listens on host:port once the model
+    is loaded."""
     import subprocess
+    import tempfile
 
     import httpx
     import uvicorn
-    from starlette.applications import Starlette
-    from starlette.background import BackgroundTask
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, StreamingResponse
-    from starlette.routing import Route
 
-    from fmops.serving.process import free_port, wait_for_health
+    from fmops.serving.keyed_proxy import proxy_app
+    from fmops.serving.process import wait_for_socket_health
 
-    inner = f"http://127.0.0.1:{free_port()}"
-    command = [
-        sys.executable,
-        "-c",
-        "from transformers.cli.transformers import main; main()",
-        "serve",
-        model,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        inner.rpartition(":")[2],
-    ]
-    child = subprocess.Popen(command)
-    try:
-        if not wait_for_health(inner, child):
-            raise SystemExit(child.returncode or 1)
-        client = httpx.AsyncClient(base_url=inner, timeout=None)
-
-        async def forward(request: Request):
-            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-            outgoing = client.build_request(
-                request.method,
-                request.url.path,
-                params=request.query_params,
-                headers=headers,
-                content=await request.body(),
+    with tempfile.TemporaryDirectory(prefix="fmops-serve-") as private:  # mode 0700: this user only
+        path = os.path.join(private, "model.sock")
+        command = [sys.executable, "-m", "fmops.serving.unix_socket_server", path, model]
+        child = subprocess.Popen(command)
+        try:
+            if not wait_for_socket_health(path, child):
+                raise SystemExit(child.returncode or 1)
+            upstream = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=path), base_url="http://model", timeout=None
             )
-            try:
-                reply = await client.send(outgoing, stream=True)
-            except httpx.TransportError as error:
-                return JSONResponse({"error": {"message": f"model server: {error}"}}, status_code=502)
-            kept = {k: v for k, v in reply.headers.items() if k.lower() not in HOP_BY_HOP}
-            return StreamingResponse(
-                reply.aiter_raw(), status_code=reply.status_code, headers=kept, background=BackgroundTask(reply.aclose)
-            )
-
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        app = Starlette(
-            routes=[Route("/{path:path}", forward, methods=methods)], middleware=[api_key_middleware(api_key)]
-        )
-        uvicorn.run(app, host=host, port=port, log_level="info")
-    finally:
-        child.terminate()
-        child.wait()
+            uvicorn.run(proxy_app(api_key, upstream), host=host, port=port, log_level="info")
+        finally:
+            child.terminate()
+            child.wait()
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

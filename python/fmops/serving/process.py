@@ -51,6 +51,24 @@ def wait_for_health(base: str, process: subprocess.Popen, timeout: float = float
     return False
 
 
+def wait_for_socket_health(path: str, process: subprocess.Popen, timeout: float = float("inf")) -> bool:
+    """`wait_for_health` for a server on a Unix socket."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(transport=httpx.HTTPTransport(uds=path), base_url="http://model", timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            try:
+                if client.get("/health").status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.25)
+    return False
+
+
 @dataclass
 class LocalServer:
     """`fmops serve --model MODEL` on loopback. Use as a context manager; `base_url` ends in /v1."""
@@ -87,14 +105,14 @@ class LocalServer:
             "--port",
             str(self.port),
         ]
-        if self.api_key:
-            command += ["--api-key", self.api_key]
         if self.threads:
             command += ["--threads", str(self.threads)]
         log = tempfile.NamedTemporaryFile(prefix="fmops-serve-", suffix=".log", delete=False)
         self.log_path = Path(log.name)
         started = time.monotonic()
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+        # the key travels in the environment, not on the command line, where `ps` would show it
+        env = {**os.environ, **self.env, "FMOPS_API_KEY": self.api_key}
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         self.wait_ready(started)
         return self

@@ -115,11 +115,12 @@ def test_the_deployment_passes_only_flags_the_release_parses():
 
 def test_fmops_serve_passes_only_flags_the_release_parses(monkeypatch):
     ran = []
-    monkeypatch.setattr(local.os, "execvp", lambda file, argv: ran.append(argv))
+    monkeypatch.setattr(local.os, "execvpe", lambda file, argv, env: ran.append((argv, env)))
     local.serve_with_vllm("/models/demo", "127.0.0.1", 8000, "secret")
-    (argv,) = ran
+    ((argv, env),) = ran
     assert argv[:3] == ["vllm", "serve", "/models/demo"]
-    assert flags(argv) == {"--host", "--port", "--api-key"}
+    assert flags(argv) == {"--host", "--port"}
+    assert "secret" not in argv and env["VLLM_API_KEY"] == "secret", "the key travels in vLLM's environment variable"
     assert flags(argv) <= VLLM_SERVE_FLAGS
 
 
