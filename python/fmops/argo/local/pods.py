@@ -102,9 +102,13 @@ def interpreter(command: list[str]) -> list[str]:
     return command
 
 
-def environment(env: list[dict[str, Any]], variables: dict[str, Any], notes: list[str],
-                mapping: dict[str, Path] | None = None,
-                config_map: Callable[[str, str], str] | None = None) -> dict[str, str]:  # fmt: skip
+def environment(
+    env: list[dict[str, Any]],
+    variables: dict[str, Any],
+    notes: list[str],
+    mapping: dict[str, Path] | None = None,
+    config_map: Callable[[str, str], str] | None = None,
+) -> dict[str, str]:
     result = dict(os.environ)
     for entry in env:
         name = entry["name"]
@@ -147,8 +151,9 @@ def copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def stage_inputs(template: dict[str, Any], variables: dict[str, Any], paths: dict[str, Path],
-                 staging: dict[str, Any]) -> None:  # fmt: skip
+def stage_inputs(
+    template: dict[str, Any], variables: dict[str, Any], paths: dict[str, Path], staging: dict[str, Any]
+) -> None:
     """Put each input artifact where the pod expects it: passed by the caller, else declared on the input."""
     passed, repository = staging.get("passed") or {}, staging.get("repository")
     for artifact in (template.get("inputs") or {}).get("artifacts") or []:
@@ -173,12 +178,18 @@ def stage_inputs(template: dict[str, Any], variables: dict[str, Any], paths: dic
         if source is not None and source.exists():
             copy(source, target)
         elif not artifact.get("optional"):
-            raise InputError(f"input artifact '{name}': nothing passed for it"
-                             + (f" (no {source})" if source is not None else ""))  # fmt: skip
+            raise InputError(
+                f"input artifact '{name}': nothing passed for it" + (f" (no {source})" if source is not None else "")
+            )
 
 
-def volume_paths(template: dict[str, Any], body: dict[str, Any], directory: Path, volumes: Path | None,
-                 config_map: Callable[[str, str], str] | None) -> dict[str, Path]:  # fmt: skip
+def volume_paths(
+    template: dict[str, Any],
+    body: dict[str, Any],
+    directory: Path,
+    volumes: Path | None,
+    config_map: Callable[[str, str], str] | None,
+) -> dict[str, Path]:
     """Each volume mount's path -> a local directory: emptyDir per pod, a claim per run, a ConfigMap's keys."""
     declared = {v["name"]: v for v in template.get("volumes") or []}
     mapped = {}
@@ -206,10 +217,16 @@ def pod_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def container_process(template: dict[str, Any], variables: dict[str, Any], directory: Path,
-                      staging: dict[str, Any] | None = None, *, volumes: Path | None = None,
-                      config_map: Callable[[str, str], str] | None = None,
-                      body: dict[str, Any] | None = None) -> Process:  # fmt: skip
+def container_process(
+    template: dict[str, Any],
+    variables: dict[str, Any],
+    directory: Path,
+    staging: dict[str, Any] | None = None,
+    *,
+    volumes: Path | None = None,
+    config_map: Callable[[str, str], str] | None = None,
+    body: dict[str, Any] | None = None,
+) -> Process:
     """The process of a container or script template (or of one container of a containerSet: `body`).
     Pod paths are rewritten in the template's own text before its variables are filled in, so a value
     that happens to be a local path is never touched."""
@@ -221,12 +238,20 @@ def container_process(template: dict[str, Any], variables: dict[str, Any], direc
     paths |= volume_paths(template, body, directory, volumes, config_map)
     for local in {root / "tmp", *(root / Path(p).parts[1] for p in paths if len(Path(p).parts) > 2)}:
         local.mkdir(parents=True, exist_ok=True)
-    variables = {**variables, **{f"outputs.parameters.{p['name']}.path": (p.get("valueFrom") or {}).get("path", "")
-                                 for p in parameters(template.get("outputs"))},
-                 **{f"outputs.artifacts.{a['name']}.path": a.get("path", "")
-                    for a in (template.get("outputs") or {}).get("artifacts") or []}}  # fmt: skip
-    variables = {k: rewrite(v, paths) if k.endswith(".path") and isinstance(v, str) else v
-                 for k, v in variables.items()}  # fmt: skip
+    variables = {
+        **variables,
+        **{
+            f"outputs.parameters.{p['name']}.path": (p.get("valueFrom") or {}).get("path", "")
+            for p in parameters(template.get("outputs"))
+        },
+        **{
+            f"outputs.artifacts.{a['name']}.path": a.get("path", "")
+            for a in (template.get("outputs") or {}).get("artifacts") or []
+        },
+    }
+    variables = {
+        k: rewrite(v, paths) if k.endswith(".path") and isinstance(v, str) else v for k, v in variables.items()
+    }
     if staging is not None:
         stage_inputs(template, variables, paths, staging)
     command = [*(body.get("command") or entrypoint(body.get("image", "")) or [])]
@@ -257,12 +282,17 @@ def container_set(template: dict[str, Any]) -> list[dict[str, Any]]:
     """The containers of a containerSet in an order their dependencies allow (one at a time here: a valid
     schedule of the same graph), each with the set's volume mounts."""
     spec = template["containerSet"]
-    containers = {c["name"]: {**c, "volumeMounts": [*(spec.get("volumeMounts") or []), *(c.get("volumeMounts") or [])]}
-                  for c in spec.get("containers") or []}  # fmt: skip
+    containers = {
+        c["name"]: {**c, "volumeMounts": [*(spec.get("volumeMounts") or []), *(c.get("volumeMounts") or [])]}
+        for c in spec.get("containers") or []
+    }
     ordered: list[dict[str, Any]] = []
     while len(ordered) < len(containers):
-        ready = [c for name, c in containers.items() if c not in ordered
-                 and all(d in [o["name"] for o in ordered] for d in c.get("dependencies") or [])]  # fmt: skip
+        ready = [
+            c
+            for name, c in containers.items()
+            if c not in ordered and all(d in [o["name"] for o in ordered] for d in c.get("dependencies") or [])
+        ]
         if not ready:
             raise InputError(f"template '{template.get('name')}': containerSet dependencies form a cycle")
         ordered.append(ready[0])
@@ -296,8 +326,14 @@ def execute(process: Process, log: Path, stopping: threading.Event | None = None
     with log.open("ab", buffering=0) as handle:
         handle.write(f"$ {' '.join(process.command)}\n".encode())
         try:
-            child = subprocess.Popen(process.command, stdout=subprocess.PIPE, stderr=handle, cwd=process.directory,
-                                     env=process.env, start_new_session=True)  # fmt: skip
+            child = subprocess.Popen(
+                process.command,
+                stdout=subprocess.PIPE,
+                stderr=handle,
+                cwd=process.directory,
+                env=process.env,
+                start_new_session=True,
+            )
         except OSError as error:
             return Outcome("Error", None, f"could not start {process.command[0]}: {error}")
         captured = bytearray()
@@ -324,8 +360,11 @@ def execute(process: Process, log: Path, stopping: threading.Event | None = None
                         os.killpg(child.pid, signal.SIGKILL)
                         child.wait()
                         reader.join(timeout=5)
-                        return Outcome("Failed", None, f"Pod was active on the node longer than the specified "
-                                                       f"deadline ({process.timeout:.0f}s)")  # fmt: skip
+                        return Outcome(
+                            "Failed",
+                            None,
+                            f"Pod was active on the node longer than the specified deadline ({process.timeout:.0f}s)",
+                        )
         except BaseException:
             os.killpg(child.pid, signal.SIGTERM)
             child.wait()
@@ -339,8 +378,13 @@ def execute(process: Process, log: Path, stopping: threading.Event | None = None
     return Outcome("Succeeded", 0, "", stdout)
 
 
-def read_outputs(template: dict[str, Any], process: Process, artifacts_dir: Path, repository: Path | None = None,
-                 variables: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
+def read_outputs(
+    template: dict[str, Any],
+    process: Process,
+    artifacts_dir: Path,
+    repository: Path | None = None,
+    variables: dict[str, Any] | None = None,
+) -> tuple[dict[str, str], dict[str, str]]:
     """Output parameters from their files (or valueFrom.default); artifacts copied beside the run (and under
     their repository key). Returns (parameters, artifact name -> local path). Missing ones are errors."""
     outputs = template.get("outputs") or {}
