@@ -96,15 +96,17 @@ def run_loop(engine: Engine, call: Call, node: Node, items: list[Any]) -> tuple[
     """One child per item, at once; the loop fails when a child did."""
     node.leaf = False
     engine.update(node, "Running")
+    children = [
+        replace(
+            call,
+            node_id=f"{call.node_id}({index}:{label(item)})",
+            variables={**engine.current(call.variables), **item_variables(item)},
+        )
+        for index, item in enumerate(items)
+    ]
+    for child in children:  # in item order, the order a loop's outputs aggregate in
+        engine.node(child.node_id, called_template(call.spec))
     with engine.pool(min(len(items), 64)) as pool:
-        children = [
-            replace(
-                call,
-                node_id=f"{call.node_id}({index}:{label(item)})",
-                variables={**engine.current(call.variables), **item_variables(item)},
-            )
-            for index, item in enumerate(items)
-        ]
         phases = [future.result() for future in [pool.submit(run_one, engine, child) for child in children]]
     bad = [p for p in phases if p in BAD]
     phase = "Skipped" if not items else "Failed" if bad else "Succeeded"
