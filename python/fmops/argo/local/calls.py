@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from fmops.argo.documents import Scope, called_template, parameters
-from fmops.argo.local import expressions, pods
+from fmops.argo.local import expressions
+from fmops.argo.local.artifacts import repository_key
 from fmops.argo.local.loops import item_variables, label, loop_items
 from fmops.argo.local.nodes import BAD, Context, Node
 from fmops.argo.local.outputs import call_variables
@@ -180,6 +181,6 @@ def artifact_arguments(call: dict[str, Any], variables: dict[str, Any]) -> dict[
             passed[name] = {"from": expressions.substitute(str(source), variables), "subPath": artifact.get("subPath")}
         elif "raw" in artifact:
             passed[name] = {"raw": expressions.substitute(str((artifact["raw"] or {}).get("data", "")), variables)}
-        elif pods.repository_key(artifact) is not None:
-            passed[name] = {"key": expressions.substitute(pods.repository_key(artifact) or "", variables)}
+        elif repository_key(artifact) is not None:
+            passed[name] = {"key": expressions.substitute(repository_key(artifact) or "", variables)}
     return passed

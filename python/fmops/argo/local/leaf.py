@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fmops.argo.local import pods
+from fmops.argo.local.artifacts import read_outputs
 from fmops.argo.local.nodes import Context, Node
 from fmops.argo.local.outputs import default_outputs
 from fmops.argo.local.retries import backoff_seconds, last_retry, retry_limit, retryable
@@ -103,8 +104,8 @@ def attempt(
         return outcome
     artifacts_dir = engine.run_dir / "artifacts" / node.id
     try:
-        node.outputs, node.artifacts = pods.read_outputs(
-            template, processes[-1][1], artifacts_dir, engine.repository, variables
+        node.outputs, node.artifacts = read_outputs(
+            template, processes[-1][1].paths, artifacts_dir, engine.repository, variables
         )
     except InputError as error:
         return pods.Outcome("Error", 0, str(error))

@@ -1,157 +1,30 @@
-"""What this executor runs faithfully, in one place: the workflow, template, container and task fields it
-runs with Argo's meaning, the ones it ignores (and why that cannot change an outcome on one machine), and
-the check, before a run, of one template against them. Anything else is refused by name before a step runs.
+"""What this executor runs faithfully: the workflow, template, container and task fields it runs with Argo's
+meaning and the ones it ignores (and why that cannot change an outcome on one machine), listed in
+supported.yaml, and the check, before a run, of one template against them. Anything else is refused by name
+before a step runs.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from fmops.argo.documents import calls, resource_manifest
 from fmops.core.errors import InputError
 
-# Run with Argo's meaning.
-SPEC_FIELDS = {
-    "entrypoint",
-    "templates",
-    "arguments",
-    "onExit",
-    "hooks",
-    "templateDefaults",
-    "parallelism",
-    "activeDeadlineSeconds",
-    "synchronization",
-    "workflowTemplateRef",
-    "volumeClaimTemplates",
-    "volumes",
-}
-TEMPLATE_FIELDS = {
-    "name",
-    "inputs",
-    "outputs",
-    "container",
-    "script",
-    "containerSet",
-    "dag",
-    "steps",
-    "resource",
-    "suspend",
-    "activeDeadlineSeconds",
-    "timeout",
-    "retryStrategy",
-    "parallelism",
-    "failFast",
-    "synchronization",
-    "volumes",
-}
-CONTAINER_FIELDS = {
-    "image",
-    "command",
-    "args",
-    "env",
-    "resources",
-    "volumeMounts",
-    "workingDir",
-    "name",
-    "source",
-    "dependencies",
-}
-TASK_FIELDS = {
-    "name",
-    "template",
-    "templateRef",
-    "arguments",
-    "depends",
-    "dependencies",
-    "when",
-    "continueOn",
-    "withItems",
-    "withParam",
-    "withSequence",
-    "hooks",
-    "onExit",
-    "inline",
-}
-
-# Ignored: they decide where and as whom a pod runs on a cluster, how its logs and artifacts are kept, or
-# what is reported about it; on one machine, as this user, with local files, none of them changes which
-# steps run, what they print or write, or the workflow's phase.
-IGNORED = {
-    # scheduling and placement
-    "nodeSelector",
-    "tolerations",
-    "affinity",
-    "priorityClassName",
-    "schedulerName",
-    "priority",
-    "podDisruptionBudget",
-    "dnsConfig",
-    "dnsPolicy",
-    "hostAliases",
-    "hostNetwork",
-    # pod security and identity
-    "securityContext",
-    "serviceAccountName",
-    "automountServiceAccountToken",
-    "executor",
-    # resources and pod shape (no quota on one machine; GPU requests are noted)
-    "podSpecPatch",
-    "podResources",
-    "resources",
-    "imagePullPolicy",
-    "imagePullSecrets",
-    "ports",
-    # where logs and artifacts are archived, garbage collection, retention
-    "archiveLocation",
-    "archiveLogs",
-    "artifactRepositoryRef",
-    "artifactGC",
-    "ttlStrategy",
-    "podGC",
-    # what is reported about the run
-    "metadata",
-    "metrics",
-    "workflowMetadata",
-    "podMetadata",
-    "shutdown",
-}
-ARTIFACT_FIELDS = {
-    "name",
-    "path",
-    "from",
-    "fromExpression",
-    "raw",
-    "s3",
-    "optional",
-    "archive",
-    "globalName",
-    "mode",
-    "subPath",
-    "artifactGC",
-    "deleted",
-    "recurseMode",
-    "artifactory",
-    "gcs",
-    "azure",
-    "oss",
-    "hdfs",
-    "plugin",
-}
-REPOSITORIES = ("s3", "artifactory", "gcs", "azure", "oss", "hdfs")
-# An image's entrypoint where a container gives args but no command: Docker runs ENTRYPOINT + args, and
-# an image without one runs args[0] as the command. Only images whose entrypoint is known are listed.
-ENTRYPOINTS = {
-    "argoproj/argosay": ["argosay"],
-    "curlimages/curl": ["curl"],
-    "docker/whalesay": [],
-    "busybox": [],
-    "alpine": [],
-    "python": [],
-    "node": [],
-    "ubuntu": [],
-    "debian": [],
-}
+SUPPORTED = yaml.safe_load((Path(__file__).parent / "supported.yaml").read_text(encoding="utf-8"))
+SPEC_FIELDS = set(SUPPORTED["spec"])
+TEMPLATE_FIELDS = set(SUPPORTED["template"])
+CONTAINER_FIELDS = set(SUPPORTED["container"])
+TASK_FIELDS = set(SUPPORTED["task"])
+ARTIFACT_FIELDS = set(SUPPORTED["artifact"])
+IGNORED = {field for fields in SUPPORTED["ignored"].values() for field in fields}
+REPOSITORIES = tuple(SUPPORTED["repositories"])
+ENTRYPOINTS: dict[str, list[str]] = SUPPORTED["entrypoints"]
+WORKFLOW_VARIABLES = set(SUPPORTED["workflow variables"])
 
 
 def entrypoint(image: str) -> list[str] | None:
@@ -256,24 +129,6 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
     return problems
 
 
-WORKFLOW_VARIABLES = {
-    "name",
-    "namespace",
-    "uid",
-    "creationTimestamp",
-    "duration",
-    "status",
-    "failures",
-    "mainEntrypoint",
-    "serviceAccountName",
-    "priority",
-    "parameters",
-    "parameters.json",
-    "labels",
-    "labels.json",
-    "annotations",
-    "annotations.json",
-}
 CALL_VARIABLES = re.compile(
     r"(id|status|exitCode|startedAt|finishedAt|outputs\.result|outputs\.parameters(\..+)?"
     r"|outputs\.artifacts\..+)$"
