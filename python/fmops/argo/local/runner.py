@@ -260,6 +260,29 @@ def entry_artifacts(spec: dict[str, Any]) -> dict[str, Any]:
     return passed
 
 
+def failure_record(node: Node) -> dict[str, str]:
+    """A failed node as `{{workflow.failures}}` lists it."""
+    return {
+        "displayName": node.id,
+        "message": node.message,
+        "templateName": node.template,
+        "phase": node.phase,
+        "podName": node.id,
+        "finishedAt": "",
+    }
+
+
+def run_exit_handler(engine: Engine, entry: Scope, handler: dict[str, Any], phase: str) -> str:
+    """Run the workflow's exit handler, which sees its status and failures; the workflow's phase after it
+    (a failing handler fails a workflow that succeeded)."""
+    failed = [failure_record(node) for node in failures(list(engine.nodes.values()))]
+    engine.workflow.update({"workflow.status": phase, "workflow.failures": json.dumps(failed)})
+    handler_id = handler.get("template") or "onExit"
+    call = Call(entry, handler, handler_id, engine.current(engine.workflow), Context(dict(engine.workflow)))
+    handled = run_one(engine, call)
+    return "Failed" if handled in ("Failed", "Error") and phase == "Succeeded" else phase
+
+
 def run_workflow(options: RunOptions) -> RunResult:
     """Run the workflow (or resume it); progress and the final report on stderr, state in the run directory.
     Raises InputError, before anything runs, for bad parameters or what cannot run faithfully here."""
@@ -304,25 +327,7 @@ def run_workflow(options: RunOptions) -> RunResult:
                 phase = root.phase
                 handler = exit_call(spec)
                 if handler:
-                    failed = [
-                        {
-                            "displayName": n.id,
-                            "message": n.message,
-                            "templateName": n.template,
-                            "phase": n.phase,
-                            "podName": n.id,
-                            "finishedAt": "",
-                        }
-                        for n in failures(list(engine.nodes.values()))
-                    ]
-                    engine.workflow.update({"workflow.status": phase, "workflow.failures": json.dumps(failed)})
-                    handler_id = handler.get("template") or "onExit"
-                    call = Call(
-                        entry, handler, handler_id, engine.current(engine.workflow), Context(dict(engine.workflow))
-                    )
-                    handled = run_one(engine, call)
-                    if handled in ("Failed", "Error") and phase == "Succeeded":
-                        phase = "Failed"
+                    phase = run_exit_handler(engine, entry, handler, phase)
         except KeyboardInterrupt:
             engine.stopping.set()
             raise
