@@ -108,8 +108,8 @@ def test_argo_examples_end_as_argo_says(corpus, tmp_path: Path):
     root, applied = corpus
     examples = workflows(root)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = dict(zip(examples, pool.map(lambda e: outcome(root, applied, e, tmp_path / e.replace("/", "__")),
-                                               examples), strict=True))  # fmt: skip
+        results = pool.map(lambda e: outcome(root, applied, e, tmp_path / e.replace("/", "__")), examples)
+        outcomes = dict(zip(examples, results, strict=True))
     wrong = {}
     for example, result in outcomes.items():
         if example in REFUSED:

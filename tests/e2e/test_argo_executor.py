@@ -1,6 +1,7 @@
 """`fmops run --workflows DIR` end to end on YAML that fmops did not render: each step a real process."""
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -89,29 +90,127 @@ def test_failure_stops_dependants_names_the_step_and_resume_reruns_only_the_rest
     assert counter.read_text() == "x\nx\n"  # first did not run again; third ran once
 
 
-def test_argo_semantics_that_were_silently_wrong(tmp_path: Path):
-    """when "false", dag.target, a template timeout, templateDefaults, script templates, outputs.result and
-    exitCode, {{retries}}, loops with aggregated outputs, expression tags, artifacts (from, raw), globalName,
-    suspend with a duration, and an exit handler whose failure fails the workflow."""
-    wf = workflows_dir(tmp_path, features=FEATURES)
-    result = fmops("run", "features", "--workflows", str(wf), "--workdir", str(tmp_path / "run"), check=False)
-    assert result.returncode == 1, result.stderr
-    state = nodes(tmp_path / "run")
-    phases = {k: v["phase"] for k, v in state.items()}
-    assert phases["main"] == "Succeeded" and phases["exit"] == "Failed"  # the exit handler fails the workflow
-    assert phases["main/never"] == "Skipped"
-    assert (phases["main/slow"], state["main/slow"]["attempts"]) == ("Failed", 1)
-    assert "deadline" in state["main/slow"]["message"]
-    assert (phases["main/flaky"], state["main/flaky"]["attempts"]) == ("Succeeded", 2)  # templateDefaults retry
-    assert state["main/count"]["result"] == "2"
-    assert [state[f"main/loop({i}:{i})"]["outputs"]["said"] for i in range(3)] == ["0-2", "1-2", "2-2"]
-    assert state["main/sum"]["outputs"]["said"].split() == ['["0-2!","1-2!","2-2!"]', "0", "Failed"]
-    assert Path(state["main/art"]["log"]).read_text().endswith("from countraw run")
-    assert phases["main/pause"] == "Succeeded" and state["main/pause"]["finished"] - state["main/pause"]["started"] >= 1
-    assert {k for k in phases if k.startswith("main/targeted/")} == {"main/targeted/A", "main/targeted/B"}
-    exit_log = Path(state["exit"]["log"]).read_text()
-    assert "Succeeded from count" in exit_log
-    # the steps of one group ran at once (parallelism 4): each started before the 1 s pause and the 1 s
-    # timeout ended; run one after another, one of them would start after those ended
-    group = [state[f"main/{name}"] for name in ("flaky", "count", "slow", "pause")]
-    assert max(n["started"] for n in group) < min(state[f"main/{name}"]["finished"] for name in ("slow", "pause"))
+# ---- one run of FEATURES, one test per Argo feature it exercises ---------------------------------------
+
+
+@dataclass(frozen=True)
+class FeaturesRun:
+    returncode: int
+    phases: dict[str, str]
+    state: dict[str, dict]
+
+    def log(self, node: str) -> str:
+        return Path(self.state[node]["log"]).read_text()
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory) -> FeaturesRun:
+    root = tmp_path_factory.mktemp("features")
+    wf = workflows_dir(root, features=FEATURES)
+    result = fmops("run", "features", "--workflows", str(wf), "--workdir", str(root / "run"), check=False)
+    state = nodes(root / "run")
+    return FeaturesRun(result.returncode, {k: v["phase"] for k, v in state.items()}, state)
+
+
+def test_a_failing_exit_handler_fails_a_workflow_whose_steps_succeeded(features: FeaturesRun):
+    assert features.returncode == 1
+    assert (features.phases["main"], features.phases["exit"]) == ("Succeeded", "Failed")
+
+
+def test_exit_handler_sees_the_workflow_status_and_a_global_output(features: FeaturesRun):
+    assert "Succeeded from count" in features.log("exit")  # workflow.status, workflow.outputs.parameters.counted
+
+
+def test_when_false_skips_the_step(features: FeaturesRun):
+    assert features.phases["main/never"] == "Skipped"
+
+
+def test_template_timeout_fails_the_step_and_continue_on_lets_the_steps_go_on(features: FeaturesRun):
+    assert (features.phases["main/slow"], features.state["main/slow"]["attempts"]) == ("Failed", 1)
+    assert "deadline" in features.state["main/slow"]["message"]
+    assert features.phases["main/sum"] == "Succeeded"
+
+
+def test_template_defaults_retry_strategy_and_the_retries_variable(features: FeaturesRun):
+    assert (features.phases["main/flaky"], features.state["main/flaky"]["attempts"]) == ("Succeeded", 2)
+    assert "attempt 0" in features.log("main/flaky") and "attempt 1" in features.log("main/flaky")
+
+
+def test_script_template_stdout_is_its_result(features: FeaturesRun):
+    assert features.state["main/count"]["result"] == "2"
+
+
+def test_with_sequence_loop_children_see_their_item(features: FeaturesRun):
+    loop = [features.state[f"main/loop({i}:{i})"]["outputs"]["said"] for i in range(3)]
+    assert loop == ["0-2", "1-2", "2-2"]
+
+
+def test_expression_tag_over_aggregated_loop_outputs_exit_code_and_status(features: FeaturesRun):
+    said = features.state["main/sum"]["outputs"]["said"].split()
+    assert said == ['["0-2!","1-2!","2-2!"]', "0", "Failed"]
+
+
+def test_artifacts_passed_from_a_step_and_as_raw_data(features: FeaturesRun):
+    assert features.log("main/art").endswith("from countraw run")
+
+
+def test_suspend_waits_its_duration(features: FeaturesRun):
+    pause = features.state["main/pause"]
+    assert features.phases["main/pause"] == "Succeeded" and pause["finished"] - pause["started"] >= 1
+
+
+def test_dag_target_runs_only_the_target_and_its_dependencies(features: FeaturesRun):
+    assert {k for k in features.phases if k.startswith("main/targeted/")} == {"main/targeted/A", "main/targeted/B"}
+
+
+# ---- concurrency, proven by a barrier rather than by timing ----------------------------------------------
+
+PEERS = 3
+# Each party touches its file, then waits (at most 30 s) until every peer's file exists: run one after
+# another, the first party would wait for peers that never start, and fail.
+MEET = f"""
+  - name: meet
+    inputs: {{parameters: [{{name: who}}]}}
+    container:
+      image: busybox
+      command: [sh, -c]
+      args: ["touch {{{{workflow.parameters.room}}}}/{{{{inputs.parameters.who}}}};
+              for i in $(seq 300); do [ $(ls {{{{workflow.parameters.room}}}} | wc -l) -ge {PEERS} ] && exit 0;
+              sleep 0.1; done; echo alone; exit 1"]
+"""
+PARTY = "{name: p%d, template: meet, arguments: {parameters: [{name: who, value: p%d}]}}"
+CALLS = {
+    "a steps group": "    steps:\n    - " + "\n      ".join("- " + PARTY % (i, i) for i in range(PEERS)),
+    "independent DAG tasks": "    dag:\n      tasks:\n" + "\n".join("      - " + PARTY % (i, i) for i in range(PEERS)),
+    "a loop's children": f"""    steps:
+    - - name: loop
+        template: meet
+        withSequence: {{count: "{PEERS}"}}
+        arguments: {{parameters: [{{name: who, value: "p{{{{item}}}}"}}]}}""",
+}
+
+
+@pytest.mark.parametrize("calls", CALLS.values(), ids=CALLS.keys())
+def test_independent_calls_run_at_once(tmp_path: Path, calls: str):
+    room = tmp_path / "room"
+    room.mkdir()
+    text = f"""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: barrier-
+spec:
+  entrypoint: main
+  parallelism: {PEERS}
+  arguments:
+    parameters:
+    - {{name: room}}
+  templates:
+  - name: main
+{calls}
+{MEET}"""
+    wf = workflows_dir(tmp_path, barrier=text)
+    args = ["run", "barrier", "--workflows", str(wf), "--workdir", str(tmp_path / "run"), "-p", f"room={room}"]
+    result = fmops(*args, check=False)
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in room.iterdir()) == [f"p{i}" for i in range(PEERS)]

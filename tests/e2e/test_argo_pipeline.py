@@ -12,8 +12,7 @@ import pytest
 
 from tests.helpers import fmops
 
-PHASES = ("demo-data", "plan", "pretrain", "evaluate-pretrain", "sft", "evaluate-sft", "dpo", "evaluate-final",
-          "gate", "deploy")  # fmt: skip
+PHASES = tuple("demo-data plan pretrain evaluate-pretrain sft evaluate-sft dpo evaluate-final gate deploy".split())
 
 
 def mean_score(node: dict) -> float:
@@ -29,8 +28,9 @@ CONTINUE = "max_steps: 40\nmax_length: 128\nper_device_train_batch_size: 4\nlear
 def test_demo_lifecycle_runs_from_the_committed_templates(tmp_path: Path, pretrained_model: Path):
     run_dir = tmp_path / "run"
     (tmp_path / "continue.yaml").write_text(CONTINUE)
-    result = fmops("run", "--workdir", str(run_dir), "-p", f"base-model={pretrained_model}",
-                   "-p", f"pretrain-recipe={tmp_path / 'continue.yaml'}", check=False, timeout=1200)  # fmt: skip
+    parameters = {"base-model": pretrained_model, "pretrain-recipe": tmp_path / "continue.yaml"}
+    options = [arg for name, value in parameters.items() for arg in ("-p", f"{name}={value}")]
+    result = fmops("run", "--workdir", str(run_dir), *options, check=False, timeout=1200)
     assert result.returncode == 0, result.stderr[-4000:]
     nodes = json.loads((run_dir / "run.json").read_text())["nodes"]
     assert {p: nodes[f"pipeline/{p}"]["phase"] for p in PHASES} == dict.fromkeys(PHASES, "Succeeded")

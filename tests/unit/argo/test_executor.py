@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 from fmops.argo.documents import Library
-from fmops.argo.local import engine, profile, runner, support
-from fmops.argo.local.engine import Engine, Node
+from fmops.argo.local import calls, engine, loops, outputs, profile, retries, runner, support, walk
+from fmops.argo.local.engine import Engine
+from fmops.argo.local.nodes import Node
 from fmops.argo.local.parameters import bind
 from fmops.argo.local.pods import Outcome
 from fmops.argo.local.runner import RunOptions, run_workflow, unsupported_on_path, workflow_variables
@@ -38,8 +39,14 @@ def test_a_branch_whose_when_is_statically_false_is_not_checked(tmp_path: Path):
     )
     wf = workflows_dir(tmp_path, chain=text)
     with pytest.raises(InputError, match="chain/gated: field 'sidecars'"):
-        run_workflow(RunOptions(template="chain", parameters={"counter": "c", "gate-file": "open"}, workflows=wf,
-                                workdir=tmp_path / "open"))  # fmt: skip
+        run_workflow(
+            RunOptions(
+                template="chain",
+                parameters={"counter": "c", "gate-file": "open"},
+                workflows=wf,
+                workdir=tmp_path / "open",
+            )
+        )
     library = Library.load(wf)
     chain = library.document("chain")
     variables = {"workflow.parameters.gate-file": "closed", "workflow.parameters.counter": "c"}
@@ -71,14 +78,21 @@ def test_unknown_parameter_and_missing_template_are_bad_input(tmp_path: Path):
 
 def test_resume_needs_a_run_directory(tmp_path: Path):
     result = cli("run", "--resume", str(tmp_path))
-    assert (result.returncode, result.stderr) == (2, f"fmops run: error: {tmp_path}: not an fmops run directory "
-                                                     "(no run.json)\n")  # fmt: skip
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"fmops run: error: {tmp_path}: not an fmops run directory (no run.json)\n",
+    )
 
 
 def test_every_committed_template_can_run_here_with_the_local_profile(tmp_path: Path):
     library = Library.load(ROOT / "workflows")
-    runs = [("fmops-pipeline", {}), ("fmops-pipeline", {"tokenize": "true"}), ("fmops-continuous-pretrain", {}),
-            ("fmops-continuous-pretrain", {"tokenize": "true"}), ("fmops-monitor", {})]  # fmt: skip
+    runs = [
+        ("fmops-pipeline", {}),
+        ("fmops-pipeline", {"tokenize": "true"}),
+        ("fmops-continuous-pretrain", {}),
+        ("fmops-continuous-pretrain", {"tokenize": "true"}),
+        ("fmops-monitor", {}),
+    ]
     for name, given in runs:
         document = library.document(name)
         values, _ = profile.workflow_parameters(document.spec, given, tmp_path)
@@ -108,8 +122,9 @@ def test_a_multi_node_training_step_and_its_job_clean_up_can_run_here(tmp_path: 
 
 def test_bind_passed_then_value_then_default_then_missing():
     declared = [{"name": "a"}, {"name": "b", "value": "v"}, {"name": "c", "default": "{{x}}"}, {"name": "d"}]
-    values = bind(declared, {"a": "1", "zzz": "ignored"}, expand=lambda t: t.replace("{{x}}", "X"),
-                  missing=None, not_allowed=None)  # fmt: skip
+    values = bind(
+        declared, {"a": "1", "zzz": "ignored"}, expand=lambda t: t.replace("{{x}}", "X"), missing=None, not_allowed=None
+    )
     assert values == {"a": "1", "b": "v", "c": "X", "d": ""}
     with pytest.raises(InputError, match="^need d$"):
         bind(declared, {"a": "1"}, missing="need {name}", not_allowed=None)
@@ -124,8 +139,15 @@ def test_bind_checks_the_enum():
 
 
 def test_local_profile_moves_storage_and_notes_it(tmp_path: Path):
-    spec = {"arguments": {"parameters": [{"name": "storage-root", "value": "s3://b/x"}, {"name": "deploy-target",
-            "value": "cluster", "enum": ["cluster", "local"]}, {"name": "model"}]}}  # fmt: skip
+    spec = {
+        "arguments": {
+            "parameters": [
+                {"name": "storage-root", "value": "s3://b/x"},
+                {"name": "deploy-target", "value": "cluster", "enum": ["cluster", "local"]},
+                {"name": "model"},
+            ]
+        }
+    }
     values, notes = profile.workflow_parameters(spec, {"model": "m", "deploy-target": "cluster"}, tmp_path)
     assert values == {"storage-root": str(tmp_path / "storage"), "deploy-target": "cluster", "model": "m"}
     assert notes == [f"local profile: storage-root={tmp_path / 'storage'} (template default: s3://b/x)"]
@@ -142,8 +164,12 @@ def test_template_inputs_are_resolved_with_workflow_variables(tmp_path: Path):
     assert runner.resolve_inputs(scope, {"text": "hi"}) == {"text": "hi"}
     with pytest.raises(InputError, match="^template 'echo': required input 'text' was not passed$"):
         runner.resolve_inputs(scope, {})
-    enum = {"template": {"name": "t", "inputs": {"parameters": [{"name": "m", "default": "{{workflow.name}}",
-            "enum": ["w"]}]}}}  # fmt: skip
+    enum = {
+        "template": {
+            "name": "t",
+            "inputs": {"parameters": [{"name": "m", "default": "{{workflow.name}}", "enum": ["w"]}]},
+        }
+    }
     scoped = type(scope)(scope.document, enum["template"])
     assert runner.resolve_inputs(scoped, {}) == {"m": "w"}
     with pytest.raises(InputError, match=r"^template 't': input 'm'='x' is not one of \['w'\]$"):
@@ -155,10 +181,10 @@ def test_template_inputs_are_resolved_with_workflow_variables(tmp_path: Path):
 
 def test_dependencies_and_handled_failures_come_from_depends():
     call = {"depends": "A && (B.Succeeded || C.Failed) && D.AllFailed"}
-    assert engine.dependencies(call) == ["A", "B", "C", "D"]
-    assert engine.handled_failures(call) == {"C", "D"}
-    assert engine.dependencies({"dependencies": ["X"]}) == ["X"]
-    assert engine.handled_failures({"dependencies": ["X"]}) == set()
+    assert walk.dependencies(call) == ["A", "B", "C", "D"]
+    assert walk.handled_failures(call) == {"C", "D"}
+    assert walk.dependencies({"dependencies": ["X"]}) == ["X"]
+    assert walk.handled_failures({"dependencies": ["X"]}) == set()
 
 
 @pytest.mark.parametrize(
@@ -174,25 +200,32 @@ def test_dependencies_and_handled_failures_come_from_depends():
     ],
 )
 def test_retry_policy_and_expression(retry, outcome, allowed):
-    assert engine.retryable(retry, outcome) is allowed
+    assert retries.retryable(retry, outcome) is allowed
 
 
 def test_outputs_of_a_dag_and_of_its_tasks():
     node = Node("main/A", "echo", phase="Succeeded", outputs={"out": "hi"})
     node.result, node.exit_code = "printed", "0"
-    variables = engine.call_variables("tasks", "A", node)
+    variables = outputs.call_variables("tasks", "A", node)
     assert {k: v for k, v in variables.items() if not k.endswith("At")} == {
-        "tasks.A.outputs.parameters.out": "hi", "tasks.A.outputs.parameters": '{"out":"hi"}', "tasks.A.id": "main/A",
-        "tasks.A.status": "Succeeded", "tasks.A.outputs.result": "printed", "tasks.A.exitCode": "0"}  # fmt: skip
+        "tasks.A.outputs.parameters.out": "hi",
+        "tasks.A.outputs.parameters": '{"out":"hi"}',
+        "tasks.A.id": "main/A",
+        "tasks.A.status": "Succeeded",
+        "tasks.A.outputs.result": "printed",
+        "tasks.A.exitCode": "0",
+    }
     output = {"name": "r", "valueFrom": {"parameter": "{{tasks.A.outputs.parameters.out}}"}}
     template = {"outputs": {"parameters": [output]}}
-    assert engine.composite_outputs(template, variables)["parameters"] == {"r": "hi"}
+    assert outputs.composite_outputs(template, variables)["parameters"] == {"r": "hi"}
 
 
 def test_a_loop_aggregates_its_children_outputs_as_json_lists():
-    children = [Node("m/L(0:1)", "t", phase="Succeeded", outputs={"n": "1"}, result='{"a": 1}'),
-                Node("m/L(1:x)", "t", phase="Succeeded", outputs={"n": "x"}, result="plain")]  # fmt: skip
-    variables = engine.call_variables("steps", "L", Node("m/L", "t", phase="Succeeded", leaf=False), children)
+    children = [
+        Node("m/L(0:1)", "t", phase="Succeeded", outputs={"n": "1"}, result='{"a": 1}'),
+        Node("m/L(1:x)", "t", phase="Succeeded", outputs={"n": "x"}, result="plain"),
+    ]
+    variables = outputs.call_variables("steps", "L", Node("m/L", "t", phase="Succeeded", leaf=False), children)
     assert variables["steps.L.outputs.parameters.n"] == '[1,"x"]'
     assert variables["steps.L.outputs.result"] == '[{"a":1},"plain"]'
 
@@ -210,23 +243,33 @@ def test_a_loop_aggregates_its_children_outputs_as_json_lists():
     ],
 )
 def test_loop_items(call, items):
-    assert engine.loop_items(call, {"n": "4"}) == items
+    assert loops.loop_items(call, {"n": "4"}) == items
 
 
 def test_item_variables_and_arguments_of_skipped_producers():
-    assert engine.item_variables({"k": "v"}) == {"item": {"k": "v"}, "item.k": "v"}
-    call = {"arguments": {"parameters": [{"name": "in", "value": "{{tasks.p.outputs.parameters.msg}}"},
-                                          {"name": "x", "value": "{{item.k}}"}]}}  # fmt: skip
-    assert engine.call_arguments(call, {"tasks.p.status": "Skipped", "item.k": "v"}) == {"x": "v"}
+    assert loops.item_variables({"k": "v"}) == {"item": {"k": "v"}, "item.k": "v"}
+    call = {
+        "arguments": {
+            "parameters": [
+                {"name": "in", "value": "{{tasks.p.outputs.parameters.msg}}"},
+                {"name": "x", "value": "{{item.k}}"},
+            ]
+        }
+    }
+    assert calls.call_arguments(call, {"tasks.p.status": "Skipped", "item.k": "v"}) == {"x": "v"}
     with pytest.raises(InputError, match="no such variable"):
-        engine.call_arguments(call, {"tasks.p.status": "Succeeded", "item.k": "v"})
+        calls.call_arguments(call, {"tasks.p.status": "Succeeded", "item.k": "v"})
 
 
 def test_template_defaults_merge_under_the_template():
     defaults = {"retryStrategy": {"limit": 2}, "timeout": "30s", "container": {"env": [{"name": "A", "value": "1"}]}}
     merged = engine.merge(defaults, {"name": "t", "container": {"image": "busybox"}, "timeout": "5s"})
-    assert merged == {"retryStrategy": {"limit": 2}, "timeout": "5s", "name": "t",
-                      "container": {"env": [{"name": "A", "value": "1"}], "image": "busybox"}}  # fmt: skip
+    assert merged == {
+        "retryStrategy": {"limit": 2},
+        "timeout": "5s",
+        "name": "t",
+        "container": {"env": [{"name": "A", "value": "1"}], "image": "busybox"},
+    }
 
 
 def test_generate_name_answers_with_and_without_its_dash(tmp_path: Path):
@@ -242,7 +285,9 @@ def test_a_parameter_the_workflow_does_not_declare_is_one_line_exit_2(tmp_path: 
     wf = workflows_dir(tmp_path, hello=HELLO)
     result = run(tmp_path, wf, "hello", "-p", "mesage=x")
     assert (result.returncode, result.stderr) == (
-        2, "fmops run: error: -p mesage: not a parameter of this workflow (has: message)\n")  # fmt: skip
+        2,
+        "fmops run: error: -p mesage: not a parameter of this workflow (has: message)\n",
+    )
     assert not (tmp_path / "run" / "run.json").exists()
 
 
@@ -258,7 +303,9 @@ def test_unsupported_fields_are_named_with_their_template(tmp_path: Path):
     wf = workflows_dir(tmp_path, hello=HELLO.replace("    container:", "    daemon: true\n    container:"))
     result = run(tmp_path, wf, "hello")
     assert (result.returncode, result.stderr) == (
-        2, "fmops run: error: cannot run faithfully on this machine: hello-/main: field 'daemon'\n")  # fmt: skip
+        2,
+        "fmops run: error: cannot run faithfully on this machine: hello-/main: field 'daemon'\n",
+    )
 
 
 def test_an_unknown_variable_is_refused_with_its_template(tmp_path: Path):
@@ -269,11 +316,14 @@ def test_an_unknown_variable_is_refused_with_its_template(tmp_path: Path):
     assert not (tmp_path / "run" / "run.json").exists()
 
 
-@pytest.mark.parametrize(("expression", "unknown"), [
-    ("{{=inputs.parameters['mesage'] + '!'}}", "inputs.parameters.mesage"),
-    ("{{=asInt(workflow.parameters.count) > 1 ? 'many' : 'one'}}", "workflow.parameters.count"),
-    ("{{=sprig.upper(tasks['nope'].outputs.result)}}", "tasks.nope.outputs.result"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("expression", "unknown"),
+    [
+        ("{{=inputs.parameters['mesage'] + '!'}}", "inputs.parameters.mesage"),
+        ("{{=asInt(workflow.parameters.count) > 1 ? 'many' : 'one'}}", "workflow.parameters.count"),
+        ("{{=sprig.upper(tasks['nope'].outputs.result)}}", "tasks.nope.outputs.result"),
+    ],
+)
 def test_an_unknown_variable_inside_an_expression_is_refused_before_anything_runs(tmp_path, expression, unknown):
     wf = workflows_dir(tmp_path, hello=HELLO.replace("{{inputs.parameters.message}}", expression))
     result = run(tmp_path, wf, "hello")

@@ -7,9 +7,14 @@ from fmops.core.errors import InputError
 
 WEATHER = '{"weekWeather": "eyJ0ZW1wcyI6IFszNCwgMjcsIDE1LCA1NywgNDZdfQo="}'
 CONFIG = '{"employees": [{"name": "Baris", "age":43},{"name": "Mo", "age": 42}, {"name": "Jai", "age" :44}]}'
-VARIABLES = {"inputs.parameters.should-print": "true", "inputs.parameters.foo": "3",
-             "workflow.parameters.weather": WEATHER, "workflow.parameters.config": CONFIG,
-             "workflow.creationTimestamp": "2026-08-21T00:00:00Z", "item": {"os": "debian", "version": 9}}  # fmt: skip
+VARIABLES = {
+    "inputs.parameters.should-print": "true",
+    "inputs.parameters.foo": "3",
+    "workflow.parameters.weather": WEATHER,
+    "workflow.parameters.config": CONFIG,
+    "workflow.creationTimestamp": "2026-08-21T00:00:00Z",
+    "item": {"os": "debian", "version": 9},
+}
 
 
 @pytest.mark.parametrize(
@@ -43,12 +48,21 @@ def test_expression_tags(tag, value):
 @pytest.mark.parametrize(
     "condition, truth",
     [
-        ("true", True), ("false", False), ("heads == heads", True), ("tails == heads", False),
-        ("5 > 3", True), ("10 < 9", False), ("5 >= 5.0", True), ("'a' != 'b' && !(x == y)", True),
-        ("hello =~ 'h.*'", True), ("tails =~ '^h'", False), ("Succeeded == Failed || 1 == 1", True),
-        ("0.5 < 1", True), ("true == true", True),
+        ("true", True),
+        ("false", False),
+        ("heads == heads", True),
+        ("tails == heads", False),
+        ("5 > 3", True),
+        ("10 < 9", False),
+        ("5 >= 5.0", True),
+        ("'a' != 'b' && !(x == y)", True),
+        ("hello =~ 'h.*'", True),
+        ("tails =~ '^h'", False),
+        ("Succeeded == Failed || 1 == 1", True),
+        ("0.5 < 1", True),
+        ("true == true", True),
     ],
-)  # fmt: skip
+)
 def test_when_reads_the_substituted_text_as_govaluate_does(condition, truth):
     assert expressions.condition(condition) is truth
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,8 +33,9 @@ from typing import Any
 import yaml
 
 from fmops.argo.documents import parameters
+from fmops.argo.local.artifacts import pod_path, stage_inputs
 from fmops.argo.local.expressions import substitute
-from fmops.argo.local.support import REPOSITORIES, entrypoint
+from fmops.argo.local.support import entrypoint
 from fmops.core.errors import InputError
 
 RESULT_LIMIT = 256 * 1024  # Argo's limit on outputs.result
@@ -102,9 +102,13 @@ def interpreter(command: list[str]) -> list[str]:
     return command
 
 
-def environment(env: list[dict[str, Any]], variables: dict[str, Any], notes: list[str],
-                mapping: dict[str, Path] | None = None,
-                config_map: Callable[[str, str], str] | None = None) -> dict[str, str]:  # fmt: skip
+def environment(
+    env: list[dict[str, Any]],
+    variables: dict[str, Any],
+    notes: list[str],
+    mapping: dict[str, Path] | None = None,
+    config_map: Callable[[str, str], str] | None = None,
+) -> dict[str, str]:
     result = dict(os.environ)
     for entry in env:
         name = entry["name"]
@@ -131,54 +135,13 @@ def deadline_of(template: dict[str, Any]) -> float | None:
     return float(deadline) if deadline.isdigit() else None
 
 
-def repository_key(artifact: dict[str, Any]) -> str | None:
-    """The key of an artifact kept in a repository (s3.key, gcs.key, ...), or None."""
-    for kind in REPOSITORIES:
-        if isinstance(artifact.get(kind), dict) and "key" in artifact[kind]:
-            return str(artifact[kind]["key"])
-    return None
-
-
-def copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if source.is_dir():
-        shutil.copytree(source, target, dirs_exist_ok=True)
-    else:
-        shutil.copy2(source, target)
-
-
-def stage_inputs(template: dict[str, Any], variables: dict[str, Any], paths: dict[str, Path],
-                 staging: dict[str, Any]) -> None:  # fmt: skip
-    """Put each input artifact where the pod expects it: passed by the caller, else declared on the input."""
-    passed, repository = staging.get("passed") or {}, staging.get("repository")
-    for artifact in (template.get("inputs") or {}).get("artifacts") or []:
-        name, path = artifact["name"], artifact.get("path")
-        given = passed.get(name) or {}
-        target = paths.get(pod_path(path or ""))
-        if target is None:
-            continue
-        if "raw" in given or "raw" in artifact:
-            data = (
-                given["raw"] if "raw" in given else substitute(str((artifact["raw"] or {}).get("data", "")), variables)
-            )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(data, encoding="utf-8")
-            continue
-        source: Path | None = None
-        if "from" in given:
-            source = Path(given["from"]) / (given.get("subPath") or "") if given["from"] else None
-        elif "key" in given or repository_key(artifact) is not None:
-            key = given.get("key") or substitute(repository_key(artifact) or "", variables)
-            source = Path(repository) / key.strip("/") if repository else None
-        if source is not None and source.exists():
-            copy(source, target)
-        elif not artifact.get("optional"):
-            raise InputError(f"input artifact '{name}': nothing passed for it"
-                             + (f" (no {source})" if source is not None else ""))  # fmt: skip
-
-
-def volume_paths(template: dict[str, Any], body: dict[str, Any], directory: Path, volumes: Path | None,
-                 config_map: Callable[[str, str], str] | None) -> dict[str, Path]:  # fmt: skip
+def volume_paths(
+    template: dict[str, Any],
+    body: dict[str, Any],
+    directory: Path,
+    volumes: Path | None,
+    config_map: Callable[[str, str], str] | None,
+) -> dict[str, Path]:
     """Each volume mount's path -> a local directory: emptyDir per pod, a claim per run, a ConfigMap's keys."""
     declared = {v["name"]: v for v in template.get("volumes") or []}
     mapped = {}
@@ -202,14 +165,16 @@ def volume_paths(template: dict[str, Any], body: dict[str, Any], directory: Path
     return mapped
 
 
-def pod_path(path: str) -> str:
-    return path.rstrip("/") or "/"
-
-
-def container_process(template: dict[str, Any], variables: dict[str, Any], directory: Path,
-                      staging: dict[str, Any] | None = None, *, volumes: Path | None = None,
-                      config_map: Callable[[str, str], str] | None = None,
-                      body: dict[str, Any] | None = None) -> Process:  # fmt: skip
+def container_process(
+    template: dict[str, Any],
+    variables: dict[str, Any],
+    directory: Path,
+    staging: dict[str, Any] | None = None,
+    *,
+    volumes: Path | None = None,
+    config_map: Callable[[str, str], str] | None = None,
+    body: dict[str, Any] | None = None,
+) -> Process:
     """The process of a container or script template (or of one container of a containerSet: `body`).
     Pod paths are rewritten in the template's own text before its variables are filled in, so a value
     that happens to be a local path is never touched."""
@@ -221,12 +186,20 @@ def container_process(template: dict[str, Any], variables: dict[str, Any], direc
     paths |= volume_paths(template, body, directory, volumes, config_map)
     for local in {root / "tmp", *(root / Path(p).parts[1] for p in paths if len(Path(p).parts) > 2)}:
         local.mkdir(parents=True, exist_ok=True)
-    variables = {**variables, **{f"outputs.parameters.{p['name']}.path": (p.get("valueFrom") or {}).get("path", "")
-                                 for p in parameters(template.get("outputs"))},
-                 **{f"outputs.artifacts.{a['name']}.path": a.get("path", "")
-                    for a in (template.get("outputs") or {}).get("artifacts") or []}}  # fmt: skip
-    variables = {k: rewrite(v, paths) if k.endswith(".path") and isinstance(v, str) else v
-                 for k, v in variables.items()}  # fmt: skip
+    variables = {
+        **variables,
+        **{
+            f"outputs.parameters.{p['name']}.path": (p.get("valueFrom") or {}).get("path", "")
+            for p in parameters(template.get("outputs"))
+        },
+        **{
+            f"outputs.artifacts.{a['name']}.path": a.get("path", "")
+            for a in (template.get("outputs") or {}).get("artifacts") or []
+        },
+    }
+    variables = {
+        k: rewrite(v, paths) if k.endswith(".path") and isinstance(v, str) else v for k, v in variables.items()
+    }
     if staging is not None:
         stage_inputs(template, variables, paths, staging)
     command = [*(body.get("command") or entrypoint(body.get("image", "")) or [])]
@@ -257,12 +230,17 @@ def container_set(template: dict[str, Any]) -> list[dict[str, Any]]:
     """The containers of a containerSet in an order their dependencies allow (one at a time here: a valid
     schedule of the same graph), each with the set's volume mounts."""
     spec = template["containerSet"]
-    containers = {c["name"]: {**c, "volumeMounts": [*(spec.get("volumeMounts") or []), *(c.get("volumeMounts") or [])]}
-                  for c in spec.get("containers") or []}  # fmt: skip
+    containers = {
+        c["name"]: {**c, "volumeMounts": [*(spec.get("volumeMounts") or []), *(c.get("volumeMounts") or [])]}
+        for c in spec.get("containers") or []
+    }
     ordered: list[dict[str, Any]] = []
     while len(ordered) < len(containers):
-        ready = [c for name, c in containers.items() if c not in ordered
-                 and all(d in [o["name"] for o in ordered] for d in c.get("dependencies") or [])]  # fmt: skip
+        ready = [
+            c
+            for name, c in containers.items()
+            if c not in ordered and all(d in [o["name"] for o in ordered] for d in c.get("dependencies") or [])
+        ]
         if not ready:
             raise InputError(f"template '{template.get('name')}': containerSet dependencies form a cycle")
         ordered.append(ready[0])
@@ -296,8 +274,14 @@ def execute(process: Process, log: Path, stopping: threading.Event | None = None
     with log.open("ab", buffering=0) as handle:
         handle.write(f"$ {' '.join(process.command)}\n".encode())
         try:
-            child = subprocess.Popen(process.command, stdout=subprocess.PIPE, stderr=handle, cwd=process.directory,
-                                     env=process.env, start_new_session=True)  # fmt: skip
+            child = subprocess.Popen(
+                process.command,
+                stdout=subprocess.PIPE,
+                stderr=handle,
+                cwd=process.directory,
+                env=process.env,
+                start_new_session=True,
+            )
         except OSError as error:
             return Outcome("Error", None, f"could not start {process.command[0]}: {error}")
         captured = bytearray()
@@ -324,8 +308,11 @@ def execute(process: Process, log: Path, stopping: threading.Event | None = None
                         os.killpg(child.pid, signal.SIGKILL)
                         child.wait()
                         reader.join(timeout=5)
-                        return Outcome("Failed", None, f"Pod was active on the node longer than the specified "
-                                                       f"deadline ({process.timeout:.0f}s)")  # fmt: skip
+                        return Outcome(
+                            "Failed",
+                            None,
+                            f"Pod was active on the node longer than the specified deadline ({process.timeout:.0f}s)",
+                        )
         except BaseException:
             os.killpg(child.pid, signal.SIGTERM)
             child.wait()
@@ -337,37 +324,3 @@ def execute(process: Process, log: Path, stopping: threading.Event | None = None
     if code != 0:
         return Outcome("Failed", code, f"Error (exit code {code})", stdout)
     return Outcome("Succeeded", 0, "", stdout)
-
-
-def read_outputs(template: dict[str, Any], process: Process, artifacts_dir: Path, repository: Path | None = None,
-                 variables: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
-    """Output parameters from their files (or valueFrom.default); artifacts copied beside the run (and under
-    their repository key). Returns (parameters, artifact name -> local path). Missing ones are errors."""
-    outputs = template.get("outputs") or {}
-    values: dict[str, str] = {}
-    for parameter in parameters(outputs):
-        source = parameter.get("valueFrom") or {}
-        if "path" not in source:
-            if "expression" in source or "parameter" in source or "jsonPath" in source:
-                raise InputError(f"output parameter '{parameter['name']}': valueFrom of a container is path only here")
-            continue
-        local = process.paths.get(pod_path(source["path"]))
-        if local is not None and local.is_file():
-            values[parameter["name"]] = local.read_text(encoding="utf-8").strip()
-        elif "default" in source:
-            values[parameter["name"]] = str(source["default"])
-        else:
-            raise InputError(f"output parameter '{parameter['name']}': {source['path']} was not written")
-    files: dict[str, str] = {}
-    for artifact in outputs.get("artifacts") or []:
-        local = process.paths.get(pod_path(artifact.get("path", "")))
-        if local is not None and local.exists():
-            kept = artifacts_dir / (f"{artifact['name']}{local.suffix}" if local.is_file() else artifact["name"])
-            copy(local, kept)
-            files[artifact["name"]] = str(kept)
-            key = repository_key(artifact)
-            if key is not None and repository is not None:
-                copy(local, repository / substitute(key, variables or {}).strip("/"))
-        elif not artifact.get("optional"):
-            raise InputError(f"output artifact '{artifact['name']}': {artifact.get('path')} was not written")
-    return values, files

@@ -34,9 +34,15 @@ def workflow_parameters(
         raise InputError(f"-p {unknown[0]}: not a parameter of this workflow (has: {', '.join(declared) or 'none'})")
     local = local_values(run_dir)
     changed = {name: local[name] for name in declared if name in local and name not in given}
-    notes = [f"local profile: {name}={value} (template default: {declared[name].get('value', '')})"
-             for name, value in changed.items()]  # fmt: skip
-    values = bind(list(declared.values()), {**given, **changed}, config_map=config_map,
-                  missing="parameter '{name}' has no default: pass -p {name}=VALUE",
-                  not_allowed="-p {name}={value}: must be one of {choices}")  # fmt: skip
+    notes = [
+        f"local profile: {name}={value} (template default: {declared[name].get('value', '')})"
+        for name, value in changed.items()
+    ]
+    values = bind(
+        list(declared.values()),
+        {**given, **changed},
+        config_map=config_map,
+        missing="parameter '{name}' has no default: pass -p {name}=VALUE",
+        not_allowed="-p {name}={value}: must be one of {choices}",
+    )
     return values, notes

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from fmops.argo.local.engine import Node
+from fmops.argo.local.nodes import Node
 
 KEY_METRICS = (
     "loss",

@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from fmops.argo.documents import Document, Library, Scope, calls, default_dir, parameters, read
-from fmops.argo.local import expressions, profile, report
-from fmops.argo.local.engine import Context, Engine, Limits, Node, merge, new_uid
+from fmops.argo.local import expressions, lint, profile, report
+from fmops.argo.local.calls import Call, exit_hook_of, run_one
+from fmops.argo.local.engine import Engine, merge, new_uid
+from fmops.argo.local.limits import Limits
+from fmops.argo.local.nodes import Context, Node
 from fmops.argo.local.parameters import bind
 from fmops.argo.local.support import duration_seconds, unknown_variables, unsupported_fields, unsupported_spec
 from fmops.argo.local.view import View
@@ -53,9 +56,14 @@ class RunResult:
         return self.phase == "Succeeded"
 
 
-def unsupported_on_path(library: Library, scope: Scope, variables: dict[str, Any], seen: set,
-                        defaults: dict[str, Any] | None = None,
-                        known: tuple[set, set] | None = None) -> list[str]:  # fmt: skip
+def unsupported_on_path(
+    library: Library,
+    scope: Scope,
+    variables: dict[str, Any],
+    seen: set,
+    defaults: dict[str, Any] | None = None,
+    known: tuple[set, set] | None = None,
+) -> list[str]:
     """What the executor cannot run faithfully on the path these parameters select (statically known
     `when` conditions prune branches; unknown ones keep them)."""
     key = (scope.document.name, scope.name, json.dumps(variables, sort_keys=True, default=str))
@@ -75,18 +83,24 @@ def unsupported_on_path(library: Library, scope: Scope, variables: dict[str, Any
                 continue
         except InputError:
             pass  # decided when it runs
-        hook = (call.get("hooks") or {}).get("exit") or ({"template": call["onExit"]} if call.get("onExit") else None)
+        hook = exit_hook_of(call)
         for target_call in [call, *([hook] if hook else [])]:
             try:
-                target = Scope(scope.document, {"name": call["name"], **call["inline"]}) if target_call.get(
-                    "inline") else library.target(scope, target_call)  # fmt: skip
+                target = (
+                    Scope(scope.document, {"name": call["name"], **call["inline"]})
+                    if target_call.get("inline")
+                    else library.target(scope, target_call)
+                )
             except InputError as error:
                 problems.append(f"{where}: task '{call.get('name')}': {error}")
                 continue
-            inputs = bind(parameters(target.template.get("inputs")),
-                          expressions.arguments(target_call, variables, strict=False),
-                          expand=lambda text: expressions.substitute(text, outer, strict=False),
-                          missing=None, not_allowed=None)  # fmt: skip
+            inputs = bind(
+                parameters(target.template.get("inputs")),
+                expressions.arguments(target_call, variables, strict=False),
+                expand=lambda text: expressions.substitute(text, outer, strict=False),
+                missing=None,
+                not_allowed=None,
+            )
             inner = outer | {f"inputs.parameters.{k}": v for k, v in inputs.items()}
             problems += unsupported_on_path(library, target, inner, seen, defaults, known)
     return problems
@@ -179,9 +193,13 @@ def start(options: RunOptions) -> tuple[Library, Document, Path, dict[str, Any],
     values, notes = profile.workflow_parameters(document.spec, options.parameters, run_dir, library.config_map)
     run_dir.mkdir(parents=True, exist_ok=True)
     template = str(Path(options.template).resolve()) if Path(options.template).is_file() else options.template
-    (run_dir / "run-spec.json").write_text(json.dumps(
-        {"template": template, "workflows": str(options.workflows.resolve()), "parameters": values},
-        indent=2) + "\n", encoding="utf-8")  # fmt: skip
+    (run_dir / "run-spec.json").write_text(
+        json.dumps(
+            {"template": template, "workflows": str(options.workflows.resolve()), "parameters": values}, indent=2
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return library, document, run_dir, workflow_variables(document, run_dir.name, values), {}, notes
 
 
@@ -198,12 +216,17 @@ def exit_call(spec: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def check(library: Library, document: Document, entry: Scope, variables: dict[str, Any]) -> None:
-    """Refuse, before anything runs, what cannot run faithfully on the selected path."""
+    """Refuse, before anything runs, what Argo would refuse (a required input not supplied) and what cannot
+    run faithfully on the selected path."""
     spec = document.spec
+    given = {p["name"] for p in parameters(spec.get("arguments"))}  # each has a value: profile.workflow_parameters
+    lint.missing_inputs(library, entry, given, exit_call(spec))
     defaults = spec.get("templateDefaults")
     problems = [f"{document.name}: {problem}" for problem in unsupported_spec(spec)]
-    entry_inputs = {f"inputs.parameters.{p['name']}": variables.get(f"workflow.parameters.{p['name']}", "")
-                    for p in parameters(entry.template.get("inputs"))}  # fmt: skip
+    entry_inputs = {
+        f"inputs.parameters.{p['name']}": variables.get(f"workflow.parameters.{p['name']}", "")
+        for p in parameters(entry.template.get("inputs"))
+    }
     known = ({p["name"] for p in parameters(spec.get("arguments"))}, global_names(library))
     problems += unsupported_on_path(library, entry, {**variables, **entry_inputs}, set(), defaults, known)
     handler = exit_call(spec)
@@ -218,9 +241,14 @@ def check(library: Library, document: Document, entry: Scope, variables: dict[st
 
 def global_names(library: Library) -> set[str]:
     """Every globalName an output declares (a workflow's outputs may come from any template it reaches)."""
-    return {str(o["globalName"]) for document in library.documents.values() for _, template in document.templates()
-            for section in ("parameters", "artifacts") for o in (template.get("outputs") or {}).get(section) or []
-            if o.get("globalName")}  # fmt: skip
+    return {
+        str(o["globalName"])
+        for document in library.documents.values()
+        for _, template in document.templates()
+        for section in ("parameters", "artifacts")
+        for o in (template.get("outputs") or {}).get(section) or []
+        if o.get("globalName")
+    }
 
 
 def entry_artifacts(spec: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +258,29 @@ def entry_artifacts(spec: dict[str, Any]) -> dict[str, Any]:
         if "raw" in artifact:
             passed[artifact["name"]] = {"raw": str((artifact["raw"] or {}).get("data", ""))}
     return passed
+
+
+def failure_record(node: Node) -> dict[str, str]:
+    """A failed node as `{{workflow.failures}}` lists it."""
+    return {
+        "displayName": node.id,
+        "message": node.message,
+        "templateName": node.template,
+        "phase": node.phase,
+        "podName": node.id,
+        "finishedAt": "",
+    }
+
+
+def run_exit_handler(engine: Engine, entry: Scope, handler: dict[str, Any], phase: str) -> str:
+    """Run the workflow's exit handler, which sees its status and failures; the workflow's phase after it
+    (a failing handler fails a workflow that succeeded)."""
+    failed = [failure_record(node) for node in failures(list(engine.nodes.values()))]
+    engine.workflow.update({"workflow.status": phase, "workflow.failures": json.dumps(failed)})
+    handler_id = handler.get("template") or "onExit"
+    call = Call(entry, handler, handler_id, engine.current(engine.workflow), Context(dict(engine.workflow)))
+    handled = run_one(engine, call)
+    return "Failed" if handled in ("Failed", "Error") and phase == "Succeeded" else phase
 
 
 def run_workflow(options: RunOptions) -> RunResult:
@@ -249,29 +300,34 @@ def run_workflow(options: RunOptions) -> RunResult:
         return int(library.config_map(source.get("name"), source.get("key")))
 
     limits = Limits(int(spec.get("parallelism") or os.cpu_count() or 1), semaphore_size)
-    deadline = time.time() + duration_seconds(str(spec["activeDeadlineSeconds"])) if spec.get(
-        "activeDeadlineSeconds") else None  # fmt: skip
-    values = {k.removeprefix("workflow.parameters."): v for k, v in variables.items()
-              if k.startswith("workflow.parameters.") and k != "workflow.parameters.json"}  # fmt: skip
+    deadline = (
+        time.time() + duration_seconds(str(spec["activeDeadlineSeconds"]))
+        if spec.get("activeDeadlineSeconds")
+        else None
+    )
+    values = {
+        k.removeprefix("workflow.parameters."): v
+        for k, v in variables.items()
+        if k.startswith("workflow.parameters.") and k != "workflow.parameters.json"
+    }
     with View(f"{name} ({variables['workflow.name']})") as view:
-        engine = Engine(library, run_dir, variables, previous, view.update, defaults=spec.get("templateDefaults"),
-                        limits=limits, config_map=library.config_map)  # fmt: skip
+        engine = Engine(
+            library,
+            run_dir,
+            variables,
+            previous,
+            view.update,
+            defaults=spec.get("templateDefaults"),
+            limits=limits,
+            config_map=library.config_map,
+        )
         try:
             with limits.synchronized(spec.get("synchronization")):
-                root = engine.run(entry, values, entry.name, Context(dict(variables), deadline),
-                                  entry_artifacts(spec))  # fmt: skip
+                root = engine.run(entry, values, entry.name, Context(dict(variables), deadline), entry_artifacts(spec))
                 phase = root.phase
                 handler = exit_call(spec)
                 if handler:
-                    failed = [{"displayName": n.id, "message": n.message, "templateName": n.template,
-                               "phase": n.phase, "podName": n.id, "finishedAt": ""}
-                              for n in failures(list(engine.nodes.values()))]  # fmt: skip
-                    engine.workflow.update({"workflow.status": phase, "workflow.failures": json.dumps(failed)})
-                    handler_id = handler.get("template") or "onExit"
-                    handled = engine.run_one(entry, handler, engine.current(engine.workflow), handler_id,
-                                             Context(dict(engine.workflow)))  # fmt: skip
-                    if handled in ("Failed", "Error") and phase == "Succeeded":
-                        phase = "Failed"
+                    phase = run_exit_handler(engine, entry, handler, phase)
         except KeyboardInterrupt:
             engine.stopping.set()
             raise

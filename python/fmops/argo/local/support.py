@@ -1,57 +1,30 @@
-"""What this executor runs faithfully, in one place: the workflow, template, container and task fields it
-runs with Argo's meaning, the ones it ignores (and why that cannot change an outcome on one machine), and
-the check, before a run, of one template against them. Anything else is refused by name before a step runs.
+"""What this executor runs faithfully: the workflow, template, container and task fields it runs with Argo's
+meaning and the ones it ignores (and why that cannot change an outcome on one machine), listed in
+supported.yaml, and the check, before a run, of one template against them. Anything else is refused by name
+before a step runs.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from fmops.argo.documents import calls, resource_manifest
 from fmops.core.errors import InputError
 
-# Run with Argo's meaning.
-SPEC_FIELDS = {
-    "entrypoint", "templates", "arguments", "onExit", "hooks", "templateDefaults", "parallelism",
-    "activeDeadlineSeconds", "synchronization", "workflowTemplateRef", "volumeClaimTemplates", "volumes",
-}  # fmt: skip
-TEMPLATE_FIELDS = {
-    "name", "inputs", "outputs", "container", "script", "containerSet", "dag", "steps", "resource", "suspend",
-    "activeDeadlineSeconds", "timeout", "retryStrategy", "parallelism", "failFast", "synchronization", "volumes",
-}  # fmt: skip
-CONTAINER_FIELDS = {"image", "command", "args", "env", "resources", "volumeMounts", "workingDir", "name", "source",
-                    "dependencies"}  # fmt: skip
-TASK_FIELDS = {
-    "name", "template", "templateRef", "arguments", "depends", "dependencies", "when", "continueOn",
-    "withItems", "withParam", "withSequence", "hooks", "onExit", "inline",
-}  # fmt: skip
-
-# Ignored: they decide where and as whom a pod runs on a cluster, how its logs and artifacts are kept, or
-# what is reported about it; on one machine, as this user, with local files, none of them changes which
-# steps run, what they print or write, or the workflow's phase.
-IGNORED = {
-    # scheduling and placement
-    "nodeSelector", "tolerations", "affinity", "priorityClassName", "schedulerName", "priority",
-    "podDisruptionBudget", "dnsConfig", "dnsPolicy", "hostAliases", "hostNetwork",
-    # pod security and identity
-    "securityContext", "serviceAccountName", "automountServiceAccountToken", "executor",
-    # resources and pod shape (no quota on one machine; GPU requests are noted)
-    "podSpecPatch", "podResources", "resources", "imagePullPolicy", "imagePullSecrets", "ports",
-    # where logs and artifacts are archived, garbage collection, retention
-    "archiveLocation", "archiveLogs", "artifactRepositoryRef", "artifactGC", "ttlStrategy", "podGC",
-    # what is reported about the run
-    "metadata", "metrics", "workflowMetadata", "podMetadata", "shutdown",
-}  # fmt: skip
-ARTIFACT_FIELDS = {
-    "name", "path", "from", "fromExpression", "raw", "s3", "optional", "archive", "globalName", "mode",
-    "subPath", "artifactGC", "deleted", "recurseMode", "artifactory", "gcs", "azure", "oss", "hdfs", "plugin",
-}  # fmt: skip
-REPOSITORIES = ("s3", "artifactory", "gcs", "azure", "oss", "hdfs")
-# An image's entrypoint where a container gives args but no command: Docker runs ENTRYPOINT + args, and
-# an image without one runs args[0] as the command. Only images whose entrypoint is known are listed.
-ENTRYPOINTS = {"argoproj/argosay": ["argosay"], "curlimages/curl": ["curl"], "docker/whalesay": [],
-               "busybox": [], "alpine": [], "python": [], "node": [], "ubuntu": [], "debian": []}  # fmt: skip
+SUPPORTED = yaml.safe_load((Path(__file__).parent / "supported.yaml").read_text(encoding="utf-8"))
+SPEC_FIELDS = set(SUPPORTED["spec"])
+TEMPLATE_FIELDS = set(SUPPORTED["template"])
+CONTAINER_FIELDS = set(SUPPORTED["container"])
+TASK_FIELDS = set(SUPPORTED["task"])
+ARTIFACT_FIELDS = set(SUPPORTED["artifact"])
+IGNORED = {field for fields in SUPPORTED["ignored"].values() for field in fields}
+REPOSITORIES = tuple(SUPPORTED["repositories"])
+ENTRYPOINTS: dict[str, list[str]] = SUPPORTED["entrypoints"]
+WORKFLOW_VARIABLES = set(SUPPORTED["workflow variables"])
 
 
 def entrypoint(image: str) -> list[str] | None:
@@ -109,8 +82,9 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
     container_set = template.get("containerSet")
     if container_set is not None:
         bodies = list(container_set.get("containers") or [])
-        problems += [f"containerSet field '{key}'" for key in container_set
-                     if key not in ("containers", "volumeMounts")]  # fmt: skip
+        problems += [
+            f"containerSet field '{key}'" for key in container_set if key not in ("containers", "volumeMounts")
+        ]
     for body in [b for b in bodies if b is not None]:
         problems += [f"container field '{key}'" for key in body if key not in CONTAINER_FIELDS | IGNORED]
         if not body.get("command") and entrypoint(body.get("image", "")) is None:
@@ -131,29 +105,34 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
         problems.append("suspend without a duration (it waits for `argo resume`)")
     for section in ("inputs", "outputs"):
         for artifact in (template.get(section) or {}).get("artifacts") or []:
-            problems += [f"{section} artifact '{artifact.get('name')}' field '{k}'" for k in artifact
-                         if k not in ARTIFACT_FIELDS]  # fmt: skip
-            problems += [f"{section} artifact '{artifact.get('name')}' from {k}" for k in ("http", "git")
-                         if k in artifact]  # fmt: skip
+            problems += [
+                f"{section} artifact '{artifact.get('name')}' field '{k}'" for k in artifact if k not in ARTIFACT_FIELDS
+            ]
+            problems += [
+                f"{section} artifact '{artifact.get('name')}' from {k}" for k in ("http", "git") if k in artifact
+            ]
     for path, call in calls(template):
         kind = "task" if path.startswith("dag.") else "step"
         problems += [f"{kind} '{call.get('name')}' field '{key}'" for key in call if key not in TASK_FIELDS]
         hooks = call.get("hooks") or {}
-        problems += [f"{kind} '{call.get('name')}' hook '{key}' (only the exit hook runs locally)" for key in hooks
-                     if key != "exit"]  # fmt: skip
+        problems += [
+            f"{kind} '{call.get('name')}' hook '{key}' (only the exit hook runs locally)"
+            for key in hooks
+            if key != "exit"
+        ]
         for artifact in (call.get("arguments") or {}).get("artifacts") or []:
-            problems += [f"{kind} '{call.get('name')}' artifact '{artifact.get('name')}' from {k}"
-                         for k in ("http", "git") if k in artifact]  # fmt: skip
+            problems += [
+                f"{kind} '{call.get('name')}' artifact '{artifact.get('name')}' from {k}"
+                for k in ("http", "git")
+                if k in artifact
+            ]
     return problems
 
 
-WORKFLOW_VARIABLES = {
-    "name", "namespace", "uid", "creationTimestamp", "duration", "status", "failures", "mainEntrypoint",
-    "serviceAccountName", "priority", "parameters", "parameters.json", "labels", "labels.json", "annotations",
-    "annotations.json",
-}  # fmt: skip
-CALL_VARIABLES = re.compile(r"(id|status|exitCode|startedAt|finishedAt|outputs\.result|outputs\.parameters(\..+)?"
-                            r"|outputs\.artifacts\..+)$")  # fmt: skip
+CALL_VARIABLES = re.compile(
+    r"(id|status|exitCode|startedAt|finishedAt|outputs\.result|outputs\.parameters(\..+)?"
+    r"|outputs\.artifacts\..+)$"
+)
 LEAF_VARIABLES = {"retries", "node.name", "pod.name", "steps.name", "tasks.name", "item"}
 
 
@@ -184,15 +163,23 @@ def unknown_variables(template: dict[str, Any], workflow_parameters: set[str], g
             return True
         if scope == "inputs":
             kind, _, field = rest.partition(".")
-            return (kind == "parameters" and (field in declared or not field)
-                    or kind == "artifacts" and field.removesuffix(".path") in artifacts)  # fmt: skip
+            return (
+                kind == "parameters"
+                and (field in declared or not field)
+                or kind == "artifacts"
+                and field.removesuffix(".path") in artifacts
+            )
         if scope == "outputs":
             kind, _, field = rest.partition(".")
             return field.removesuffix(".path") in outs or rest == "result"
         if scope == "workflow":
-            return (rest in WORKFLOW_VARIABLES or rest.removeprefix("parameters.") in workflow_parameters
-                    or rest.startswith(("labels.", "annotations.", "creationTimestamp."))
-                    or rest.startswith("outputs.") and rest.split(".", 2)[-1] in global_names)  # fmt: skip
+            return (
+                rest in WORKFLOW_VARIABLES
+                or rest.removeprefix("parameters.") in workflow_parameters
+                or rest.startswith(("labels.", "annotations.", "creationTimestamp."))
+                or rest.startswith("outputs.")
+                and rest.split(".", 2)[-1] in global_names
+            )
         if scope in ("steps", "tasks"):
             call, _, field = rest.partition(".")
             return call in names and bool(CALL_VARIABLES.match(field))
@@ -202,6 +189,9 @@ def unknown_variables(template: dict[str, Any], workflow_parameters: set[str], g
     for text in strings({k: v for k, v in template.items() if k != "name"}):
         unknown += [f"unknown variable '{{{{{name}}}}}'" for name in SIMPLE_TAG.findall(text) if not known(name, False)]
         for expression in expression_tags(text):
-            unknown += [f"unknown variable '{name}' in '{{{{={expression.strip()}}}}}'"
-                        for name in variable_paths(expression) if not known(name, True)]  # fmt: skip
+            unknown += [
+                f"unknown variable '{name}' in '{{{{={expression.strip()}}}}}'"
+                for name in variable_paths(expression)
+                if not known(name, True)
+            ]
     return list(dict.fromkeys(unknown))

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from fmops.argo.local.engine import Node
+from fmops.argo.local.nodes import Node
 
 STYLE = {
     "Pending": "dim",
@@ -36,8 +36,13 @@ def steps_table(nodes: list[Node], title: str) -> Table:
         style = STYLE.get(node.phase, "")
         note = node.message if node.phase != "Succeeded" or node.message.startswith("reused") else node.result or ""
         tries = str(node.attempts) if node.leaf and node.attempts else ""
-        table.add_row("  " * depth + node.id.rsplit("/", 1)[-1], f"[{style}]{node.phase}[/]", duration(node), tries,
-                      " ".join(note.split())[:80])  # fmt: skip
+        table.add_row(
+            "  " * depth + node.id.rsplit("/", 1)[-1],
+            f"[{style}]{node.phase}[/]",
+            duration(node),
+            tries,
+            " ".join(note.split())[:80],
+        )
     return table
 
 
