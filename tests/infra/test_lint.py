@@ -40,9 +40,12 @@ def test_every_python_file_reads_in_one_sitting():
     assert long_files == {}, "over 450 lines: split by idea"
 
 
+SKIP_MARKER = "# fmt" + ": skip"  # spelt in two parts so this file does not count itself
+
+
 def test_formatter_exemptions_stay_rare():
-    marked = sum(path.read_text().count("# fmt: skip") for path in python_files())
-    assert marked <= 20, f"{marked} `# fmt: skip` markers: let ruff format lay code out; big tables go to data files"
+    marked = sum(path.read_text().count(SKIP_MARKER) for path in python_files())
+    assert marked <= 20, f"{marked} formatter exemptions: let ruff format lay code out; big tables go to data files"
 
 
 def test_readme_stays_an_overview():
