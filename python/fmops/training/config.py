@@ -1,4 +1,5 @@
-"""Training configuration: one vocabulary for pretraining, SFT and DPO, every field documented.
+"""Training configuration: one vocabulary for pretraining, SFT and DPO, every field documented; and the tokenize
+stage's config (TokenizeConfig).
 
 Settings that Hugging Face's TrainingArguments (and TRL's SFTConfig/DPOConfig on top of it) already name carry
 that name and meaning (learning_rate, max_steps, per_device_train_batch_size, save_steps, ...), so a recipe
@@ -169,3 +170,16 @@ class PretrainInputs:
     model: str
     data: Corpus | TokenDataset
     replay: Corpus | TokenDataset | None
+
+
+class TokenizeConfig(StageConfig):
+    """How the corpus is cut and batched; the tokenizer is the model's."""
+
+    shard_tokens: int = Field(1 << 24, ge=1, description="tokens per shard file (the last one is shorter)")
+    batch_size: int = Field(1000, ge=1, description="documents per tokenizer call (tokenized on every core)")
+    vocab_size: int = Field(512, ge=300, description="--model tiny only: BPE vocabulary size")
+    tokenizer_train_bytes: int = Field(
+        64 << 20,
+        ge=1,
+        description="--model tiny only: the BPE tokenizer is trained on the corpus's first this many bytes of text",
+    )

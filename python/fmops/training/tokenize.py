@@ -9,29 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from fmops.core import manifest, storage
-from fmops.core.config import StageConfig
 from fmops.core.errors import InputError
 from fmops.training import model as model_source
 from fmops.training import token_shards
+from fmops.training.config import TokenizeConfig  # the stage config lives in config.py; imported from here too
 from fmops.training.text_data import expand, iter_documents
 
 STAGE = "tokenize"
-
-
-class TokenizeConfig(StageConfig):
-    """How the corpus is cut and batched; the tokenizer is the model's."""
-
-    shard_tokens: int = Field(1 << 24, ge=1, description="tokens per shard file (the last one is shorter)")
-    batch_size: int = Field(1000, ge=1, description="documents per tokenizer call (tokenized on every core)")
-    vocab_size: int = Field(512, ge=300, description="--model tiny only: BPE vocabulary size")
-    tokenizer_train_bytes: int = Field(
-        64 << 20,
-        ge=1,
-        description="--model tiny only: the BPE tokenizer is trained on the corpus's first this many bytes of text",
-    )
 
 
 @dataclass(frozen=True)

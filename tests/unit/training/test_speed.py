@@ -160,3 +160,23 @@ def test_training_on_a_cpu_flushes_subnormal_floats(gradual_underflow):
     assert subnormal_survives()  # only a CPU run changes the process's float mode
     speed.flush_denormals(torch.device("cpu"))
     assert not subnormal_survives()
+
+
+class Device:
+    """What the log line reads of accelerate's Accelerator."""
+
+    device, num_processes = torch.device("cpu"), 2
+
+
+def test_the_log_line_shows_mfu_only_where_the_peak_is_known_and_the_peak_memory(monkeypatch):
+    recent = [StepRecord(step, lr=3e-3, tokens=1000, first=False, loss=2.5, seconds=0.5) for step in (9, 10)]
+    line = loop.progress_line(10, 20, recent, 1e9, Device())
+    assert line.startswith("step 10/20 loss 2.5000 lr 3.00e-03 2,000 tokens/s peak memory ")
+    assert line.endswith(" GiB (process peak RSS)") and "mfu" not in line  # a CPU has no peak in flops.py
+    monkeypatch.setattr(loop.metrics, "device_name", lambda device: "NVIDIA H100 80GB HBM3")
+    monkeypatch.setattr(loop.metrics, "peak_memory", lambda device: (12.25, "cuda_max_memory_allocated"))
+    line = loop.progress_line(10, 20, recent, 1e9, Device())
+    # 1,000 tokens/s per device x 1e9 FLOPs per token against the H100's 989 TFLOP/s
+    assert line.endswith("2,000 tokens/s mfu 0.1% peak memory 12.25 GiB (CUDA max allocated)")
+    line = loop.progress_line(10, 20, recent, 1e11, Device())
+    assert " mfu 10.1% " in line
