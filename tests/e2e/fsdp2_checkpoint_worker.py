@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from fmops.training import checkpoint
+from fmops.training import checkpoint, checkpoint_store
+from fmops.training.state import TrainState
 from torch.distributed.checkpoint.filesystem import FileSystemReader
 from torch.distributed.fsdp import fully_shard
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -26,8 +27,15 @@ STEPS, SAVE_AT, VOCAB, LENGTH = 4, 2, 256, 16
 
 def build(seed: int) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=LENGTH)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=LENGTH,
+    )
     model = LlamaForCausalLM(config)
     for layer in model.model.layers:
         fully_shard(layer)
@@ -67,17 +75,18 @@ def main(mode: str, root: str, out: str) -> None:
     first, reads = 1, {}
     if mode == "resume":
         record_reads(reads)
-        uri = checkpoint.latest(root)
-        first = checkpoint.load(accelerator, uri, training)["step"] + 1
+        uri = checkpoint_store.latest(root)
+        first = checkpoint.load(accelerator, uri, training).step + 1
     losses = {}
     for step in range(first, STEPS + 1):
         losses[step] = train_step(*training, step, rank)
         if mode == "reference" and step == SAVE_AT:
-            checkpoint.save(accelerator, root, step, {"step": step}, training)
+            checkpoint.save(accelerator, root, step, TrainState(step=step), training)
     shards = {name: p.to_local().numel() for name, p in training[0].named_parameters()}
     placements = sorted({str(p.placements) for p in training[0].parameters()})
-    Path(f"{out}.{rank}.json").write_text(json.dumps({"losses": losses, "shards": shards, "reads": reads,
-                                                      "placements": placements}))  # fmt: skip
+    Path(f"{out}.{rank}.json").write_text(
+        json.dumps({"losses": losses, "shards": shards, "reads": reads, "placements": placements})
+    )
     accelerator.end_training()
 
 

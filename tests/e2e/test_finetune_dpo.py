@@ -28,9 +28,30 @@ def test_template_command_line_with_lora(sft_model, demo_dir, tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join((demo_dir / "dpo.jsonl").read_text().splitlines(keepends=True)[:32]))
     output, results = tmp_path / "dpo-lora", tmp_path / "results"
-    fmops(*LAUNCH, "dpo", "--model", str(sft_model), "--data", str(data), "--output", str(output), "--config", "demo",
-          "--beta", "0.2", "--loss", "ipo", "--set", "lora=true", "--set", "max_steps=2", "--set", "logging_steps=1",
-          "--results-dir", str(results))  # fmt: skip
+    fmops(
+        *LAUNCH,
+        "dpo",
+        "--model",
+        str(sft_model),
+        "--data",
+        str(data),
+        "--output",
+        str(output),
+        "--config",
+        "demo",
+        "--beta",
+        "0.2",
+        "--loss",
+        "ipo",
+        "--set",
+        "lora=true",
+        "--set",
+        "max_steps=2",
+        "--set",
+        "logging_steps=1",
+        "--results-dir",
+        str(results),
+    )
     metrics = json.loads((results / "metrics.json").read_text())
     assert set(REWARDS) <= set(metrics) and metrics["steps"] == 2
     config = json.loads((output / "manifest.json").read_text())["config"]
@@ -42,7 +63,24 @@ def test_empty_flags_mean_not_given(sft_model, demo_dir, tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join((demo_dir / "dpo.jsonl").read_text().splitlines(keepends=True)[:16]))
     output = tmp_path / "dpo-defaults"
-    fmops("dpo", "--model", str(sft_model), "--data", str(data), "--output", str(output), "--config", "",
-          "--beta", "", "--loss", "", "--results-dir", "", "--set", "max_steps=1")  # fmt: skip
+    fmops(
+        "dpo",
+        "--model",
+        str(sft_model),
+        "--data",
+        str(data),
+        "--output",
+        str(output),
+        "--config",
+        "",
+        "--beta",
+        "",
+        "--loss",
+        "",
+        "--results-dir",
+        "",
+        "--set",
+        "max_steps=1",
+    )
     config = json.loads((output / "manifest.json").read_text())["config"]
     assert (config["beta"], config["loss_type"], config["lora"]) == (0.1, "sigmoid,sft", False)

@@ -26,8 +26,9 @@ def _items(path: Path) -> list[dict]:
 
 
 def _prompt(tokenizer, question: str) -> str:
-    return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
-                                         add_generation_prompt=True)  # fmt: skip
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    )
 
 
 def _load(model_dir: Path):
@@ -44,10 +45,19 @@ def exact_match(model_dir: Path, items: list[dict]) -> float:
     correct = 0
     for start in range(0, len(items), BATCH):
         batch = items[start : start + BATCH]
-        encoded = tokenizer([_prompt(tokenizer, item["question"]) for item in batch], return_tensors="pt",
-                            padding=True, add_special_tokens=False)  # fmt: skip
-        generated = model.generate(**encoded, max_new_tokens=10, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                                   eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+        encoded = tokenizer(
+            [_prompt(tokenizer, item["question"]) for item in batch],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        )
+        generated = model.generate(
+            **encoded,
+            max_new_tokens=10,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
         answers = tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
         correct += sum(answer.strip() == item["answer"] for answer, item in zip(answers, batch, strict=True))
     return 100.0 * correct / len(items)
@@ -57,8 +67,9 @@ def exact_match(model_dir: Path, items: list[dict]) -> float:
 def completion_logprobs(tokenizer, model, prompts: list[str], completions: list[str]) -> torch.Tensor:
     """Summed log-probability of each completion (its text and the end-of-turn token) after its prompt."""
     prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    completion_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-                      for c in completions]  # fmt: skip
+    completion_ids = [
+        tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for c in completions
+    ]
     length = max(len(p) + len(c) for p, c in zip(prompt_ids, completion_ids, strict=True))
     ids = torch.full((len(prompts), length), tokenizer.pad_token_id)
     mask = torch.zeros_like(ids)
@@ -88,8 +99,10 @@ def preference_accuracy(model_dir: Path, items: list[dict]) -> float:
 @cache
 def _scores(model_dir: str, eval_dir: str) -> tuple[float, float]:
     eval_path = Path(eval_dir)
-    return (exact_match(Path(model_dir), _items(eval_path / "addition.jsonl")),
-            preference_accuracy(Path(model_dir), _items(eval_path / "preference.jsonl")))  # fmt: skip
+    return (
+        exact_match(Path(model_dir), _items(eval_path / "addition.jsonl")),
+        preference_accuracy(Path(model_dir), _items(eval_path / "preference.jsonl")),
+    )
 
 
 @pytest.fixture(scope="module")

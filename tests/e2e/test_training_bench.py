@@ -15,8 +15,20 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("bench-pretrain") / "bench.json"
-    result = fmops("bench", "pretrain", "--model-size", "tiny", "--steps", "3", "--warmup", "1",
-                   "--output", str(output), check=False, timeout=300)  # fmt: skip
+    result = fmops(
+        "bench",
+        "pretrain",
+        "--model-size",
+        "tiny",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--output",
+        str(output),
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr[-4000:]
     return result, json.loads(output.read_text())
 
@@ -51,7 +63,10 @@ def test_cpu_device_mfu_null_with_reason_and_the_reported_keys(tiny_run):
     assert report["peak_memory_gib"]["tiny"]["ours"] > 0
     assert report["runs"]["tiny"]["baseline"]["compiled"] is False  # torch_compile is dropped on CPU
     assert report["runs"]["tiny"]["baseline"]["dropped_on_cpu"] == [
-        "bf16 (fp32 on CPU)", "torch_compile", "adamw_torch_fused (adamw_torch on CPU)"]  # fmt: skip
+        "bf16 (fp32 on CPU)",
+        "torch_compile",
+        "adamw_torch_fused (adamw_torch on CPU)",
+    ]
 
 
 def test_a_failed_size_is_listed_the_others_kept_and_exit_1(tmp_path, monkeypatch):
@@ -59,8 +74,9 @@ def test_a_failed_size_is_listed_the_others_kept_and_exit_1(tmp_path, monkeypatc
     broken = {**pretrain.SIZES["tiny"]["shape"], "num_attention_heads": 3}  # hidden 128 is not divisible by 3
     monkeypatch.setitem(pretrain.SIZES, "124m", {"seq_len": 16, "batch": 1, "shape": broken})
     output = tmp_path / "bench.json"
-    result = cli("bench", "pretrain", "--model-size", "124m,tiny", "--steps", "1", "--warmup", "1",
-                 "--output", str(output))  # fmt: skip
+    result = cli(
+        "bench", "pretrain", "--model-size", "124m,tiny", "--steps", "1", "--warmup", "1", "--output", str(output)
+    )
     assert result.returncode == 1
     report = json.loads(output.read_text())
     assert report["failed"] == ["124m"]

@@ -4,24 +4,28 @@ while writing the second one resumes from the first, and its losses equal an uni
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.torchrun import HANG_AT_PUBLISH, environment, kill_when, run, torchrun
-from tests.helpers import create_bucket
 
 pytestmark = pytest.mark.slow
 BUCKET = "fmops-ckpt-ddp"
 # 6 steps of 2 ranks x 4 x 32 tokens, a checkpoint every 2 steps: the kill comes at the second (step 4).
-SMALL = ["--set", "max_steps=6", "--set", "max_length=32", "--set", "per_device_train_batch_size=4",
-         "--set", "save_steps=2", "--set", "eval_steps=0", "--set", "eval_blocks=4"]  # fmt: skip
-
-
-@pytest.fixture
-def s3_env(s3_server) -> Iterator[dict[str, str]]:
-    create_bucket(BUCKET)
-    yield s3_server
+SMALL = [
+    "--set",
+    "max_steps=6",
+    "--set",
+    "max_length=32",
+    "--set",
+    "per_device_train_batch_size=4",
+    "--set",
+    "save_steps=2",
+    "--set",
+    "eval_steps=0",
+    "--set",
+    "eval_blocks=4",
+]
 
 
 def keys(prefix: str) -> list[str]:
@@ -39,8 +43,18 @@ def losses(run_prefix: str) -> dict[int, float]:
 
 
 def pretrain(demo_dir, run_prefix: str) -> list[str]:
-    return torchrun(["pretrain", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"),
-                     "--output", f"s3://{BUCKET}/{run_prefix}", *SMALL])  # fmt: skip
+    return torchrun(
+        [
+            "pretrain",
+            "--model",
+            "tiny",
+            "--data",
+            str(demo_dir / "pretrain.jsonl"),
+            "--output",
+            f"s3://{BUCKET}/{run_prefix}",
+            *SMALL,
+        ]
+    )
 
 
 # What each rank writes into a checkpoint itself (DCP spreads the replicated DDP tensors over both ranks).

@@ -10,23 +10,15 @@ writes its own shards, and on resume reads back only what it holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.torchrun import environment, run, torchrun
-from tests.helpers import create_bucket
 
 pytestmark = pytest.mark.slow
 BUCKET = "fmops-ckpt-fsdp2"
 WORKER = str(Path(__file__).with_name("fsdp2_checkpoint_worker.py"))
-
-
-@pytest.fixture
-def s3_env(s3_server) -> Iterator[dict[str, str]]:
-    create_bucket(BUCKET)
-    yield s3_server
 
 
 def test_fsdp2_shards_saved_per_rank_to_s3_and_resumed_exactly(s3_env, tmp_path):
@@ -36,13 +28,22 @@ def test_fsdp2_shards_saved_per_rank_to_s3_and_resumed_exactly(s3_env, tmp_path)
     env = environment({**s3_env, "PYTHONPATH": str(Path(__file__).parents[2])})
     run(torchrun([WORKER, "reference", root, str(tmp_path / "reference")], module=False), env)
     run(torchrun([WORKER, "resume", root, str(tmp_path / "resume")], module=False), env)
-    reference, resumed = ([json.loads((tmp_path / f"{mode}.{rank}.json").read_text()) for rank in (0, 1)]
-                          for mode in ("reference", "resume"))  # fmt: skip
+    reference, resumed = (
+        [json.loads((tmp_path / f"{mode}.{rank}.json").read_text()) for rank in (0, 1)]
+        for mode in ("reference", "resume")
+    )
 
     listing = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="run/checkpoints/step-00000002/")
     sizes = {item["Key"].split("step-00000002/")[1]: item["Size"] for item in listing["Contents"]}
-    for part in ["sharded/__0_0.distcp", "sharded/__1_0.distcp", "sharded/.metadata", "rank-0.pt", "rank-1.pt",
-                 "trainer_state.json", "complete.json"]:  # fmt: skip
+    for part in [
+        "sharded/__0_0.distcp",
+        "sharded/__1_0.distcp",
+        "sharded/.metadata",
+        "rank-0.pt",
+        "rank-1.pt",
+        "trainer_state.json",
+        "complete.json",
+    ]:
         assert part in sizes, part
     for rank in (0, 1):
         # Really sharded: each rank holds half of every matrix (256 x 64 embedding: 8192 of 16384 values).

@@ -16,12 +16,38 @@ pytestmark = pytest.mark.slow
 def test_torchrun_two_ranks_both_train_rank0_writes_model_loads(tmp_path, demo_dir):
     output = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "fmops", "pretrain", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"),
-         "--output", str(output), "--set", "max_steps=4", "--set", "max_length=32",
-         "--set", "per_device_train_batch_size=4", "--set", "save_steps=2", "--set", "eval_blocks=4"],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "fmops",
+            "pretrain",
+            "--model",
+            "tiny",
+            "--data",
+            str(demo_dir / "pretrain.jsonl"),
+            "--output",
+            str(output),
+            "--set",
+            "max_steps=4",
+            "--set",
+            "max_length=32",
+            "--set",
+            "per_device_train_batch_size=4",
+            "--set",
+            "save_steps=2",
+            "--set",
+            "eval_blocks=4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     # Both ranks trained their own half of every global batch: 4 steps x 4 sequences x 32 tokens each.
     assert "[rank 0] trained 512 tokens on this rank" in result.stderr

@@ -49,7 +49,7 @@ def counting_prepare(*args):
 loop.prepare = counting_prepare
 _, state = loop.train(model, Stream(blocks, seed=0), cfg, accelerator)
 if accelerator.is_main_process:
-    json.dump({"losses": [h["loss"] for h in state["history"]], "allreduces": len(allreduces)}, open(out, "w"))
+    json.dump({"losses": [h.loss for h in state.history], "allreduces": len(allreduces)}, open(out, "w"))
 accelerator.end_training()
 """.replace("STEPS", str(STEPS))
 
@@ -57,8 +57,18 @@ accelerator.end_training()
 def two_ranks(tmp_path, accumulate: int, micro: int) -> dict:
     script, out = tmp_path / "accumulate.py", tmp_path / f"ga{accumulate}.json"
     script.write_text(SCRIPT)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-               str(accumulate), str(micro), str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(accumulate),
+        str(micro),
+        str(out),
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(out.read_text())

@@ -44,13 +44,22 @@ def losses(blocks: torch.Tensor, **settings) -> tuple[list[float], dict]:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch._dynamo.reset()  # each run compiles afresh, as a new process would
-    cfg = TrainConfig(**{"max_steps": STEPS, "max_length": LENGTH, "per_device_train_batch_size": BATCH,
-                         "save_steps": 0, "eval_steps": 0, "logging_steps": 5, **settings})  # fmt: skip
+    cfg = TrainConfig(
+        **{
+            "max_steps": STEPS,
+            "max_length": LENGTH,
+            "per_device_train_batch_size": BATCH,
+            "save_steps": 0,
+            "eval_steps": 0,
+            "logging_steps": 5,
+            **settings,
+        }
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=512, **tiny.TINY_CONFIG))
     trained, state = loop.train(model, Stream(blocks, seed=0), cfg, accelerator_for(cfg))
-    assert [h["step"] for h in state["history"]] == list(range(1, STEPS + 1))
-    return [h["loss"] for h in state["history"]], {"state": state, "model": trained}
+    assert [h.step for h in state.history] == list(range(1, STEPS + 1))
+    return [h.loss for h in state.history], {"state": state, "model": trained}
 
 
 @pytest.fixture(scope="module")
@@ -66,28 +75,34 @@ def plain(plain_run) -> list[float]:
 def test_the_plain_loop_learns_and_records_its_optimizer(plain, plain_run):
     assert plain[0] > 5 and plain[-1] < plain[0] - 2  # a comparison of flat curves would prove little
     state = plain_run[1]["state"]
-    assert (state["optimizer"], state["fused"]) == ("AdamW", CUDA)  # fused AdamW where there is CUDA
+    assert (state.optimizer, state.fused) == ("AdamW", CUDA)  # fused AdamW where there is CUDA
 
 
 def assert_close(found: list[float], expected: list[float]) -> None:
     assert found == pytest.approx(expected, rel=TOLERANCE)
 
 
-@pytest.mark.parametrize("settings", [
-    {"activation_checkpointing": "full"},
-    {"activation_checkpointing": "selective"},
-    {"logging_steps": 7},  # read back every 7 steps instead of 5; 20 is no multiple of 7: the last at the end
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"activation_checkpointing": "full"},
+        {"activation_checkpointing": "selective"},
+        {"logging_steps": 7},  # read back every 7 steps instead of 5; 20 is no multiple of 7: the last at the end
+    ],
+)
 def test_eager_settings_give_the_same_losses(blocks, plain, settings):
     found, _ = losses(blocks, **settings)
     assert found == plain  # bitwise: the same kernels, or the same tensors read at another time
 
 
-@pytest.mark.parametrize("settings", [
-    {"torch_compile": True},
-    {"torch_compile": True, "activation_checkpointing": "selective"},
-    {"torch_compile": True, "torch_compile_scope": "model"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"torch_compile": True},
+        {"torch_compile": True, "activation_checkpointing": "selective"},
+        {"torch_compile": True, "torch_compile_scope": "model"},
+    ],
+)
 def test_compiled_losses_equal_the_plain_loops(blocks, plain, settings):
     found, run = losses(blocks, **settings)
     assert_close(found, plain)
@@ -100,15 +115,19 @@ def test_gradient_accumulation_of_half_batches_equals_one_full_batch(blocks, pla
     assert found != plain  # really accumulated: two half batches do not round like one full one
 
 
-@pytest.mark.skipif(not CUDA or importlib.util.find_spec("liger_kernel") is None,
-                    reason="Liger's Triton kernels need a CUDA GPU and the liger-kernel package")  # fmt: skip
+@pytest.mark.skipif(
+    not CUDA or importlib.util.find_spec("liger_kernel") is None,
+    reason="Liger's Triton kernels need a CUDA GPU and the liger-kernel package",
+)
 def test_liger_gives_the_same_losses(blocks, plain):
     found, _ = losses(blocks, liger=True)
     assert found == pytest.approx(plain, rel=1e-3)  # bf16 on a GPU: a looser bound, to be set from a measurement
 
 
-@pytest.mark.skipif(not CUDA or importlib.util.find_spec("flash_attn") is None,
-                    reason="flash_attention_2 needs a CUDA GPU and the flash-attn package")  # fmt: skip
+@pytest.mark.skipif(
+    not CUDA or importlib.util.find_spec("flash_attn") is None,
+    reason="flash_attention_2 needs a CUDA GPU and the flash-attn package",
+)
 def test_flash_attention_gives_the_same_losses(blocks, plain):
     found, _ = losses(blocks, attn_implementation="flash_attention_2")
     assert found == pytest.approx(plain, rel=1e-3)

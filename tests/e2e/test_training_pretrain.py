@@ -12,10 +12,28 @@ from tests.helpers import fmops
 
 pytestmark = pytest.mark.slow
 
-SCALARS = ["steps", "tokens", "train_loss", "eval_loss_start", "eval_loss", "unigram_entropy", "replay_loss_start",
-           "replay_loss", "forgetting", "tokens_per_s", "tokens_per_s_per_device", "flops_per_token", "mfu",
-           "mfu_note", "peak_memory_gib", "peak_memory_kind", "device", "world_size", "parameters",
-           "train_seconds"]  # fmt: skip
+SCALARS = [
+    "steps",
+    "tokens",
+    "train_loss",
+    "eval_loss_start",
+    "eval_loss",
+    "unigram_entropy",
+    "replay_loss_start",
+    "replay_loss",
+    "forgetting",
+    "tokens_per_s",
+    "tokens_per_s_per_device",
+    "flops_per_token",
+    "mfu",
+    "mfu_note",
+    "peak_memory_gib",
+    "peak_memory_kind",
+    "device",
+    "world_size",
+    "parameters",
+    "train_seconds",
+]
 
 
 def test_demo_model_beats_unigram_entropy_and_documents_itself(pretrained_model):
@@ -62,10 +80,31 @@ def test_continue_from_registry_pointer_with_replay(pretrained_model, demo_dir, 
     version = registry.publish(str(root), "demo", str(pretrained_model), version="v1")
     output = tmp_path / "cpt"
     results = tmp_path / "results"
-    fmops("pretrain", "--model", str(root / "models" / "demo" / "latest"), "--data", str(demo_dir / "pretrain.jsonl"),
-          "--replay", str(demo_dir / "replay.jsonl"), "--replay-ratio", "0.5", "--output", str(output),
-          "--results-dir", str(results), "--set", "max_steps=6", "--set", "save_steps=0",
-          "--learning-rate", "1e-3", "--lr-scheduler-type", "cosine_with_min_lr", "--warmup-steps", "2")  # fmt: skip
+    fmops(
+        "pretrain",
+        "--model",
+        str(root / "models" / "demo" / "latest"),
+        "--data",
+        str(demo_dir / "pretrain.jsonl"),
+        "--replay",
+        str(demo_dir / "replay.jsonl"),
+        "--replay-ratio",
+        "0.5",
+        "--output",
+        str(output),
+        "--results-dir",
+        str(results),
+        "--set",
+        "max_steps=6",
+        "--set",
+        "save_steps=0",
+        "--learning-rate",
+        "1e-3",
+        "--lr-scheduler-type",
+        "cosine_with_min_lr",
+        "--warmup-steps",
+        "2",
+    )
     metrics = json.loads((output / "metrics.json").read_text())
     base = json.loads((pretrained_model / "metrics.json").read_text())
     # Started from the registry's version, not from scratch: the same held-out blocks score the same at step 0.

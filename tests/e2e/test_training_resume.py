@@ -13,16 +13,29 @@ from pathlib import Path
 import pytest
 from fmops.core import manifest
 from fmops.core.errors import InputError
-from fmops.training import checkpoint
+from fmops.training import checkpoint_store
 
 from tests.helpers import ROOT, fmops
 
 pytestmark = pytest.mark.slow
 
 # Tiny and fast: 12 steps of 8 x 32 tokens, a checkpoint every 4 steps, replay mixed in.
-SMALL = ["--set", "max_steps=12", "--set", "max_length=32", "--set", "per_device_train_batch_size=8",
-         "--set", "save_steps=4", "--set", "eval_steps=0", "--set", "eval_blocks=4",
-         "--replay-ratio", "0.25"]  # fmt: skip
+SMALL = [
+    "--set",
+    "max_steps=12",
+    "--set",
+    "max_length=32",
+    "--set",
+    "per_device_train_batch_size=8",
+    "--set",
+    "save_steps=4",
+    "--set",
+    "eval_steps=0",
+    "--set",
+    "eval_blocks=4",
+    "--replay-ratio",
+    "0.25",
+]
 # Started first in the killed run's interpreter (a sitecustomize module on PYTHONPATH): it wraps the function
 # that makes a written checkpoint visible, so the run pauses at step STEP with everything written but the
 # completion marker, the moment a kill is most harmful. (tests/e2e/torchrun.py has the same hook for 2 ranks.)
@@ -30,9 +43,9 @@ HANG_HOOK = """
 import time
 from pathlib import Path
 
-from fmops.training import checkpoint
+from fmops.training import checkpoint_store
 
-_publish = checkpoint._publish
+_publish = checkpoint_store.publish
 
 
 def _publish_or_hang(written, root, step):
@@ -43,13 +56,23 @@ def _publish_or_hang(written, root, step):
     return _publish(written, root, step)
 
 
-checkpoint._publish = _publish_or_hang
+checkpoint_store.publish = _publish_or_hang
 """
 
 
 def command(demo_dir: Path, output: Path) -> list[str]:
-    return ["pretrain", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"),
-            "--replay", str(demo_dir / "replay.jsonl"), "--output", str(output), *SMALL]  # fmt: skip
+    return [
+        "pretrain",
+        "--model",
+        "tiny",
+        "--data",
+        str(demo_dir / "pretrain.jsonl"),
+        "--replay",
+        str(demo_dir / "replay.jsonl"),
+        "--output",
+        str(output),
+        *SMALL,
+    ]
 
 
 def losses(output: Path) -> dict[int, float]:
@@ -63,9 +86,10 @@ def kill_while_writing(args: list[str], output: Path, step: int, hook_dir: Path,
     (hook_dir / "sitecustomize.py").write_text(HANG_HOOK.replace("STEP", str(step)))
     path = os.pathsep.join(p for p in (str(hook_dir), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    process = subprocess.Popen([sys.executable, "-m", "fmops", *args], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    hanging = output / "checkpoints" / f".tmp-{checkpoint.name(step)}" / "HANGING"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fmops", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    hanging = output / "checkpoints" / f".tmp-{checkpoint_store.name(step)}" / "HANGING"
     deadline = time.monotonic() + timeout
     while not hanging.exists():
         assert process.poll() is None, f"run exited {process.returncode} before the checkpoint at step {step}"
@@ -82,8 +106,8 @@ def test_sigkill_while_checkpointing_then_rerun_matches_uninterrupted(tmp_path, 
     kill_while_writing(command(demo_dir, killed), killed, step=8, hook_dir=tmp_path / "hook")
     # The half-written checkpoint exists but is ignored; the output is not complete.
     assert sorted(p.name for p in (killed / "checkpoints").iterdir()) == [".tmp-step-00000008", "step-00000004"]
-    assert not (killed / "checkpoints" / ".tmp-step-00000008" / checkpoint.MARKER).exists()
-    assert checkpoint.latest(str(killed / "checkpoints")) == str(killed / "checkpoints" / "step-00000004")
+    assert not (killed / "checkpoints" / ".tmp-step-00000008" / checkpoint_store.MARKER).exists()
+    assert checkpoint_store.latest(str(killed / "checkpoints")) == str(killed / "checkpoints" / "step-00000004")
     assert not (killed / "manifest.json").exists()
     with pytest.raises(InputError, match="incomplete fmops output"):
         manifest.require_complete_model(str(killed))

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import bucket_keys, create_bucket, fmops
+from tests.helpers import bucket_keys, fmops
 
 pytestmark = pytest.mark.slow
 BUCKET = "fmops-test"
-
-
-@pytest.fixture
-def s3_env(s3_server) -> Iterator[dict[str, str]]:
-    create_bucket(BUCKET)
-    env = s3_server
-    yield env
 
 
 def keys(prefix: str) -> list[str]:
@@ -31,15 +23,41 @@ def test_s3_data_and_output_with_resume_from_s3_checkpoint(s3_env, demo_dir):
     s3 = boto3.client("s3")
     s3.upload_file(str(demo_dir / "pretrain.jsonl"), BUCKET, "data/pretrain.jsonl")
     s3.upload_file(str(demo_dir / "replay.jsonl"), BUCKET, "data/replay.jsonl")
-    args = ["pretrain", "--model", "tiny", "--data", f"s3://{BUCKET}/data/pretrain.jsonl",
-            "--replay", f"s3://{BUCKET}/data/replay.jsonl", "--replay-ratio", "0.5",
-            "--output", f"s3://{BUCKET}/runs/one", "--set", "max_steps=4", "--set", "max_length=32",
-            "--set", "per_device_train_batch_size=4", "--set", "save_steps=2", "--set", "eval_blocks=4"]  # fmt: skip
+    args = [
+        "pretrain",
+        "--model",
+        "tiny",
+        "--data",
+        f"s3://{BUCKET}/data/pretrain.jsonl",
+        "--replay",
+        f"s3://{BUCKET}/data/replay.jsonl",
+        "--replay-ratio",
+        "0.5",
+        "--output",
+        f"s3://{BUCKET}/runs/one",
+        "--set",
+        "max_steps=4",
+        "--set",
+        "max_length=32",
+        "--set",
+        "per_device_train_batch_size=4",
+        "--set",
+        "save_steps=2",
+        "--set",
+        "eval_blocks=4",
+    ]
     fmops(*args, env=s3_env)
 
     written = keys("runs/one/")
-    for name in ["manifest.json", "metrics.json", "loss.png", "model.safetensors", "config.json",
-                 "tokenizer.json", "checkpoints/step-00000004/complete.json"]:  # fmt: skip
+    for name in [
+        "manifest.json",
+        "metrics.json",
+        "loss.png",
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "checkpoints/step-00000004/complete.json",
+    ]:
         assert f"runs/one/{name}" in written
     assert not any(key.startswith("runs/one/checkpoints/.tmp") for key in written)
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="runs/one/manifest.json")["Body"].read())

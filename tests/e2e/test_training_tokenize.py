@@ -25,14 +25,42 @@ def test_pretrain_on_s3_shards_resumes_to_the_same_losses(s3_server, demo_dir):
 
     create_bucket(BUCKET)
     tokens = f"s3://{BUCKET}/tokens/demo"
-    fmops("tokenize", "--model", "tiny", "--data", str(demo_dir / "pretrain.jsonl"), "--output", tokens,
-          "--shard-tokens", "20000", env=s3_server)  # fmt: skip
+    fmops(
+        "tokenize",
+        "--model",
+        "tiny",
+        "--data",
+        str(demo_dir / "pretrain.jsonl"),
+        "--output",
+        tokens,
+        "--shard-tokens",
+        "20000",
+        env=s3_server,
+    )
     index = read_json("tokens/demo/index.json")
     assert len(index["shards"]) > 2 and index["tokenizer"]["dir"] == "tokenizer"
 
-    args = ["pretrain", "--model", "tiny", "--data", tokens, "--output", f"s3://{BUCKET}/runs/one",
-            "--set", "max_steps=4", "--set", "max_length=64", "--set", "per_device_train_batch_size=4",
-            "--set", "save_steps=2", "--set", "eval_blocks=4", "--set", "separate_documents=true"]  # fmt: skip
+    args = [
+        "pretrain",
+        "--model",
+        "tiny",
+        "--data",
+        tokens,
+        "--output",
+        f"s3://{BUCKET}/runs/one",
+        "--set",
+        "max_steps=4",
+        "--set",
+        "max_length=64",
+        "--set",
+        "per_device_train_batch_size=4",
+        "--set",
+        "save_steps=2",
+        "--set",
+        "eval_blocks=4",
+        "--set",
+        "separate_documents=true",
+    ]
     fmops(*args, env=s3_server)
     first = read_json("runs/one/metrics.json")
     manifest = read_json("runs/one/manifest.json")

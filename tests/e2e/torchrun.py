@@ -20,9 +20,9 @@ HANG_AT_PUBLISH = """
 import time
 from pathlib import Path
 
-from fmops.training import checkpoint
+from fmops.training import checkpoint_store
 
-_publish = checkpoint._publish
+_publish = checkpoint_store.publish
 
 
 def _publish_or_hang(written, root, step):
@@ -33,7 +33,7 @@ def _publish_or_hang(written, root, step):
     return _publish(written, root, step)
 
 
-checkpoint._publish = _publish_or_hang
+checkpoint_store.publish = _publish_or_hang
 """
 
 
@@ -64,14 +64,16 @@ def kill_when(command: list[str], env: dict[str, str], flag: Path, timeout: floa
     and torchrun itself, as a node failure would)."""
     log = flag.with_suffix(".log")
     with log.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         try:
             while not flag.exists():
                 if process.poll() is not None:
-                    raise AssertionError(f"run exited {process.returncode} before the kill point: "
-                                         f"{log.read_text()[-3000:]}")  # fmt: skip
+                    raise AssertionError(
+                        f"run exited {process.returncode} before the kill point: {log.read_text()[-3000:]}"
+                    )
                 assert time.monotonic() < deadline, "run never reached the kill point"
                 time.sleep(0.2)
         finally:

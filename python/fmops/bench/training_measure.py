@@ -42,8 +42,14 @@ from fmops.training.trainer import accelerator_for
 
 SEED = 0
 GPU_RECIPE = "gpu"  # fmops/recipes/pretrain/gpu.yaml: what `ours` trains with on a GPU
-SPEED_FIELDS = ("tf32", "torch_compile", "torch_compile_scope", "activation_checkpointing", "liger",
-                "attn_implementation")  # fmt: skip
+SPEED_FIELDS = (
+    "tf32",
+    "torch_compile",
+    "torch_compile_scope",
+    "activation_checkpointing",
+    "liger",
+    "attn_implementation",
+)
 
 
 def build_model(shape: dict[str, Any]) -> Any:
@@ -75,10 +81,18 @@ def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     recipe = GPU_RECIPE if torch.cuda.is_available() else ""
     # logging_steps = warmup: the loop reads the losses back (a device sync) at the end of the untimed steps
     cfg = config.load(
-        PretrainConfig, "pretrain", recipe, max_steps=total, max_length=run["seq_len"],
-        per_device_train_batch_size=run["batch"], gradient_accumulation_steps=1, save_steps=0, eval_steps=0,
-        logging_steps=run["warmup"], seed=SEED,
-    )  # fmt: skip
+        PretrainConfig,
+        "pretrain",
+        recipe,
+        max_steps=total,
+        max_length=run["seq_len"],
+        per_device_train_batch_size=run["batch"],
+        gradient_accumulation_steps=1,
+        save_steps=0,
+        eval_steps=0,
+        logging_steps=run["warmup"],
+        seed=SEED,
+    )
     accelerator = accelerator_for(cfg)
     reset_device(accelerator.device)
     model = build_model(shape)
@@ -86,22 +100,22 @@ def measure_ours(shape: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     flops_token = flops.model_flops_per_token(model, run["seq_len"])
     parameters = sum(p.numel() for p in model.parameters())
     model, state = loop.train(model, stream, cfg, accelerator)
-    timed = state["history"][run["warmup"] :]
-    tokens, seconds = sum(h["tokens"] for h in timed), sum(h["seconds"] for h in timed)
+    timed = state.history[run["warmup"] :]
+    tokens, seconds = sum(h.tokens for h in timed), sum(h.seconds for h in timed)
     result = {
         "path": "fmops.training.loop.train (the function `fmops pretrain` runs), "
-                + (f"recipe {recipe}" if recipe else "stage default config"),
+        + (f"recipe {recipe}" if recipe else "stage default config"),
         "speed": {key: getattr(cfg, key) for key in SPEED_FIELDS},
-        "optimizer": state["optimizer"],
-        "fused": state["fused"],
+        "optimizer": state.optimizer,
+        "fused": state.fused,
         "precision": accelerator.mixed_precision,
         "micro_batch": cfg.per_device_train_batch_size,
         "grad_accum": cfg.gradient_accumulation_steps,
         "tokens_per_step": cfg.tokens_per_step(accelerator.num_processes),
         "timing": "sum of the loop's per-step seconds after the warm-up (it reads the losses back, a device "
-                  "sync, at the end of the warm-up and of the run)",
+        "sync, at the end of the warm-up and of the run)",
         **_throughput(tokens, seconds, flops_token, accelerator.device, parameters),
-        "final_loss": state["history"][-1]["loss"],
+        "final_loss": state.history[-1].loss,
         "compiled": is_compiled_module(model) or cfg.torch_compile,  # the loop compiles in place (blocks or model)
     }
     del model
@@ -145,12 +159,24 @@ def trainer_arguments(output_dir: str, run: dict[str, Any], cuda: bool) -> tuple
 
     dropped = [] if cuda else ["bf16 (fp32 on CPU)", "torch_compile", "adamw_torch_fused (adamw_torch on CPU)"]
     args = TrainingArguments(
-        output_dir=output_dir, max_steps=run["warmup"] + run["steps"], per_device_train_batch_size=run["batch"],
-        gradient_accumulation_steps=1, bf16=cuda, torch_compile=cuda,
-        optim="adamw_torch_fused" if cuda else "adamw_torch", use_cpu=not cuda,
-        learning_rate=3e-4, weight_decay=0.1, max_grad_norm=1.0, seed=SEED, data_seed=SEED,
-        save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
-    )  # fmt: skip
+        output_dir=output_dir,
+        max_steps=run["warmup"] + run["steps"],
+        per_device_train_batch_size=run["batch"],
+        gradient_accumulation_steps=1,
+        bf16=cuda,
+        torch_compile=cuda,
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
+        use_cpu=not cuda,
+        learning_rate=3e-4,
+        weight_decay=0.1,
+        max_grad_norm=1.0,
+        seed=SEED,
+        data_seed=SEED,
+        save_strategy="no",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+    )
     return args, dropped
 
 
@@ -209,8 +235,10 @@ def main(argv: list[str]) -> int:
     result = MEASUREMENTS[which](shape, run)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with open(out, "w") as file:
-        json.dump({**result, "torch_threads": torch.get_num_threads(), "device": metrics.device_name(device),
-                   "shape": shape}, file)  # fmt: skip
+        json.dump(
+            {**result, "torch_threads": torch.get_num_threads(), "device": metrics.device_name(device), "shape": shape},
+            file,
+        )
     return 0
 
 

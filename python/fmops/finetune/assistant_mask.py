@@ -48,8 +48,11 @@ def prepare(records: Dataset, places: Sequence[str], tokenizer: PreTrainedTokeni
     if has_generation_markers(tokenizer.chat_template):
         return records
     with tables.quiet():
-        return records.map(lambda record, index: tokenized(tokenizer, record["messages"], places[index]),
-                           with_indices=True, remove_columns=records.column_names)  # fmt: skip
+        return records.map(
+            lambda record, index: tokenized(tokenizer, record["messages"], places[index]),
+            with_indices=True,
+            remove_columns=records.column_names,
+        )
 
 
 def tokenized(tokenizer: PreTrainedTokenizerBase, messages: Messages, place: str) -> Record:
@@ -112,9 +115,11 @@ def content_spans(tokenizer: PreTrainedTokenizerBase, messages: Messages, text: 
         content = messages[index]["content"]
         as_written = next((c for c in (content, content.strip()) if text.startswith(written + c + after)), None)
         if as_written is None:
-            raise InputError(f"{place}: the chat template changes the text of message {index}, so its assistant "
-                             "turns cannot be located; give a template with {% generation %} markers "
-                             "(--set chat_template=URI)")  # fmt: skip
+            raise InputError(
+                f"{place}: the chat template changes the text of message {index}, so its assistant "
+                "turns cannot be located; give a template with {% generation %} markers "
+                "(--set chat_template=URI)"
+            )
         spans.setdefault(index, (len(written), len(written) + len(as_written)))
         written += as_written + after
     return spans

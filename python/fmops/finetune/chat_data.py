@@ -176,8 +176,9 @@ def trainer_features(record: Record) -> Features:
     from datasets import Features, List, Value
 
     message = {"role": Value("string"), "content": Value("string")}
-    return Features({field: Value("string") if isinstance(value, str) else List(message)
-                     for field, value in record.items()})  # fmt: skip
+    return Features(
+        {field: Value("string") if isinstance(value, str) else List(message) for field, value in record.items()}
+    )
 
 
 def conformed(table: Dataset, features: Features) -> Dataset:
@@ -191,8 +192,13 @@ def conformed(table: Dataset, features: Features) -> Dataset:
 
 
 def _plain(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    return {field: [turns if isinstance(turns, str) else [{"role": m["role"], "content": m["content"]} for m in turns]
-                    for turns in values] for field, values in batch.items()}  # fmt: skip
+    return {
+        field: [
+            turns if isinstance(turns, str) else [{"role": m["role"], "content": m["content"]} for m in turns]
+            for turns in values
+        ]
+        for field, values in batch.items()
+    }
 
 
 @dataclass(frozen=True)

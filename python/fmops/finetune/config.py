@@ -75,12 +75,18 @@ class FinetuneConfig(TrainingSettings):
         if not isinstance(data, dict):
             return data
         others = [key for key in data if key not in cls.model_fields and key not in RENAMED]
-        errors = [InitErrorDetails(type=PydanticCustomError("owned", OWNED[key]), loc=(key,), input=data[key])
-                  for key in others if key in OWNED]  # fmt: skip
+        errors = [
+            InitErrorDetails(type=PydanticCustomError("owned", OWNED[key]), loc=(key,), input=data[key])
+            for key in others
+            if key in OWNED
+        ]
         if not errors and others and cls.TRL_CONFIG:
             known = trl_fields(cls.TRL_CONFIG)
-            errors = [InitErrorDetails(type="extra_forbidden", loc=(key,), input=data[key])
-                      for key in others if key not in known]  # fmt: skip
+            errors = [
+                InitErrorDetails(type="extra_forbidden", loc=(key,), input=data[key])
+                for key in others
+                if key not in known
+            ]
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)
         return data
@@ -133,8 +139,23 @@ class SFTStageConfig(FinetuneConfig):
 
 
 # TRL 1.16's loss_type values, checked here so that a typo is refused before TRL is imported.
-LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
-          "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")  # fmt: skip
+LOSSES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
 
 
 class DPOStageConfig(FinetuneConfig):
@@ -143,8 +164,15 @@ class DPOStageConfig(FinetuneConfig):
     TRL_CONFIG: ClassVar[str] = "DPOConfig"
     TRL_TRAINER: ClassVar[str] = "DPOTrainer"
     STAGE: ClassVar[str] = "dpo"
-    METRICS: ClassVar[tuple[str, ...]] = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies",
-                                          "rewards/margins", "logps/chosen", "logps/rejected")  # fmt: skip
+    METRICS: ClassVar[tuple[str, ...]] = (
+        "loss",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/accuracies",
+        "rewards/margins",
+        "logps/chosen",
+        "logps/rejected",
+    )
 
     learning_rate: float = Field(5e-4, gt=0, description="peak learning rate (tiny model; real sizes: recipes)")
     max_length: int = Field(64, ge=8, description="tokens of prompt + answer; longer is truncated")

@@ -54,8 +54,13 @@ def trl_config(config: FinetuneConfig, records: Dataset, work: Path) -> Any:
     cls = getattr(trl, config.TRL_CONFIG)
     known = {field.name for field in dataclasses.fields(cls)}
     values = {key: value for key, value in config.model_dump().items() if key in known - KEPT_BACK}
-    values.update(DEFAULTS, output_dir=str(work / "checkpoints" / checkpoints.INCOMPLETE),
-                  bf16=use_bf16(config.bf16), use_cpu=cpu(), **config.trl_overrides(records))  # fmt: skip
+    values.update(
+        DEFAULTS,
+        output_dir=str(work / "checkpoints" / checkpoints.INCOMPLETE),
+        bf16=use_bf16(config.bf16),
+        use_cpu=cpu(),
+        **config.trl_overrides(records),
+    )
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:  # a pass-through field TRL itself refuses
@@ -96,9 +101,12 @@ def run(config: FinetuneConfig, inputs: FinetuneInputs, *, results_dir: str = ""
 
 
 def build_trainer(
-    config: FinetuneConfig, inputs: FinetuneInputs, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+    config: FinetuneConfig,
+    inputs: FinetuneInputs,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     work: Path,
-) -> Trainer:  # fmt: skip
+) -> Trainer:
     """The stage's TRL trainer on the records; with assistant-only loss and a template without generation
     markers, on the records tokenized with their assistant masks (assistant_mask.py)."""
     records = inputs.records
@@ -115,7 +123,7 @@ def build_trainer(
 
 def fit(trainer: Trainer, output: str, work: Path, keep: int) -> Any:
     """Train, resuming from the newest complete checkpoint of `output` when there is one."""
-    trainer.add_callback(checkpoints.PublishCheckpoints(output, work, keep))
+    trainer.add_callback(checkpoints.PublishCheckpoints(output, keep))
     resume = checkpoints.resume_path(output, work)
     if resume:
         print(f"resuming from {resume}", file=sys.stderr)

@@ -1,16 +1,12 @@
-"""Durable training checkpoints under `<output>/checkpoints/step-NNNNNNNN/`, visible only once complete.
+"""Durable training checkpoints of the pretraining loop: what each rank writes, and how it is read back.
 
-Every rank writes its own part straight to the output URI, whatever the strategy: model and optimizer go
-through torch.distributed.checkpoint (DCP) into `sharded/` (its fsspec writer on s3://), so under FSDP2 each
-rank writes the shards it holds and under DDP the replicated tensors are spread over the ranks (DCP's planner
+Every rank writes its own part straight to the checkpoint's staging URI (checkpoint_store.py owns the layout,
+the completion marker, publishing and pruning), whatever the strategy: model and optimizer go through
+torch.distributed.checkpoint (DCP) into `sharded/` (its fsspec writer on s3://), so under FSDP2 each rank
+writes the shards it holds and under DDP the replicated tensors are spread over the ranks (DCP's planner
 deduplicates them); each rank also writes `rank-N.pt` (its RNG states and the LR scheduler). The main process
-adds `trainer_state.json` (step, metric history: the data position is the step, see sampling.py) and the
-caller's files (the tokenizer), waits for every rank, and then writes `complete.json`.
-
-Local output: written into `checkpoints/.tmp-step-N/`, renamed once complete (atomic on one filesystem; with
-several nodes the path must be a shared filesystem). `s3://`: written in place, `complete.json` last (a PUT
-is atomic), so a reader never takes a prefix without its marker. `latest()` only sees complete checkpoints: a
-run killed while writing leaves a `.tmp-` directory or an unmarked prefix that is ignored and later pruned.
+adds `trainer_state.json` (state.TrainState: step, metric history; the data position is the step, see
+sampling.py) and the caller's files (the tokenizer), waits for every rank, and then publishes.
 Resuming reads the checkpoint where it lies: DCP reads on each rank only the tensors that rank holds (ranged
 reads on s3://), each rank its own `rank-N.pt`; only the small files are copied (`fetch_files`).
 Usable by every training stage: nothing here is specific to pretraining.
@@ -21,49 +17,26 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import random
 import re
 import shutil
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from fmops.core import storage
+from fmops.training import checkpoint_store
+from fmops.training.state import TrainState
 
-PREFIX = "step-"
-MARKER = "complete.json"
 STATE = "trainer_state.json"
 SHARDED = "sharded"  # the DCP directory: .metadata and one __<rank>_<n>.distcp file per writing rank
 DEEPSPEED = "deepspeed"  # instead of SHARDED under ZeRO-3: DeepSpeed's own per-rank checkpoint files
-_NAME = re.compile(rf"^{PREFIX}(\d+)$")
-
-
-def name(step: int) -> str:
-    return f"{PREFIX}{step:08d}"
 
 
 def rank_file(rank: int) -> str:
     return f"rank-{rank}.pt"
-
-
-def complete_steps(root: str) -> list[int]:
-    """Steps of the complete checkpoints under `root`, ascending."""
-    steps = []
-    for entry in storage.listdir(root):
-        match = _NAME.match(entry)
-        if match and storage.exists(storage.join(root, entry, MARKER)):
-            steps.append(int(match.group(1)))
-    return sorted(steps)
-
-
-def latest(root: str) -> str | None:
-    """URI of the newest complete checkpoint, or None."""
-    steps = complete_steps(root)
-    return storage.join(root, name(steps[-1])) if steps else None
 
 
 def fetch_files(uri: str, workdir: Path) -> Path:
@@ -84,8 +57,8 @@ def fetch_files(uri: str, workdir: Path) -> Path:
     return target
 
 
-def read_state(uri: str) -> dict[str, Any]:
-    return storage.read_json(storage.join(str(uri), STATE))
+def read_state(uri: str) -> TrainState:
+    return TrainState.from_dict(storage.read_json(storage.join(str(uri), STATE)))
 
 
 class _Training:
@@ -103,8 +76,7 @@ class _Training:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         from torch.distributed.checkpoint.state_dict import set_state_dict
 
-        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"],
-                       optim_state_dict=state["optimizer"])  # fmt: skip
+        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
 
 
 def _storage(uri: str, write: bool) -> Any:
@@ -157,7 +129,7 @@ def save(
     accelerator: Any,
     root: str,
     step: int,
-    state: dict[str, Any],
+    state: TrainState,
     training: tuple[Any, Any, Any],
     add_files: Callable[[Path], None] | None = None,
     keep: int = 2,
@@ -170,8 +142,7 @@ def save(
     import torch.distributed.checkpoint as dcp
 
     model, optimizer, scheduler = training
-    target = storage.join(root, name(step))
-    written = target if storage.is_remote(root) else storage.join(root, f".tmp-{name(step)}")
+    written = checkpoint_store.staging(root, step)
     if accelerator.is_main_process:
         storage.remove(written)  # an unmarked leftover of this step from a killed run
     accelerator.wait_for_everyone()
@@ -188,13 +159,13 @@ def save(
         _write_small_files(written, state, add_files)
     accelerator.wait_for_everyone()  # every rank's part is in storage
     if accelerator.is_main_process:
-        _publish(written, root, step)
-        _prune(root, keep)
+        checkpoint_store.publish(written, root, step)
+        checkpoint_store.prune(root, keep)
     accelerator.wait_for_everyone()
-    return target
+    return storage.join(root, checkpoint_store.name(step))
 
 
-def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> dict[str, Any]:
+def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> TrainState:
     """Restore (model, optimizer, scheduler) and this rank's RNG from the checkpoint at `uri`; returns its
     trainer state. Each rank reads only its own tensors and its own rank file."""
     import torch
@@ -209,8 +180,8 @@ def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> dict[str
             dcp.load({"training": _Training(model, optimizer)}, storage_reader=reader)
     own = storage.join(uri, rank_file(accelerator.process_index))
     mine = storage.exists(own)  # not when resuming on more ranks than wrote: the data position is the step anyway
-    saved = torch.load(io.BytesIO(storage.read_bytes(own if mine else storage.join(uri, rank_file(0)))),
-                       weights_only=False)  # fmt: skip (our own file: RNG states are pickled tuples)
+    own_bytes = storage.read_bytes(own if mine else storage.join(uri, rank_file(0)))
+    saved = torch.load(io.BytesIO(own_bytes), weights_only=False)  # our own file: RNG states are pickled tuples
     _restore_rank_state(saved, scheduler, rng=mine)
     return read_state(uri)
 
@@ -242,45 +213,15 @@ def _load_deepspeed(engine: Any, uri: str, rank: int) -> None:
         engine.load_checkpoint(staging, tag=DEEPSPEED)
 
 
-def _write_small_files(written: str, state: dict[str, Any], add_files: Callable[[Path], None] | None) -> None:
+def _write_small_files(written: str, state: TrainState, add_files: Callable[[Path], None] | None) -> None:
     if not storage.is_remote(written):
         directory = storage.local_path(written)
-        (directory / STATE).write_text(json.dumps(state) + "\n")
+        (directory / STATE).write_text(json.dumps(state.as_dict()) + "\n")
         if add_files:
             add_files(directory)
         return
     with tempfile.TemporaryDirectory(prefix="fmops-ckpt-") as tmp:
-        (Path(tmp) / STATE).write_text(json.dumps(state) + "\n")
+        (Path(tmp) / STATE).write_text(json.dumps(state.as_dict()) + "\n")
         if add_files:
             add_files(Path(tmp))
         storage.upload_dir(tmp, written)
-
-
-def _publish(written: str, root: str, step: int) -> None:
-    """Make a fully written checkpoint visible: the marker, and locally the rename out of `.tmp-`."""
-    marker = json.dumps({"step": step, "written_at": time.time()}) + "\n"
-    storage.atomic_write_text(storage.join(written, MARKER), marker)
-    if storage.is_remote(root):
-        return
-    final = storage.local_path(storage.join(root, name(step)))
-    shutil.rmtree(final, ignore_errors=True)  # an unmarked leftover of the same step
-    os.replace(storage.local_path(written), final)
-
-
-def prunable(entries: list[str], complete: list[int], keep: int) -> list[str]:
-    """Which entries of a checkpoints directory to delete: complete checkpoints beyond the newest `keep`, and
-    leftovers of killed writes (`.tmp-` or unmarked) older than the newest complete one."""
-    if not complete:
-        return []
-    kept = set(complete[-max(keep, 1) :])
-    drop = []
-    for entry in entries:
-        match = re.match(rf"^(?:\.tmp-)?{PREFIX}(\d+)$", entry)
-        if match and int(match.group(1)) not in kept and int(match.group(1)) <= complete[-1]:
-            drop.append(entry)
-    return drop
-
-
-def _prune(root: str, keep: int) -> None:
-    for entry in prunable(storage.listdir(root), complete_steps(root), keep):
-        storage.remove(storage.join(root, entry))

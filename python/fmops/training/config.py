@@ -1,4 +1,5 @@
-"""Training configuration: one vocabulary for pretraining, SFT and DPO, every field documented.
+"""Training configuration: one vocabulary for pretraining, SFT and DPO, every field documented; and the tokenize
+stage's config (TokenizeConfig).
 
 Settings that Hugging Face's TrainingArguments (and TRL's SFTConfig/DPOConfig on top of it) already name carry
 that name and meaning (learning_rate, max_steps, per_device_train_batch_size, save_steps, ...), so a recipe
@@ -56,10 +57,12 @@ class TrainingSettings(StageConfig):
     def _refuse_renamed(cls, data: Any) -> Any:
         if isinstance(data, dict):
             errors = [
-                InitErrorDetails(type=PydanticCustomError("renamed", f"renamed to '{RENAMED[key]}'"), loc=(key,),
-                                 input=data[key])
-                for key in data if key in RENAMED and key not in cls.model_fields
-            ]  # fmt: skip
+                InitErrorDetails(
+                    type=PydanticCustomError("renamed", f"renamed to '{RENAMED[key]}'"), loc=(key,), input=data[key]
+                )
+                for key in data
+                if key in RENAMED and key not in cls.model_fields
+            ]
             if errors:
                 raise ValidationError.from_exception_data(cls.__name__, errors)
         return data
@@ -100,19 +103,25 @@ class TrainConfig(TrainingSettings):
     tf32: bool | None = Field(None, description="TF32 matmuls for the fp32 parts; unset: on a GPU yes, on a CPU n/a")
     torch_compile: bool = Field(False, description="torch.compile the model in place (state_dict names unchanged)")
     torch_compile_scope: Literal["blocks", "model"] = Field(
-        "blocks", description="blocks: each transformer block compiled on its own, as torchtitan does (one graph "
+        "blocks",
+        description="blocks: each transformer block compiled on its own, as torchtitan does (one graph "
         "reused by every layer, short compiles); model: the whole model in one graph",
-    )  # fmt: skip
+    )
     activation_checkpointing: Literal["none", "full", "selective"] = Field(
-        "none", description="recompute activations in the backward pass, per transformer block: full (keep only "
+        "none",
+        description="recompute activations in the backward pass, per transformer block: full (keep only "
         "block inputs) or selective (keep matmul and attention outputs, recompute norms and activations)",
-    )  # fmt: skip
-    liger: bool = Field(False, description="Liger kernels (fused linear cross-entropy, RMSNorm, SwiGLU, RoPE) for "
-                        "Llama/Qwen/Mistral models; needs liger-kernel (the `liger` extra) and a CUDA GPU")  # fmt: skip
+    )
+    liger: bool = Field(
+        False,
+        description="Liger kernels (fused linear cross-entropy, RMSNorm, SwiGLU, RoPE) for "
+        "Llama/Qwen/Mistral models; needs liger-kernel (the `liger` extra) and a CUDA GPU",
+    )
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = Field(
-        None, description="unset: the model's own (transformers picks sdpa where the model supports it); "
+        None,
+        description="unset: the model's own (transformers picks sdpa where the model supports it); "
         "flash_attention_2 needs flash-attn and a CUDA GPU",
-    )  # fmt: skip
+    )
 
     def check_installed(self) -> None:
         """Refuse (InputError) a kernel setting whose package is missing; torch-free, so it can run first."""
@@ -122,6 +131,7 @@ class TrainConfig(TrainingSettings):
             if asked and importlib.util.find_spec(module) is None:
                 name = "liger=true" if setting == "liger" else f"attn_implementation={setting}"
                 raise InputError(f"{name}: needs the {package} package, which is not installed")
+
     # --- end of the speed settings
 
     def tokens_per_step(self, world_size: int) -> int:
@@ -139,12 +149,18 @@ class PretrainConfig(TrainConfig):
     replay_ratio: float = Field(0.0, ge=0, lt=1, description="fraction of training sequences drawn from --replay")
     held_out_fraction: float = Field(0.05, gt=0, lt=0.5, description="documents held out for eval_loss")
     vocab_size: int = Field(512, ge=300, description="tiny model only: BPE vocabulary size")
-    save_stable_model: bool = Field(True, description="warmup_stable_decay: also save the weights at the end of "
-                                    "the plateau, before the decay, as stable/ (continuous pretraining continues "
-                                    "the next cycle from them)")  # fmt: skip
-    separate_documents: bool = Field(False, description="packed documents do not attend to each other: position "
-                                     "ids restart after each EOS and the causal mask is block-diagonal (off: one "
-                                     "causal mask over the block, as the demo's numbers were measured)")  # fmt: skip
+    save_stable_model: bool = Field(
+        True,
+        description="warmup_stable_decay: also save the weights at the end of "
+        "the plateau, before the decay, as stable/ (continuous pretraining continues "
+        "the next cycle from them)",
+    )
+    separate_documents: bool = Field(
+        False,
+        description="packed documents do not attend to each other: position "
+        "ids restart after each EOS and the causal mask is block-diagonal (off: one "
+        "causal mask over the block, as the demo's numbers were measured)",
+    )
 
 
 @dataclass(frozen=True)
@@ -154,3 +170,16 @@ class PretrainInputs:
     model: str
     data: Corpus | TokenDataset
     replay: Corpus | TokenDataset | None
+
+
+class TokenizeConfig(StageConfig):
+    """How the corpus is cut and batched; the tokenizer is the model's."""
+
+    shard_tokens: int = Field(1 << 24, ge=1, description="tokens per shard file (the last one is shorter)")
+    batch_size: int = Field(1000, ge=1, description="documents per tokenizer call (tokenized on every core)")
+    vocab_size: int = Field(512, ge=300, description="--model tiny only: BPE vocabulary size")
+    tokenizer_train_bytes: int = Field(
+        64 << 20,
+        ge=1,
+        description="--model tiny only: the BPE tokenizer is trained on the corpus's first this many bytes of text",
+    )

@@ -14,17 +14,17 @@ tokens; which blocks it trains on is a pure function of the step (sampling.Strea
 data-loader state. The micro-batches of one step run under `accelerator.accumulate`, so DDP all-reduces and
 DeepSpeed steps once per optimizer step, not once per micro-batch.
 
-The speed settings (config.py's block: tf32, attention implementation, Liger kernels, activation checkpointing,
-torch.compile) are applied to the model before `accelerator.prepare`; the optimizer is built once the model is on
-its device, so fused AdamW is what a GPU run uses. The host never waits for the device inside a step: each step's
-loss and gradient norm stay device tensors and are read back together every logging_steps (and before a
-checkpoint), one sync per interval. A step's `seconds` is therefore its launch time, plus on a read-back step the
-wait for the queued work: sums over the steps between read-backs are exact, single steps on a GPU are not.
+The speed settings (speed.py) are applied to the model before `accelerator.prepare`; the optimizer is built
+once the model is on its device, so fused AdamW is what a GPU run uses. The host never waits for the device
+inside a step: each step's loss and gradient norm stay device tensors and are read back together every
+logging_steps (and before a checkpoint), one sync per interval. A step's `seconds` is therefore its launch
+time, plus on a read-back step the wait for the queued work: sums over the steps between read-backs are exact,
+single steps on a GPU are not. The state is typed (state.py): a `TrainState`, and one `StepRecord` per step.
+Each read-back logs a line: loss, lr, tokens/s, MFU where the GPU's peak is known, and the peak memory.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from collections.abc import Callable
@@ -34,9 +34,10 @@ from typing import Any
 import torch
 
 from fmops.core.errors import InputError
-from fmops.training import checkpoint, schedules
+from fmops.training import checkpoint, flops, metrics, schedules, speed
 from fmops.training.config import TrainConfig
 from fmops.training.sampling import Stream
+from fmops.training.state import StepRecord, TrainState
 
 
 def log(accelerator: Any, message: str, all_ranks: bool = False) -> None:
@@ -56,81 +57,6 @@ def optimizer_for(model: torch.nn.Module, config: TrainConfig, device: torch.dev
     ]
     fused = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2), **fused)
-
-
-# The Llama-shaped families Liger patches the same way (fused linear cross-entropy, RMSNorm, SwiGLU, RoPE).
-LIGER_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3")
-
-
-def _saved_ops() -> set[Any]:
-    """Selective checkpointing keeps these outputs (the expensive ones) and recomputes everything else."""
-    names = ("mm", "addmm", "bmm", "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention",
-             "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_flash_attention_for_cpu")  # fmt: skip
-    return {getattr(torch.ops.aten, name).default for name in names if hasattr(torch.ops.aten, name)}
-
-
-def _selective_policy(saved: set[Any], ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
-    from torch.utils.checkpoint import CheckpointPolicy
-
-    return CheckpointPolicy.MUST_SAVE if op in saved else CheckpointPolicy.PREFER_RECOMPUTE
-
-
-def transformer_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The decoder layers (every transformers decoder layer is a GradientCheckpointingLayer)."""
-    from transformers.modeling_layers import GradientCheckpointingLayer
-
-    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
-
-
-def speed_up(model: Any, config: TrainConfig, device: torch.device) -> Any:
-    """Apply config's speed settings to `model` in place (parameter names unchanged); InputError when one cannot
-    run here. Order matters: Liger replaces modules that checkpointing and compile then wrap."""
-    config.check_installed()
-    cuda = device.type == "cuda"
-    for asked, name in ((config.liger, "liger=true"), (config.attn_implementation == "flash_attention_2",
-                                                        "attn_implementation=flash_attention_2")):  # fmt: skip
-        if asked and not cuda:
-            raise InputError(f"{name}: needs a CUDA GPU; this run is on {device.type}")
-    if cuda and (config.tf32 is None or config.tf32):
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    if config.attn_implementation:
-        model.set_attn_implementation(config.attn_implementation)
-    if config.liger:
-        kind = model.config.model_type
-        if kind not in LIGER_MODEL_TYPES:
-            raise InputError(f"liger=true: model type {kind!r} is not one of {', '.join(LIGER_MODEL_TYPES)}")
-        import liger_kernel.transformers as liger
-
-        getattr(liger, f"apply_liger_kernel_to_{kind}")(model=model)
-    if config.activation_checkpointing != "none":
-        kwargs: dict[str, Any] = {"use_reentrant": False}
-        if config.activation_checkpointing == "selective":
-            from torch.utils.checkpoint import create_selective_checkpoint_contexts
-
-            policy = functools.partial(_selective_policy, _saved_ops())
-            kwargs["context_fn"] = functools.partial(create_selective_checkpoint_contexts, policy)
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-    if config.torch_compile:
-        blocks = transformer_blocks(model) if config.torch_compile_scope == "blocks" else [model]
-        if not blocks:
-            raise InputError(f"torch_compile_scope=blocks: {type(model).__name__} has no transformer blocks to "
-                             "compile one by one; use torch_compile_scope=model")  # fmt: skip
-        for block in blocks:
-            block.compile()  # in place: the module keeps its name in the state dict (no `_orig_mod.`)
-    return model
-
-
-def flush_denormals(device: torch.device) -> None:
-    """On a CPU, treat subnormal floats as zero (FTZ/DAZ) for this process.
-
-    x86 arithmetic on subnormals is many times slower than on normal floats, and a model that sharpens as it
-    trains produces more of them inside a step (the weights and AdamW state of the demo run hold none at step
-    2000, so they come from activations and gradients, such as softmax tails): the tiny model's demo pretraining
-    fell from 18.5k to 14.5k tokens/s between steps 400 and 2400, and holds 17.5k with this set. Values below
-    1.2e-38 carry nothing a float32 update needs.
-    """
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)
 
 
 def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -159,8 +85,8 @@ def evaluate_all(model: Any, evals: dict[str, torch.Tensor], config: TrainConfig
 
 def train_step(
     model: Any, optimizer: Any, scheduler: Any, stream: Stream, step: int, config: TrainConfig, accelerator: Any
-) -> dict[str, Any]:
-    """One optimizer step; `loss` and `grad_norm` come back as device tensors (read_back() makes them floats)."""
+) -> tuple[StepRecord, int]:
+    """One optimizer step: (its record, with the loss and gradient norm still on the device; this rank's tokens)."""
     world, rank, micro = accelerator.num_processes, accelerator.process_index, config.per_device_train_batch_size
     first_sample = step * micro * config.gradient_accumulation_steps * world
     total, rank_tokens = torch.zeros((), device=accelerator.device), 0
@@ -178,26 +104,38 @@ def train_step(
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return {"loss": total / config.gradient_accumulation_steps, "lr": lr, "grad_norm": grad_norm,
-            "rank_tokens": rank_tokens}  # fmt: skip
+    record = StepRecord(
+        step=step + 1,
+        lr=lr,
+        tokens=config.tokens_per_step(world),
+        first=False,
+        pending_loss=total / config.gradient_accumulation_steps,
+        pending_grad_norm=grad_norm,
+    )
+    return record, rank_tokens
 
 
-def read_back(records: list[dict[str, Any]], accelerator: Any) -> None:
-    """Turn the records' device tensors into floats in place: one all-reduce and one host sync for all of them."""
+def read_back(records: list[StepRecord], accelerator: Any) -> None:
+    """Fill the records' float loss and grad_norm from their device tensors: one all-reduce and one host sync for
+    all of them; the list is emptied."""
     if not records:
         return
-    losses = accelerator.reduce(torch.stack([r["loss"] for r in records]), reduction="mean").tolist()
+    losses = accelerator.reduce(torch.stack([r.pending_loss for r in records]), reduction="mean").tolist()
     for record, loss in zip(records, losses, strict=True):
-        norm = record["grad_norm"]
-        record.update(loss=loss, grad_norm=float(norm) if norm is not None else None)
+        norm = record.pending_grad_norm
+        record.loss, record.grad_norm = loss, (float(norm) if norm is not None else None)
+        record.pending_loss = record.pending_grad_norm = None
     records.clear()
 
 
 def fill_deepspeed(deepspeed_config: dict[str, Any], config: TrainConfig) -> None:
     """The DeepSpeed config's `auto` values that accelerate would take from a data loader, which this loop does
     not use, and the clipping, which the DeepSpeed engine does itself (max_grad_norm 0 is off there too)."""
-    for key, value in (("train_micro_batch_size_per_gpu", config.per_device_train_batch_size),
-                       ("gradient_clipping", config.max_grad_norm)):  # fmt: skip
+    filled = {
+        "train_micro_batch_size_per_gpu": config.per_device_train_batch_size,
+        "gradient_clipping": config.max_grad_norm,
+    }
+    for key, value in filled.items():
         if deepspeed_config.get(key, "auto") == "auto":
             deepspeed_config[key] = value
 
@@ -216,17 +154,37 @@ def prepare(model: Any, config: TrainConfig, accelerator: Any) -> tuple[Any, Any
     optimizer = optimizer_for(model, config, accelerator.device)
     steps = config.total_steps(accelerator.num_processes)
     scheduler = schedules.build(
-        optimizer, config.lr_scheduler_type, steps=steps, warmup=schedules.warmup(steps, config.warmup_steps),
-        min_lr_ratio=config.min_lr_ratio, decay_ratio=config.decay_ratio,
-    )  # fmt: skip
+        optimizer,
+        config.lr_scheduler_type,
+        steps=steps,
+        warmup=schedules.warmup(steps, config.warmup_steps),
+        min_lr_ratio=config.min_lr_ratio,
+        decay_ratio=config.decay_ratio,
+    )
     if sharded:
         model, optimizer = accelerator.prepare(model, optimizer)
     else:
         optimizer = accelerator.prepare(optimizer)
     if accelerator.gradient_accumulation_steps != config.gradient_accumulation_steps:
-        raise InputError(f"gradient_accumulation_steps={config.gradient_accumulation_steps}: the DeepSpeed config "
-                         f"says {accelerator.gradient_accumulation_steps}; set it to `auto` there")  # fmt: skip
+        raise InputError(
+            f"gradient_accumulation_steps={config.gradient_accumulation_steps}: the DeepSpeed config says "
+            f"{accelerator.gradient_accumulation_steps}; set it to `auto` there"
+        )
     return model, optimizer, scheduler
+
+
+def progress_line(step: int, steps: int, recent: list[StepRecord], flops_per_token: float, accelerator: Any) -> str:
+    """The live log line: loss and lr of `recent[-1]`, throughput over `recent`, MFU (only where the device's peak
+    is known: flops.py) and the peak memory so far (CUDA's max allocated on a GPU, the process's peak RSS on CPU)."""
+    last = recent[-1]
+    per_second = sum(r.tokens for r in recent) / sum(r.seconds for r in recent)
+    line = f"step {step}/{steps} loss {last.loss:.4f} lr {last.lr:.2e} {per_second:,.0f} tokens/s"
+    device = metrics.device_name(accelerator.device)
+    mfu = flops.mfu(per_second / accelerator.num_processes, flops_per_token, device)
+    if mfu is not None:
+        line += f" mfu {mfu:.1%}"
+    gib, kind = metrics.peak_memory(accelerator.device)
+    return line + f" peak memory {gib:.2f} GiB ({metrics.MEMORY_KINDS[kind]})"
 
 
 def train(
@@ -240,7 +198,7 @@ def train(
     resume_from: str | None = None,
     add_files: Callable[[Path], None] | None = None,
     at_stable_end: Callable[[Any], None] | None = None,
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, TrainState]:
     """Train `model` for config.total_steps(); returns (the prepared model, the state with all metrics history).
 
     evals: name -> held-out blocks, each evaluated at step 0, every eval_steps steps and at the end.
@@ -250,31 +208,24 @@ def train(
     """
     steps = config.total_steps(accelerator.num_processes)
     stable_step = schedules.stable_end(config.lr_scheduler_type, steps, config.warmup_steps, config.decay_ratio)
-    flush_denormals(accelerator.device)
-    model, optimizer, scheduler = prepare(speed_up(model, config, accelerator.device), config, accelerator)
-    state: dict[str, Any] = {"step": 0, "history": [], "evals": [], "tokens_per_rank": 0}
-    if resume_from is not None:
-        state = checkpoint.load(accelerator, resume_from, (model, optimizer, scheduler))
-        state.setdefault("resumed_at", []).append(state["step"])
-        log(accelerator, f"resumed from {resume_from} at step {state['step']} of {steps}")
-    torch_optimizer = getattr(optimizer, "optimizer", optimizer)  # inside accelerate's wrapper
-    state.update(optimizer=type(torch_optimizer).__name__, fused=bool(torch_optimizer.defaults.get("fused")))
+    speed.flush_denormals(accelerator.device)
+    flops_per_token = flops.model_flops_per_token(model, config.max_length)
+    model, optimizer, scheduler = prepare(speed.speed_up(model, config, accelerator.device), config, accelerator)
+    training = (model, optimizer, scheduler)
+    state = start_state(accelerator, resume_from, training, steps)
     evals = evals or {}
-    if state["step"] == 0 and evals:
-        state["evals"].append(evaluate_all(model, evals, config, accelerator.device, 0))
-    tokens_per_step = config.tokens_per_step(accelerator.num_processes)
+    if state.step == 0 and evals:
+        state.evals.append(evaluate_all(model, evals, config, accelerator.device, 0))
     model.train()
     first, unread = True, []
-    while state["step"] < steps:
+    while state.step < steps:
         started = time.perf_counter()
-        record = train_step(model, optimizer, scheduler, stream, state["step"], config, accelerator)
-        state["step"] += 1
-        step = state["step"]
-        state["tokens_per_rank"] += record.pop("rank_tokens")
-        record.update(step=step, tokens=tokens_per_step, first=first)
-        state["history"].append(record)
+        record, rank_tokens = train_step(model, optimizer, scheduler, stream, state.step, config, accelerator)
+        record.first, first = first, False
+        state.step = step = record.step
+        state.tokens_per_rank += rank_tokens
+        state.history.append(record)
         unread.append(record)
-        first = False
         if at_stable_end and step == stable_step:
             at_stable_end(model)
         saving = bool(checkpoint_root and config.save_steps and step % config.save_steps == 0)
@@ -282,18 +233,28 @@ def train(
         if logging or saving:
             interval = len(unread)
             read_back(unread, accelerator)  # the checkpointed state holds floats only
-        record["seconds"] = time.perf_counter() - started
+        record.seconds = time.perf_counter() - started
         if logging:
-            recent = state["history"][-interval:]
-            seconds = sum(h["seconds"] for h in recent)
-            log(accelerator, f"step {step}/{steps} loss {record['loss']:.4f} lr {record['lr']:.2e} "
-                             f"{tokens_per_step * interval / seconds:,.0f} tokens/s")  # fmt: skip
+            log(accelerator, progress_line(step, steps, state.history[-interval:], flops_per_token, accelerator))
         if evals and ((config.eval_steps and step % config.eval_steps == 0) or step == steps):
-            state["evals"].append(evaluate_all(model, evals, config, accelerator.device, step))
-            log(accelerator, "eval " + " ".join(f"{k} {v:.4f}" for k, v in state["evals"][-1].items() if k != "step"))
+            state.evals.append(evaluate_all(model, evals, config, accelerator.device, step))
+            log(accelerator, "eval " + " ".join(f"{k} {v:.4f}" for k, v in state.evals[-1].items() if k != "step"))
         if saving:
-            uri = checkpoint.save(accelerator, checkpoint_root, step, state, (model, optimizer, scheduler),
-                                  add_files, config.save_total_limit)  # fmt: skip
+            uri = checkpoint.save(
+                accelerator, checkpoint_root, step, state, training, add_files, config.save_total_limit
+            )
             log(accelerator, f"checkpoint {uri}")
-    log(accelerator, f"trained {state['tokens_per_rank']:,} tokens on this rank", all_ranks=True)
+    log(accelerator, f"trained {state.tokens_per_rank:,} tokens on this rank", all_ranks=True)
     return model, state
+
+
+def start_state(accelerator: Any, resume_from: str | None, training: tuple[Any, Any, Any], steps: int) -> TrainState:
+    """A fresh state, or the one of the checkpoint at `resume_from` (restoring model, optimizer and scheduler)."""
+    state = TrainState()
+    if resume_from is not None:
+        state = checkpoint.load(accelerator, resume_from, training)
+        state.resumed_at.append(state.step)
+        log(accelerator, f"resumed from {resume_from} at step {state.step} of {steps}")
+    torch_optimizer = getattr(training[1], "optimizer", training[1])  # inside accelerate's wrapper
+    state.optimizer, state.fused = type(torch_optimizer).__name__, bool(torch_optimizer.defaults.get("fused"))
+    return state

@@ -34,9 +34,14 @@ def tiny_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
 
 
 def load(
-    uri: str, texts: list[str], *, seed: int, vocab_size: int, resume: Path | None = None,
+    uri: str,
+    texts: list[str],
+    *,
+    seed: int,
+    vocab_size: int,
+    resume: Path | None = None,
     tokenizer_dir: Path | None = None,
-) -> tuple[Any, Any]:  # fmt: skip
+) -> tuple[Any, Any]:
     """(model, tokenizer). On resume the tokenizer is the one saved in the checkpoint, never retrained; a tiny
     model on token shards takes the tokenizer saved with them (`tokenizer_dir`)."""
     import torch

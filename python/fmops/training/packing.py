@@ -85,8 +85,10 @@ def pack(tokenizer: Any, documents: Sequence[str], seq_len: int, held_out_fracti
     if len(train) == 0:
         raise InputError(f"{name}: {total} tokens do not fill one training block of max_length={seq_len} tokens")
     if every and len(held_out) == 0:
-        raise InputError(f"{name}: held-out split ({held_out_fraction:.0%}) is shorter than one block of "
-                         f"max_length={seq_len} tokens; lower max_length or give more data")  # fmt: skip
+        raise InputError(
+            f"{name}: held-out split ({held_out_fraction:.0%}) is shorter than one block of "
+            f"max_length={seq_len} tokens; lower max_length or give more data"
+        )
     return Packed(train, held_out, unigram_entropy([t for ids in train_lists for t in ids]))
 
 
@@ -100,11 +102,14 @@ def from_shards(dataset: TokenDataset, seq_len: int, held_out_fraction: float, e
     first_held = int(starts[np.searchsorted(starts, cut)]) if cut <= int(starts[-1]) else dataset.num_tokens
     held_blocks = (dataset.num_tokens - first_held) // seq_len
     if blocks - held < 1:
-        raise InputError(f"{name}: {dataset.num_tokens} tokens do not fill one training block of "
-                         f"max_length={seq_len} tokens")  # fmt: skip
+        raise InputError(
+            f"{name}: {dataset.num_tokens} tokens do not fill one training block of max_length={seq_len} tokens"
+        )
     if held_blocks < 1:
-        raise InputError(f"{name}: held-out split ({held_out_fraction:.0%}) is shorter than one block of "
-                         f"max_length={seq_len} tokens after its first document start; give more data")  # fmt: skip
+        raise InputError(
+            f"{name}: held-out split ({held_out_fraction:.0%}) is shorter than one block of "
+            f"max_length={seq_len} tokens after its first document start; give more data"
+        )
     train = TokenBlocks(dataset, seq_len, 0, blocks - held)
     held_out = TokenBlocks(dataset, seq_len, first_held, min(held_blocks, eval_blocks))[:]
     return Packed(train, held_out, float(dataset.index["unigram_entropy"]))

@@ -61,8 +61,10 @@ def check_tokenizer(model: str, *sources: Corpus | TokenDataset | None) -> None:
     if model == model_source.TINY:
         first = sources[0]
         if not isinstance(first, TokenDataset) or first.index["tokenizer"].get("dir") is None:
-            raise InputError(f"{datasets[0].uri}: --model tiny trains on token shards only when --data holds shards "
-                             f"made with fmops tokenize --model tiny (they carry its tokenizer)")  # fmt: skip
+            raise InputError(
+                f"{datasets[0].uri}: --model tiny trains on token shards only when --data holds shards "
+                f"made with fmops tokenize --model tiny (they carry its tokenizer)"
+            )
         expected, owner = first.tokenizer_sha256, f"the tokenizer saved with {first.uri}"
     elif manifest.looks_like_path(model):
         expected, owner = token_shards.model_tokenizer_sha256(model), f"{model}'s tokenizer"
@@ -71,8 +73,10 @@ def check_tokenizer(model: str, *sources: Corpus | TokenDataset | None) -> None:
     for dataset in datasets:
         if dataset.tokenizer_sha256 != expected:
             found = dataset.tokenizer_sha256[:12]
-            raise InputError(f"{dataset.uri}: tokenized with another tokenizer (sha256 {found}) than {owner} "
-                             f"({expected[:12]}); run fmops tokenize with this model")  # fmt: skip
+            raise InputError(
+                f"{dataset.uri}: tokenized with another tokenizer (sha256 {found}) than {owner} "
+                f"({expected[:12]}); run fmops tokenize with this model"
+            )
 
 
 def describe_data(source: Corpus | TokenDataset | None) -> list[dict[str, Any]]:
@@ -95,9 +99,14 @@ def already_complete(output: str, config: PretrainConfig) -> bool:
 
 
 def pretrain(
-    *, model: str, data: list[str], output: str, config: PretrainConfig, replay: list[str] | None = None,
+    *,
+    model: str,
+    data: list[str],
+    output: str,
+    config: PretrainConfig,
+    replay: list[str] | None = None,
     results_dir: str | None = None,
-) -> PretrainResult:  # fmt: skip
+) -> PretrainResult:
     """Continue pretraining `model` on `data` (mixing in `replay`) into `output`; resumes from its checkpoints.
 
     Bad input raises InputError before torch is imported. The manifest is written last, by rank 0.
@@ -116,8 +125,14 @@ def pretrain(
     model_input: dict[str, Any] = {"uri": model, "resolved": checked.model}
     if manifest.looks_like_path(checked.model):
         model_input["sha256"] = storage.sha256(checked.model)
-    manifest.write(output, stage=STAGE, inputs={"model": model_input, **described}, config=config.model_dump(),
-                   metrics=_scalars(metrics), started_at=started)  # fmt: skip
+    manifest.write(
+        output,
+        stage=STAGE,
+        inputs={"model": model_input, **described},
+        config=config.model_dump(),
+        metrics=_scalars(metrics),
+        started_at=started,
+    )
     return PretrainResult(output, metrics)
 
 

@@ -33,6 +33,8 @@ def end_distributed(accelerator: Any) -> None:
         accelerator.free_memory()
     alive = live_ddp_models()
     if alive:
-        raise RuntimeError(f"{alive} DistributedDataParallel model(s) still referenced: drop them before the "
-                           "process group ends, or the exit can hang")  # fmt: skip
+        raise RuntimeError(
+            f"{alive} DistributedDataParallel model(s) still referenced: drop them before the "
+            "process group ends, or the exit can hang"
+        )
     accelerator.end_training()

@@ -78,8 +78,10 @@ class Listed:
         data = storage.read_bytes(self.uri)
         _check_length(self.uri, len(data), self.bytes)
         if hashlib.sha256(data).hexdigest() != self.sha256:
-            raise InputError(f"{self.uri}: content does not match its sha256 in {INDEX} (changed or corrupted "
-                             "since fmops tokenize wrote it); run fmops tokenize again")  # fmt: skip
+            raise InputError(
+                f"{self.uri}: content does not match its sha256 in {INDEX} (changed or corrupted "
+                "since fmops tokenize wrote it); run fmops tokenize again"
+            )
         return data
 
 
@@ -169,8 +171,11 @@ def open_dataset(uri: str) -> TokenDataset:
         raise InputError(f"{where(index_uri, field='format')}: expected {FORMAT!r} (written by fmops tokenize)")
     if index.get("version") != VERSION:
         raise InputError(f"{where(index_uri, field='version')}: {index.get('version')!r}, this fmops reads {VERSION}")
-    missing = [key for key in ("dtype", "tokens", "documents", "shards", "document_starts", "tokenizer",
-                               "eos_token_id") if key not in index]  # fmt: skip
+    missing = [
+        key
+        for key in ("dtype", "tokens", "documents", "shards", "document_starts", "tokenizer", "eos_token_id")
+        if key not in index
+    ]
     if missing:
         raise InputError(f"{where(index_uri, field=missing[0])}: missing")
     if not index["shards"] or int(index["tokens"]) == 0:
@@ -212,8 +217,11 @@ class ShardWriter:
     def add(self, documents: list[list[int]]) -> None:
         """One batch of documents (token ids, EOS not yet appended)."""
         lengths = np.fromiter((len(ids) + 1 for ids in documents), dtype=np.int64, count=len(documents))
-        flat = np.fromiter(itertools.chain.from_iterable(ids + [self.eos] for ids in documents),  # noqa: RUF005
-                           dtype=self.dtype, count=int(lengths.sum()))  # fmt: skip
+        flat = np.fromiter(
+            itertools.chain.from_iterable(ids + [self.eos] for ids in documents),  # noqa: RUF005
+            dtype=self.dtype,
+            count=int(lengths.sum()),
+        )
         self.starts.append((self.tokens + np.cumsum(lengths) - lengths).astype("<u8"))
         self.counts += np.bincount(flat, minlength=len(self.counts))[: len(self.counts)]
         self.tokens += len(flat)
@@ -243,12 +251,20 @@ class ShardWriter:
         total = self.counts.sum()
         p = self.counts[self.counts > 0] / total
         index = {
-            "format": FORMAT, "version": VERSION, "dtype": self.dtype.name, "vocab_size": len(self.counts),
-            "eos_token_id": self.eos, "tokenizer": tokenizer, "tokens": self.tokens, "documents": len(starts),
-            "shard_tokens": self.shard_tokens, "unigram_entropy": float(-(p * np.log(p)).sum()),
-            "shards": self.shards, "document_starts": self._write(DOCUMENTS, starts.tobytes(), len(starts)),
+            "format": FORMAT,
+            "version": VERSION,
+            "dtype": self.dtype.name,
+            "vocab_size": len(self.counts),
+            "eos_token_id": self.eos,
+            "tokenizer": tokenizer,
+            "tokens": self.tokens,
+            "documents": len(starts),
+            "shard_tokens": self.shard_tokens,
+            "unigram_entropy": float(-(p * np.log(p)).sum()),
+            "shards": self.shards,
+            "document_starts": self._write(DOCUMENTS, starts.tobytes(), len(starts)),
             "sources": sources,
-        }  # fmt: skip
+        }
         storage.write_json(storage.join(self.output, INDEX), index)
         return index
 

@@ -9,26 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from fmops.core import manifest, storage
-from fmops.core.config import StageConfig
 from fmops.core.errors import InputError
 from fmops.training import model as model_source
 from fmops.training import token_shards
+from fmops.training.config import TokenizeConfig  # the stage config lives in config.py; imported from here too
 from fmops.training.text_data import expand, iter_documents
 
 STAGE = "tokenize"
-
-
-class TokenizeConfig(StageConfig):
-    """How the corpus is cut and batched; the tokenizer is the model's."""
-
-    shard_tokens: int = Field(1 << 24, ge=1, description="tokens per shard file (the last one is shorter)")
-    batch_size: int = Field(1000, ge=1, description="documents per tokenizer call (tokenized on every core)")
-    vocab_size: int = Field(512, ge=300, description="--model tiny only: BPE vocabulary size")
-    tokenizer_train_bytes: int = Field(64 << 20, ge=1, description="--model tiny only: the BPE tokenizer is "
-                                       "trained on the corpus's first this many bytes of text")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,20 +49,33 @@ def tokenize(*, model: str, data: list[str], output: str, config: TokenizeConfig
         return TokenizeResult(output, None, already_complete=True)
     tokenizer, identity = _tokenizer(resolved, files, config, output)
     kept = token_shards.TOKENIZER_DIR if resolved == model_source.TINY else None
-    writer = token_shards.ShardWriter(output, vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id,
-                                      shard_tokens=config.shard_tokens)  # fmt: skip
+    writer = token_shards.ShardWriter(
+        output, vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id, shard_tokens=config.shard_tokens
+    )
     clock = time.perf_counter()
     for batch in token_shards.batches(_documents(files), config.batch_size):
         writer.add(token_shards.encode(tokenizer.backend_tokenizer, batch))
     seconds = time.perf_counter() - clock
     index = writer.finish(tokenizer={"sha256": identity, "model": model, "dir": kept}, sources=files)
-    metrics = {"documents": documents, "tokens": index["tokens"], "shards": len(index["shards"]),
-               "dtype": index["dtype"], "unigram_entropy": index["unigram_entropy"], "seconds": seconds,
-               "tokens_per_s": index["tokens"] / seconds if seconds else None}  # fmt: skip
+    metrics = {
+        "documents": documents,
+        "tokens": index["tokens"],
+        "shards": len(index["shards"]),
+        "dtype": index["dtype"],
+        "unigram_entropy": index["unigram_entropy"],
+        "seconds": seconds,
+        "tokens_per_s": index["tokens"] / seconds if seconds else None,
+    }
     manifest.write_metrics(output, metrics)
     model_input: dict[str, Any] = {"uri": model, "resolved": resolved, "tokenizer_sha256": identity}
-    manifest.write(output, stage=STAGE, inputs={"model": model_input, **manifest.describe_inputs({"data": files})},
-                   config=config.model_dump(), metrics=metrics, started_at=started)  # fmt: skip
+    manifest.write(
+        output,
+        stage=STAGE,
+        inputs={"model": model_input, **manifest.describe_inputs({"data": files})},
+        config=config.model_dump(),
+        metrics=metrics,
+        started_at=started,
+    )
     return TokenizeResult(output, metrics)
 
 
@@ -88,8 +89,7 @@ def _tokenizer(model: str, files: list[str], config: TokenizeConfig, output: str
     tokenizer_train_bytes and saved in the dataset (tokenizer/), where `fmops pretrain --model tiny` finds it."""
     if model != model_source.TINY:
         return token_shards.load_tokenizer(model)
-    tokenizer = model_source.tiny_tokenizer(_prefix(_documents(files), config.tokenizer_train_bytes),
-                                            config.vocab_size)  # fmt: skip
+    tokenizer = model_source.tiny_tokenizer(_prefix(_documents(files), config.tokenizer_train_bytes), config.vocab_size)
     with tempfile.TemporaryDirectory(prefix="fmops-tokenizer-") as tmp:
         tokenizer.save_pretrained(tmp)
         identity = token_shards.tokenizer_sha256((Path(tmp) / token_shards.TOKENIZER_FILE).read_bytes())

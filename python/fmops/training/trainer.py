@@ -15,7 +15,7 @@ import torch
 
 from fmops.core import manifest, registry, storage
 from fmops.core.errors import InputError
-from fmops.training import checkpoint, flops, loop, metrics, packing, plot, token_shards
+from fmops.training import checkpoint, checkpoint_store, flops, loop, metrics, packing, plot, token_shards
 from fmops.training import model as model_source
 from fmops.training.config import PretrainConfig, PretrainInputs, TrainConfig
 from fmops.training.sampling import Stream
@@ -42,8 +42,10 @@ def check_resumable(resume: Path, cfg: PretrainConfig) -> None:
         # a field added after the checkpoint was written counts as its default, which that run trained with
         was = saved.get(key, type(cfg).model_fields[key].default)
         if was != value:
-            raise InputError(f"{resume}: checkpoint was made with {key}={was!r}, this run has "
-                             f"{key}={value!r}; use the same config to resume, or another --output")  # fmt: skip
+            raise InputError(
+                f"{resume}: checkpoint was made with {key}={was!r}, this run has "
+                f"{key}={value!r}; use the same config to resume, or another --output"
+            )
 
 
 def training_dtype(accelerator: Any) -> torch.dtype:
@@ -69,15 +71,18 @@ def load_model(inputs: PretrainInputs, cfg: PretrainConfig, resume: Path | None,
         tokenizer_dir = workdir / token_shards.TOKENIZER_DIR
         with storage.local_copy(storage.join(inputs.data.uri, token_shards.TOKENIZER_DIR)) as local:
             shutil.copytree(local, tokenizer_dir)
-    model, tokenizer = model_source.load(inputs.model, texts, seed=cfg.seed, vocab_size=cfg.vocab_size,
-                                         resume=resume, tokenizer_dir=tokenizer_dir)  # fmt: skip
+    model, tokenizer = model_source.load(
+        inputs.model, texts, seed=cfg.seed, vocab_size=cfg.vocab_size, resume=resume, tokenizer_dir=tokenizer_dir
+    )
     shards = [source for source in (inputs.data, inputs.replay) if isinstance(source, TokenDataset)]
     if shards and not manifest.looks_like_path(inputs.model) and inputs.model != model_source.TINY:
         identity = token_shards.loaded_tokenizer_sha256(tokenizer)  # a hub id: its tokenizer is here only now
         for dataset in shards:
             if dataset.tokenizer_sha256 != identity:
-                raise InputError(f"{dataset.uri}: tokenized with another tokenizer than {inputs.model}'s; run fmops "
-                                 "tokenize with this model")  # fmt: skip
+                raise InputError(
+                    f"{dataset.uri}: tokenized with another tokenizer than {inputs.model}'s; run fmops "
+                    "tokenize with this model"
+                )
     return model, tokenizer
 
 
@@ -90,13 +95,13 @@ def packed(tokenizer: Any, source: Corpus | TokenDataset, cfg: PretrainConfig, n
 
 def train(
     inputs: PretrainInputs, cfg: PretrainConfig, output: str, workdir: Path, results_dir: str | None
-) -> dict[str, Any] | None:
+) -> metrics.PretrainMetrics | None:
     from accelerate.utils import set_seed
 
     accelerator = accelerator_for(cfg)
     set_seed(cfg.seed)
     root = storage.join(output, "checkpoints")
-    latest = checkpoint.latest(root)
+    latest = checkpoint_store.latest(root)
     resume = checkpoint.fetch_files(latest, workdir) if latest else None  # config and tokenizer, not tensors
     if resume is not None:
         check_resumable(resume, cfg)
@@ -110,8 +115,11 @@ def train(
     flops_token = flops.model_flops_per_token(model, cfg.max_length)
     parameters = sum(p.numel() for p in model.parameters())
     replay_blocks = len(replay.train) if replay else 0
-    loop.log(accelerator, f"{parameters:,} parameters; {len(data.train)} training blocks of {cfg.max_length} "
-                          f"tokens, {len(data.held_out)} held out; {replay_blocks} replay blocks")  # fmt: skip
+    loop.log(
+        accelerator,
+        f"{parameters:,} parameters; {len(data.train)} training blocks of {cfg.max_length} "
+        f"tokens, {len(data.held_out)} held out; {replay_blocks} replay blocks",
+    )
 
     def add_files(directory: Path) -> None:
         tokenizer.save_pretrained(directory / "tokenizer")
@@ -128,9 +136,18 @@ def train(
         accelerator.wait_for_everyone()
 
     at_stable_end = save_stable if cfg.save_stable_model else None
-    model, state = loop.train(model, stream, cfg, accelerator, evals=evals, checkpoint_root=root, resume_from=latest,
-                              add_files=add_files, at_stable_end=at_stable_end)  # fmt: skip
-    ranks = accelerator.gather(torch.tensor([state["tokens_per_rank"]], device=accelerator.device))
+    model, state = loop.train(
+        model,
+        stream,
+        cfg,
+        accelerator,
+        evals=evals,
+        checkpoint_root=root,
+        resume_from=latest,
+        add_files=add_files,
+        at_stable_end=at_stable_end,
+    )
+    ranks = accelerator.gather(torch.tensor([state.tokens_per_rank], device=accelerator.device))
     state_dict = accelerator.get_state_dict(model)
     trained = accelerator.unwrap_model(model)
     accelerator.wait_for_everyone()
@@ -141,22 +158,22 @@ def train(
     target = workdir / "output" if storage.is_remote(output) else storage.local_path(output)
     save_model(trained, state_dict, training_dtype(accelerator), target)
     tokenizer.save_pretrained(target)
-    result = metrics.summarize(
+    summary = metrics.summarize(
         state,
         flops_per_token=flops_token,
         device=metrics.device_name(accelerator.device),
         world_size=accelerator.num_processes,
         memory=metrics.peak_memory(accelerator.device),
     )
-    entropy = data.unigram_entropy
-    result.update(
-        unigram_entropy=entropy,
-        forgetting=(result["replay_loss"] - result["replay_loss_start"]) if replay else None,
+    result = metrics.PretrainMetrics(
+        **summary,
+        unigram_entropy=data.unigram_entropy,
+        forgetting=(summary["replay_loss"] - summary["replay_loss_start"]) if replay else None,
         tokens_per_rank=[int(t) for t in ranks.tolist()],
         parameters=parameters,
-        resumed_at=state.get("resumed_at", []),
-    )  # fmt: skip
-    plot.loss_curve(target / "loss.png", state["history"], state["evals"], ("unigram entropy", entropy))
+        resumed_at=state.resumed_at,
+    )
+    plot.loss_curve(target / "loss.png", result["history"], result["evals"], ("unigram entropy", data.unigram_entropy))
     if storage.is_remote(output):
         storage.upload_dir(target, output)
     manifest.write_metrics(output, result, results_dir)

@@ -45,8 +45,10 @@ LLAMA3_TOKENS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", 
 QWEN_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MISTRAL_TOKENS = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]"]
 
-TEXT = ["You add numbers. What is 12+30? 12+30=42 And 42+1? 42+1=43 You are Qwen, created by Alibaba Cloud.",
-        "You are a helpful assistant. user assistant system think"]  # fmt: skip
+TEXT = [
+    "You add numbers. What is 12+30? 12+30=42 And 42+1? 42+1=43 You are Qwen, created by Alibaba Cloud.",
+    "You are a helpful assistant. user assistant system think",
+]
 
 
 def tokenizer(special: list[str], *, bos: str, eos: str, template: str | None, metaspace: bool = False):
@@ -60,8 +62,9 @@ def tokenizer(special: list[str], *, bos: str, eos: str, template: str | None, m
         backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         backend.decoder = decoders.ByteLevel()
     alphabet = [] if metaspace else pre_tokenizers.ByteLevel.alphabet()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=special, initial_alphabet=alphabet,
-                                  show_progress=False)  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=320, special_tokens=special, initial_alphabet=alphabet, show_progress=False
+    )
     backend.train_from_iterator(TEXT, trainer=trainer)
     wrapped = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos)
     wrapped.chat_template = template

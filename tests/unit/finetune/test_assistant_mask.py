@@ -48,11 +48,14 @@ def masked(tokenizer, messages) -> list[str]:
         (chat_families.mistral, [SYSTEM, *TURNS], ["12+30=42</s>", "42+1=43</s>"]),
         (chat_families.mistral, TURNS, ["12+30=42</s>", "42+1=43</s>"]),
         # Qwen3's last turn has a think block the earlier one loses: the model writes it, so it is trained
-        (lambda: chat_families.qwen(chat_families.QWEN3), TURNS,
-         ["12+30=42<|im_end|>", "<think>\n\n</think>\n\n42+1=43<|im_end|>"]),
+        (
+            lambda: chat_families.qwen(chat_families.QWEN3),
+            TURNS,
+            ["12+30=42<|im_end|>", "<think>\n\n</think>\n\n42+1=43<|im_end|>"],
+        ),
     ],
     ids=["llama3", "qwen2.5", "qwen2.5-default-system", "mistral-system", "mistral", "qwen3"],
-)  # fmt: skip
+)
 def test_loss_covers_assistant_turns_and_their_end_token_only(family, messages, expected):
     assert masked(family(), messages) == expected
 
@@ -105,8 +108,9 @@ def test_sft_trainer_labels_only_the_assistant_turns(tmp_path, with_markers):
     tokenizer = tiny.build_tokenizer(chat_families.TEXT) if with_markers else chat_families.llama3()
     end = "<|im_end|>" if with_markers else "<|eot_id|>"
     records = Dataset.from_list([{"messages": [SYSTEM, *TURNS]}])
-    inputs = FinetuneInputs(model="tiny", data=["data.jsonl"], records=records, places=["data.jsonl:1"],
-                            output=str(tmp_path))  # fmt: skip
+    inputs = FinetuneInputs(
+        model="tiny", data=["data.jsonl"], records=records, places=["data.jsonl:1"], output=str(tmp_path)
+    )
     cfg = config.load(SFTStageConfig, "sft", "demo")
     trainer = runner.build_trainer(cfg, inputs, tiny.build_model(tokenizer), tokenizer, tmp_path)
     assert trainer.args.assistant_only_loss is with_markers

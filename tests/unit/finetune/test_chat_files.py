@@ -22,9 +22,12 @@ WRONG = {"role": "assistant", "content": "4"}
 SHAPES = {
     "messages": ("sft", {"messages": [{**USER, "name": "ann"}, ANSWER], "id": 7}, {"messages": [USER, ANSWER]}),
     "prompt-completion": ("sft", {"prompt": "1+2=", "completion": "3", "id": 7}, {"prompt": "1+2=", "completion": "3"}),
-    "preference": ("preference", {"prompt": [USER], "chosen": [ANSWER], "rejected": [WRONG], "score": 0.5},
-                   {"prompt": [USER], "chosen": [ANSWER], "rejected": [WRONG]}),
-}  # fmt: skip
+    "preference": (
+        "preference",
+        {"prompt": [USER], "chosen": [ANSWER], "rejected": [WRONG], "score": 0.5},
+        {"prompt": [USER], "chosen": [ANSWER], "rejected": [WRONG]},
+    ),
+}
 
 
 def write_parquet(path, records: list[dict]):
@@ -57,8 +60,12 @@ def test_jsonl_and_parquet_files_become_one_dataset_in_order(tmp_path):
     rows = write_parquet(tmp_path / "b.parquet", [second, first])
     dataset, places = chat_data.load([str(lines), str(rows)], "sft")
     assert dataset.to_list() == [first, second, second, first]
-    assert [places[index] for index in range(len(places))] == [f"{lines}:1", f"{lines}:3", f"{rows}:row 1",
-                                                                f"{rows}:row 2"]  # fmt: skip
+    assert [places[index] for index in range(len(places))] == [
+        f"{lines}:1",
+        f"{lines}:3",
+        f"{rows}:row 1",
+        f"{rows}:row 2",
+    ]
 
 
 def test_parquet_and_jsonl_on_s3(s3_server, tmp_path):

@@ -9,13 +9,16 @@ from fmops.training import flops
 from tests.helpers import cli
 
 
-@pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--model-size", "7b", "--model-size '7b': expected tiny, 124m, 1b (comma-separated)"),
-    ("--steps", "0", "--steps 0: must be at least 1"),
-    ("--warmup", "0", "--warmup 0: must be at least 1"),
-    ("--batch", "two", "--batch 'two': expected an integer"),
-    ("--seq-len", "4", "--seq-len 4: must be at least 8"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--model-size", "7b", "--model-size '7b': expected tiny, 124m, 1b (comma-separated)"),
+        ("--steps", "0", "--steps 0: must be at least 1"),
+        ("--warmup", "0", "--warmup 0: must be at least 1"),
+        ("--batch", "two", "--batch 'two': expected an integer"),
+        ("--seq-len", "4", "--seq-len 4: must be at least 8"),
+    ],
+)
 def test_bad_flag_is_one_line_exit_2(flag, value, message):
     result = cli("bench", "pretrain", "--model-size", "tiny", flag, value)
     assert result.returncode == 2
@@ -25,9 +28,13 @@ def test_bad_flag_is_one_line_exit_2(flag, value, message):
 def fake_run(size: str, ours: float, baseline: float, device: str = "NVIDIA H100 80GB HBM3") -> dict:
     def measured(tokens_per_s: float) -> dict:
         fpt = 6 * 124e6
-        return {"tokens_per_s": tokens_per_s, "mfu": flops.mfu(tokens_per_s, fpt, device),
-                "mfu_note": flops.mfu_note(device), "peak_memory_gib": 10.0,
-                "peak_memory_kind": "cuda_max_memory_allocated"}  # fmt: skip
+        return {
+            "tokens_per_s": tokens_per_s,
+            "mfu": flops.mfu(tokens_per_s, fpt, device),
+            "mfu_note": flops.mfu_note(device),
+            "peak_memory_gib": 10.0,
+            "peak_memory_kind": "cuda_max_memory_allocated",
+        }
 
     settings = {
         "steps": 30,
@@ -35,8 +42,13 @@ def fake_run(size: str, ours: float, baseline: float, device: str = "NVIDIA H100
         "batch": pretrain.SIZES[size]["batch"],
         "seq_len": pretrain.SIZES[size]["seq_len"],
     }
-    return {**settings, "device": device, "ours": measured(ours), "baseline": measured(baseline),
-            "ratio": ours / baseline}  # fmt: skip
+    return {
+        **settings,
+        "device": device,
+        "ours": measured(ours),
+        "baseline": measured(baseline),
+        "ratio": ours / baseline,
+    }
 
 
 def test_gpu_report_has_the_required_keys_and_checks_the_anchor():

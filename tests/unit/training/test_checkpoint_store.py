@@ -1,4 +1,5 @@
-"""Checkpoints in one process: the marker decides visibility, pruning keeps the newest, a round trip is exact.
+"""Checkpoints in one process: the marker decides visibility, pruning keeps the newest, a round trip is exact,
+and a directory another trainer wrote is published the same way.
 
 `memory://` stands for s3:// here (an fsspec filesystem with no rename, like S3), so the remote code path
 (written in place, marker last, small files fetched without the tensors) runs without a server.
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from fmops.core import storage
-from fmops.training import checkpoint
+from fmops.training import checkpoint, checkpoint_store
+from fmops.training.state import StepRecord, TrainState
 
 
 class OneProcess:
@@ -54,13 +56,13 @@ def step(model, optimizer, scheduler) -> float:
 
 
 def test_prunable_keeps_the_newest_and_drops_leftovers_older_than_the_newest_complete():
-    entries = ["step-00000002", "step-00000004", ".tmp-step-00000005", "step-00000006", ".tmp-step-00000008",
-               "step-00000009", "README"]  # fmt: skip
+    entries = ["step-00000002", "step-00000004", ".tmp-step-00000005", "step-00000006", ".tmp-step-00000008"]
+    entries += ["step-00000009", "README"]
     # 9 is unmarked but newer than every complete one: it may be a write in progress, so it stays
-    assert checkpoint.prunable(entries, [2, 4, 6], keep=2) == ["step-00000002", ".tmp-step-00000005"]
-    assert checkpoint.prunable(entries, [2, 4, 6], keep=1) == ["step-00000002", "step-00000004",
-                                                               ".tmp-step-00000005"]  # fmt: skip
-    assert checkpoint.prunable(entries, [], keep=2) == []  # nothing complete: nothing is deleted
+    assert checkpoint_store.prunable(entries, [2, 4, 6], keep=2) == ["step-00000002", ".tmp-step-00000005"]
+    older = ["step-00000002", "step-00000004", ".tmp-step-00000005"]
+    assert checkpoint_store.prunable(entries, [2, 4, 6], keep=1) == older
+    assert checkpoint_store.prunable(entries, [], keep=2) == []  # nothing complete: nothing is deleted
 
 
 def test_save_load_round_trip_is_exact_and_only_marked_checkpoints_count(root, monkeypatch):
@@ -68,10 +70,17 @@ def test_save_load_round_trip_is_exact_and_only_marked_checkpoints_count(root, m
 
     model, optimizer, scheduler = training()
     step(model, optimizer, scheduler)
-    uri = checkpoint.save(OneProcess(), root, 1, {"step": 1, "history": [1.5]}, (model, optimizer, scheduler),
-                          lambda directory: (directory / "extra.txt").write_text("x"))  # fmt: skip
+    saved = TrainState(step=1, history=[StepRecord(step=1, lr=0.1, tokens=12, first=True, loss=1.5, seconds=0.5)])
+    uri = checkpoint.save(
+        OneProcess(),
+        root,
+        1,
+        saved,
+        (model, optimizer, scheduler),
+        lambda directory: (directory / "extra.txt").write_text("x"),
+    )
     assert uri == storage.join(root, "step-00000001")
-    assert checkpoint.latest(root) == uri
+    assert checkpoint_store.latest(root) == uri
     for name in ["complete.json", "trainer_state.json", "rank-0.pt", "extra.txt", "sharded/.metadata"]:
         assert storage.exists(storage.join(uri, name)), name
     expected = [step(model, optimizer, scheduler) for _ in range(3)]
@@ -79,21 +88,21 @@ def test_save_load_round_trip_is_exact_and_only_marked_checkpoints_count(root, m
 
     fresh = training(seed=1)  # other weights, empty optimizer state, scheduler at 0
     state = checkpoint.load(OneProcess(), uri, fresh)
-    assert state == {"step": 1, "history": [1.5]}
+    assert state == saved
     assert fresh[2].last_epoch == 1
     assert torch.equal(torch.rand(3), noise)  # this rank's RNG is back where it was at the save
     assert [step(*fresh) for _ in range(3)] == expected  # weights, AdamW moments and LR: bit for bit
 
     # Killed before the marker: the write is invisible, the newest complete one stays the latest.
-    monkeypatch.setattr(checkpoint, "_publish", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(checkpoint_store, "publish", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save(OneProcess(), root, 2, {"step": 2}, (model, optimizer, scheduler))
-    assert checkpoint.complete_steps(root) == [1]
-    assert checkpoint.latest(root) == uri
+        checkpoint.save(OneProcess(), root, 2, TrainState(step=2), (model, optimizer, scheduler))
+    assert checkpoint_store.complete_steps(root) == [1]
+    assert checkpoint_store.latest(root) == uri
     monkeypatch.undo()
     for n in (3, 4, 5):
-        checkpoint.save(OneProcess(), root, n, {"step": n}, (model, optimizer, scheduler), keep=2)
-    assert checkpoint.complete_steps(root) == [4, 5]
+        checkpoint.save(OneProcess(), root, n, TrainState(step=n), (model, optimizer, scheduler), keep=2)
+    assert checkpoint_store.complete_steps(root) == [4, 5]
     assert storage.listdir(root) == ["step-00000004", "step-00000005"]  # step 1, 3 and the killed 2 are gone
 
 
@@ -105,9 +114,37 @@ def test_fetch_files_copies_the_small_files_not_the_tensors(tmp_path):
         (directory / "tokenizer").mkdir()
         (directory / "tokenizer" / "tokenizer.json").write_text("{}")
 
-    uri = checkpoint.save(OneProcess(), remote, 3, {"step": 3}, (model, optimizer, scheduler), add_files)
+    uri = checkpoint.save(OneProcess(), remote, 3, TrainState(step=3), (model, optimizer, scheduler), add_files)
     local = checkpoint.fetch_files(uri, tmp_path / "work")
-    assert sorted(p.relative_to(local).as_posix() for p in local.rglob("*")) == [
-        "complete.json", "tokenizer", "tokenizer/tokenizer.json", "trainer_state.json"
-    ]  # fmt: skip
+    small = ["complete.json", "tokenizer", "tokenizer/tokenizer.json", "trainer_state.json"]
+    assert sorted(p.relative_to(local).as_posix() for p in local.rglob("*")) == small
     assert checkpoint.fetch_files(roots(tmp_path)[0], tmp_path / "unused") == tmp_path / "checkpoints"
+
+
+def test_a_directory_another_trainer_wrote_is_published_with_the_marker_and_pruned(root, tmp_path):
+    def written_by_a_trainer(step: int) -> Path:
+        staged = tmp_path / "checkpoints" / ".incomplete" / f"checkpoint-{step}"
+        (staged / "sub").mkdir(parents=True)
+        (staged / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
+        (staged / "sub" / "rank.pth").write_text("x")
+        return staged
+
+    for step in (2, 4, 6):
+        uri = checkpoint_store.publish_dir(written_by_a_trainer(step), root, step)
+        assert uri == storage.join(root, checkpoint_store.name(step))
+        assert storage.read_json(storage.join(uri, "trainer_state.json")) == {"global_step": step}
+        assert storage.read_json(storage.join(uri, checkpoint_store.MARKER))["step"] == step
+        assert storage.exists(storage.join(uri, "sub", "rank.pth"))
+        checkpoint_store.prune(root, keep=2)
+    assert checkpoint_store.complete_steps(root) == [4, 6]
+    assert checkpoint_store.latest(root) == storage.join(root, "step-00000006")
+
+
+def test_a_part_uploaded_without_the_marker_is_not_a_checkpoint(tmp_path):
+    remote = roots(tmp_path)[1]
+    part = tmp_path / "rank-1"
+    part.mkdir()
+    (part / "rng_state_1.pth").write_text("x")
+    checkpoint_store.upload_part(part, remote, 3)
+    assert storage.exists(storage.join(remote, "step-00000003", "rng_state_1.pth"))
+    assert checkpoint_store.complete_steps(remote) == [] and checkpoint_store.latest(remote) is None

@@ -14,8 +14,14 @@ def test_saved_in_the_training_dtype_and_sharded(tmp_path, monkeypatch, dtype_na
     from safetensors import safe_open
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
     model = LlamaForCausalLM(config)  # fp32 in memory, as the training loop keeps it
     monkeypatch.setattr(pretrain, "MAX_SHARD_SIZE", "20KB")  # a "large" model for this size
     dtype = getattr(torch, dtype_name)

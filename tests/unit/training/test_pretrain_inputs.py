@@ -17,16 +17,20 @@ BAD_JSONL = {
     "empty text": ("d.jsonl", GOOD + '{"text": ""}\n', ":2: field 'text': empty or whitespace-only text"),
     "whitespace text": ("d.jsonl", GOOD + '{"text": " \\n\\t"}\n', ":2: field 'text': empty or whitespace-only text"),
     "malformed line among good": (
-        "d.jsonl", GOOD + '{"text": "1+2=3"\n' + GOOD, ":2: malformed JSON (Expecting ',' delimiter at column 17)"
+        "d.jsonl",
+        GOOD + '{"text": "1+2=3"\n' + GOOD,
+        ":2: malformed JSON (Expecting ',' delimiter at column 17)",
     ),
     "not an object": ("d.jsonl", GOOD + '["1+1=2"]\n', ":2: expected a JSON object, got list"),
     "empty file": ("d.jsonl", "", ": file is empty"),
     "blank-only file": ("d.jsonl", "\n  \n", ": file is empty"),
     "empty text file": ("d.txt", "\n\n", ": file is empty"),
     "unknown format": (
-        "d.csv", "text\n1+1=2\n", ": unknown data format (expected one of .json, .jsonl, .parquet, .text, .txt)"
+        "d.csv",
+        "text\n1+1=2\n",
+        ": unknown data format (expected one of .json, .jsonl, .parquet, .text, .txt)",
     ),
-}  # fmt: skip
+}
 
 
 def pretrain(tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -98,11 +102,16 @@ def test_unknown_config_field(tmp_path, demo_dir):
 def test_incomplete_model_output_is_refused(tmp_path, demo_dir):
     half = tmp_path / "half"
     (half / "checkpoints").mkdir(parents=True)
-    result = cli("pretrain", "--model", str(half), "--data", str(demo_dir / "pretrain.jsonl"), "--output",
-                 str(tmp_path / "out"))  # fmt: skip
+    result = cli(
+        "pretrain", "--model", str(half), "--data", str(demo_dir / "pretrain.jsonl"), "--output", str(tmp_path / "out")
+    )
     code, err = result.returncode, result.stderr
-    assert_refused(code, err, f"{half}: incomplete fmops output (no manifest.json); the stage that writes it did "
-                              "not finish", tmp_path)  # fmt: skip
+    assert_refused(
+        code,
+        err,
+        f"{half}: incomplete fmops output (no manifest.json); the stage that writes it did not finish",
+        tmp_path,
+    )
 
 
 def test_unigram_entropy_in_nats():

@@ -8,8 +8,9 @@ from fmops.training import schedules
 def learning_rates(steps: int, warmup: float, decay_ratio: float) -> list[float]:
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     first = schedules.warmup(steps, warmup)
-    scheduler = schedules.build(optimizer, "warmup_stable_decay", steps=steps, warmup=first, min_lr_ratio=0.1,
-                                decay_ratio=decay_ratio)  # fmt: skip
+    scheduler = schedules.build(
+        optimizer, "warmup_stable_decay", steps=steps, warmup=first, min_lr_ratio=0.1, decay_ratio=decay_ratio
+    )
     rates = []
     for _ in range(steps):
         rates.append(scheduler.get_last_lr()[0])  # the rate the next optimizer step uses

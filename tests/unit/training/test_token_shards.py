@@ -38,8 +38,18 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def shards(corpus, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("shards") / "tok"
-    result = cli("tokenize", "--model", "tiny", "--data", str(corpus / "a.jsonl"), str(corpus / "b.txt"),
-                 "--output", str(output), "--shard-tokens", str(SHARD))  # fmt: skip
+    result = cli(
+        "tokenize",
+        "--model",
+        "tiny",
+        "--data",
+        str(corpus / "a.jsonl"),
+        str(corpus / "b.txt"),
+        "--output",
+        str(output),
+        "--shard-tokens",
+        str(SHARD),
+    )
     assert result.returncode == 0, result.stderr
     return output
 
@@ -96,8 +106,18 @@ def test_dtype_follows_the_vocabulary_and_uint32_round_trips(tmp_path):
 
 def test_rerun_is_complete_only_while_every_shard_matches_its_sha256(shards, tmp_path, corpus):
     tok = copy_of(shards, tmp_path)
-    args = ["tokenize", "--model", "tiny", "--data", str(corpus / "a.jsonl"), str(corpus / "b.txt"), "--output",
-            str(tok), "--shard-tokens", str(SHARD)]  # fmt: skip
+    args = [
+        "tokenize",
+        "--model",
+        "tiny",
+        "--data",
+        str(corpus / "a.jsonl"),
+        str(corpus / "b.txt"),
+        "--output",
+        str(tok),
+        "--shard-tokens",
+        str(SHARD),
+    ]
     again = cli(*args)
     assert again.returncode == 0 and "already complete" in again.stderr
     shard = tok / "tokens-00001.bin"
@@ -106,8 +126,10 @@ def test_rerun_is_complete_only_while_every_shard_matches_its_sha256(shards, tmp
     shard.write_bytes(bytes(data))
     result = cli(*args)
     assert result.returncode == 2
-    assert result.stderr == (f"fmops tokenize: error: {shard}: content does not match its sha256 in index.json "
-                             "(changed or corrupted since fmops tokenize wrote it); run fmops tokenize again\n")
+    assert result.stderr == (
+        f"fmops tokenize: error: {shard}: content does not match its sha256 in index.json "
+        "(changed or corrupted since fmops tokenize wrote it); run fmops tokenize again\n"
+    )
 
 
 def pretrain_refused(tmp_path: Path, data: Path, model: str = "tiny") -> str:
@@ -151,8 +173,9 @@ def test_empty_dataset_is_refused(shards, tmp_path):
 
 def test_empty_input_is_refused_by_tokenize(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n")
-    result = cli("tokenize", "--model", "tiny", "--data", str(tmp_path / "empty.jsonl"), "--output",
-                 str(tmp_path / "out"))  # fmt: skip
+    result = cli(
+        "tokenize", "--model", "tiny", "--data", str(tmp_path / "empty.jsonl"), "--output", str(tmp_path / "out")
+    )
     expected = f"fmops tokenize: error: {tmp_path / 'empty.jsonl'}: file is empty\n"
     assert (result.returncode, result.stderr) == (2, expected)
     assert not (tmp_path / "out").exists()
@@ -168,8 +191,10 @@ def test_dataset_of_another_tokenizer_is_refused(shards, tmp_path):
     message = pretrain_refused(tmp_path, shards, model=str(model))
     expected = token_shards.model_tokenizer_sha256(str(model))[:12]
     found = json.loads((shards / "index.json").read_text())["tokenizer"]["sha256"][:12]
-    assert message == (f"{shards}: tokenized with another tokenizer (sha256 {found}) than {model}'s tokenizer "
-                       f"({expected}); run fmops tokenize with this model")  # fmt: skip
+    assert message == (
+        f"{shards}: tokenized with another tokenizer (sha256 {found}) than {model}'s tokenizer "
+        f"({expected}); run fmops tokenize with this model"
+    )
 
 
 def test_prepared_dataset_must_be_given_alone(shards, corpus, tmp_path):
@@ -205,8 +230,17 @@ def test_shards_on_s3_read_by_ranges_with_lengths_checked(corpus, s3_server):
     from tests.helpers import create_bucket
 
     create_bucket("tokens")
-    result = cli("tokenize", "--model", "tiny", "--data", str(corpus / "a.jsonl"), "--output", "s3://tokens/tok",
-                 "--shard-tokens", str(SHARD))  # fmt: skip
+    result = cli(
+        "tokenize",
+        "--model",
+        "tiny",
+        "--data",
+        str(corpus / "a.jsonl"),
+        "--output",
+        "s3://tokens/tok",
+        "--shard-tokens",
+        str(SHARD),
+    )
     assert result.returncode == 0, result.stderr
     dataset = token_shards.open_dataset("s3://tokens/tok")
     assert dataset.tokens(SHARD - 5, SHARD + 5).tolist() == [

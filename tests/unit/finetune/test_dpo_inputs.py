@@ -9,9 +9,11 @@ import pytest
 from tests.helpers import cli
 
 GOOD = {"prompt": "What is 1+2?", "chosen": "3", "rejected": "4"}
-GOOD_CHAT = {"prompt": [{"role": "user", "content": "What is 1+2?"}],
-             "chosen": [{"role": "assistant", "content": "3"}],
-             "rejected": [{"role": "assistant", "content": "4"}]}  # fmt: skip
+GOOD_CHAT = {
+    "prompt": [{"role": "user", "content": "What is 1+2?"}],
+    "chosen": [{"role": "assistant", "content": "3"}],
+    "rejected": [{"role": "assistant", "content": "4"}],
+}
 
 
 def dpo_error(tmp_path, lines: list[str], *flags: str) -> tuple[str, str]:
@@ -42,15 +44,21 @@ def refused(tmp_path, data, *flags: str) -> str:
         ({**GOOD_CHAT, "rejected": GOOD_CHAT["chosen"]}, "field 'rejected': identical to 'chosen'"),
         ({"prompt": "x", "chosen": "3"}, "field 'rejected': missing"),
         ({**GOOD, "chosen": 3}, "field 'chosen': expected str or list of messages, got int"),
-        ({**GOOD_CHAT, "prompt": "What is 1+2?"},
-         "prompt, chosen, rejected must all be strings or all messages "
-         "(prompt=str, chosen=messages, rejected=messages)"),
-        ({**GOOD_CHAT, "chosen": [{"role": "bot", "content": "3"}]},
-         "field 'chosen[0].role': 'bot' is not one of system, user, assistant"),
-        ({**GOOD_CHAT, "rejected": [{"role": "assistant", "content": None}]},
-         "field 'rejected[0].content': expected str, got NoneType"),
+        (
+            {**GOOD_CHAT, "prompt": "What is 1+2?"},
+            "prompt, chosen, rejected must all be strings or all messages "
+            "(prompt=str, chosen=messages, rejected=messages)",
+        ),
+        (
+            {**GOOD_CHAT, "chosen": [{"role": "bot", "content": "3"}]},
+            "field 'chosen[0].role': 'bot' is not one of system, user, assistant",
+        ),
+        (
+            {**GOOD_CHAT, "rejected": [{"role": "assistant", "content": None}]},
+            "field 'rejected[0].content': expected str, got NoneType",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_pair_is_refused(tmp_path, record, problem):
     good = json.dumps(GOOD_CHAT if isinstance(record["prompt"], list) else GOOD)
     message, data = dpo_error(tmp_path, [good, good, json.dumps(record)])

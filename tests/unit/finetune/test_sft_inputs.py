@@ -44,8 +44,10 @@ def sft_error(tmp_path, data: str, model: str | None = None) -> str:
         ({"text": "hi"}, "field 'messages': missing (expected 'messages' or 'prompt'/'completion')"),
         ({"messages": []}, "field 'messages': empty list of messages"),
         ({"messages": "hi"}, "field 'messages': expected a list of messages, got str"),
-        ({"messages": [{"role": "robot", "content": "x"}]},
-         "field 'messages[0].role': 'robot' is not one of system, user, assistant"),
+        (
+            {"messages": [{"role": "robot", "content": "x"}]},
+            "field 'messages[0].role': 'robot' is not one of system, user, assistant",
+        ),
         ({"messages": [{"role": "user", "content": 7}]}, "field 'messages[0].content': expected str, got int"),
         ({"messages": [{"content": "x"}]}, "field 'messages[0].role': missing"),
         ({"messages": [{"role": "user", "content": "x"}]}, "field 'messages': no assistant message to learn from"),
@@ -53,7 +55,7 @@ def sft_error(tmp_path, data: str, model: str | None = None) -> str:
         ({"prompt": "What is 1+2?", "completion": ""}, "field 'completion': empty"),
         ({"prompt": "What is 1+2?", "completion": 3}, "field 'completion': expected str or list of messages, got int"),
     ],
-)  # fmt: skip
+)
 def test_bad_record_on_line_two_is_refused(tmp_path, record, problem):
     data = write_lines(tmp_path / "sft.jsonl", json.dumps(GOOD), json.dumps(record), json.dumps(GOOD))
     assert sft_error(tmp_path, str(data)) == f"fmops sft: error: {data}:2: {problem}"
@@ -101,16 +103,27 @@ def test_incomplete_model_is_refused(tmp_path):
     unfinished = tmp_path / "pretrain"
     (unfinished / "checkpoints").mkdir(parents=True)
     message = sft_error(tmp_path, str(data), model=str(unfinished))
-    assert message == (f"fmops sft: error: {unfinished}: incomplete fmops output (no manifest.json); "
-                       "the stage that writes it did not finish")  # fmt: skip
+    assert message == (
+        f"fmops sft: error: {unfinished}: incomplete fmops output (no manifest.json); "
+        "the stage that writes it did not finish"
+    )
 
 
 def test_unknown_config_field(tmp_path):
     data = write_lines(tmp_path / "sft.jsonl", json.dumps(GOOD))
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
-    result = cli("sft", "--model", str(tmp_path / "model"), "--data", str(data), "--output", str(tmp_path / "o"),
-                 "--set", "lora_rank=8")  # fmt: skip
+    result = cli(
+        "sft",
+        "--model",
+        str(tmp_path / "model"),
+        "--data",
+        str(data),
+        "--output",
+        str(tmp_path / "o"),
+        "--set",
+        "lora_rank=8",
+    )
     assert result.returncode == 2
     # neither an fmops field nor one of TRL's SFTConfig (checking that imports TRL, so data came first)
     assert result.stderr == "fmops sft: error: --set lora_rank=8: field 'lora_rank': unknown field\n"
@@ -120,8 +133,17 @@ def test_fields_fmops_sets_itself_are_refused(tmp_path):
     data = write_lines(tmp_path / "sft.jsonl", json.dumps(GOOD))
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
-    result = cli("sft", "--model", str(tmp_path / "model"), "--data", str(data), "--output", str(tmp_path / "o"),
-                 "--set", "output_dir=/x")  # fmt: skip
+    result = cli(
+        "sft",
+        "--model",
+        str(tmp_path / "model"),
+        "--data",
+        str(data),
+        "--output",
+        str(tmp_path / "o"),
+        "--set",
+        "output_dir=/x",
+    )
     assert result.returncode == 2
     assert result.stderr == "fmops sft: error: --set output_dir=/x: field 'output_dir': set by fmops (--output)\n"
 
@@ -131,12 +153,14 @@ def test_fields_fmops_sets_itself_are_refused(tmp_path):
     [
         ({"text": "hi"}, "field 'messages': missing (expected 'messages' or 'prompt'/'completion')"),
         ({"messages": []}, "field 'messages': empty list of messages"),
-        ({"messages": [{"role": "robot", "content": "x"}]},
-         "field 'messages[0].role': 'robot' is not one of system, user, assistant"),
+        (
+            {"messages": [{"role": "robot", "content": "x"}]},
+            "field 'messages[0].role': 'robot' is not one of system, user, assistant",
+        ),
         ({"messages": [{"role": "user", "content": None}]}, "field 'messages[0].content': expected str, got NoneType"),
         ({"messages": [{"role": "user", "content": "x"}]}, "field 'messages': no assistant message to learn from"),
     ],
-)  # fmt: skip
+)
 def test_bad_parquet_row_names_file_and_row(tmp_path, record, problem):
     data = write_parquet(tmp_path / "sft.parquet", GOOD, GOOD, record)
     assert sft_error(tmp_path, str(data)) == f"fmops sft: error: {data}:row 3: {problem}"
