@@ -1,8 +1,8 @@
 """What finetuning must buy on the demo, measured on its held-out sets with a small independent scorer.
 
 pretrained -> SFT: exact match on eval/addition.jsonl rises by >= 20 points.
-SFT -> DPO: preference accuracy on eval/preference.jsonl (the policy's summed log-prob of the chosen answer
-above the rejected one's) rises, and exact match drops by no more than 5 points.
+SFT -> DPO: on eval/preference.jsonl the mean margin of the chosen answer's summed log-prob over the rejected
+one's widens and preference accuracy holds, and exact match drops by no more than 5 points.
 Every model is prompted the same way: its saved tokenizer's chat template, one user turn, generation prompt.
 """
 
@@ -83,48 +83,52 @@ def completion_logprobs(tokenizer, model, prompts: list[str], completions: list[
     return (token_logprobs * scored[:, 1:]).sum(-1)
 
 
-def preference_accuracy(model_dir: Path, items: list[dict]) -> float:
-    """Share of pairs where the model gives the chosen answer more summed log-probability than the rejected."""
+def preference(model_dir: Path, items: list[dict]) -> tuple[float, float]:
+    """The share of pairs (in %) where the model gives the chosen answer more summed log-probability than the
+    rejected one, and the mean of that log-probability margin (what DPO raises; unlike the share, it has no
+    ceiling an SFT model can already reach)."""
     tokenizer, model = _load(model_dir)
-    wins = 0
+    wins, margin = 0, 0.0
     for start in range(0, len(items), BATCH):
         batch = items[start : start + BATCH]
         prompts = [_prompt(tokenizer, item["prompt"]) for item in batch]
         chosen = completion_logprobs(tokenizer, model, prompts, [item["chosen"] for item in batch])
         rejected = completion_logprobs(tokenizer, model, prompts, [item["rejected"] for item in batch])
         wins += int((chosen > rejected).sum())
-    return 100.0 * wins / len(items)
+        margin += float((chosen - rejected).sum())
+    return 100.0 * wins / len(items), margin / len(items)
 
 
 @cache
-def _scores(model_dir: str, eval_dir: str) -> tuple[float, float]:
+def _scores(model_dir: str, eval_dir: str) -> tuple[float, float, float]:
+    """Exact match (%), preference accuracy (%) and mean preference margin (nats)."""
     eval_path = Path(eval_dir)
-    return (
-        exact_match(Path(model_dir), _items(eval_path / "addition.jsonl")),
-        preference_accuracy(Path(model_dir), _items(eval_path / "preference.jsonl")),
-    )
+    accuracy, margin = preference(Path(model_dir), _items(eval_path / "preference.jsonl"))
+    return exact_match(Path(model_dir), _items(eval_path / "addition.jsonl")), accuracy, margin
 
 
 @pytest.fixture(scope="module")
-def scores(pretrained_model, sft_model, dpo_model, demo_dir) -> dict[str, tuple[float, float]]:
+def scores(pretrained_model, sft_model, dpo_model, demo_dir) -> dict[str, tuple[float, float, float]]:
     models = {"pretrained": pretrained_model, "sft": sft_model, "dpo": dpo_model}
     measured = {name: _scores(str(path), str(demo_dir / "eval")) for name, path in models.items()}
-    for name, (em, pref) in measured.items():
-        print(f"{name:>10}: exact match {em:5.1f}%  preference accuracy {pref:5.1f}%  (300 held-out items each)")
+    for name, (em, pref, margin) in measured.items():
+        print(f"{name:>10}: exact match {em:5.1f}%  preference accuracy {pref:5.1f}%  margin {margin:.2f} nats")
     return measured
 
 
 # Measured 2026-11-28 (benchmarks/finetune-cpu.json): pretrained 0.0% exact match / 71.3% preference, SFT 99.0% /
 # 99.7%, DPO 96.7% / 100.0%. The pretrained model does the sums only in its own "a+b=c" text; SFT teaches the chat
-# answer "a+b=c". Preference accuracy is near its ceiling after SFT: DPO's rise is one pair of 300.
+# answer "a+b=c". Preference accuracy is at or near its ceiling after SFT (100.0% on an AVX-512 machine on
+# 2026-12-07), so what DPO must show is the margin it optimises, not a rise in that share.
 
 
 def test_sft_raises_exact_match_by_20_points(scores):
     assert scores["sft"][0] >= scores["pretrained"][0] + 20, scores
 
 
-def test_dpo_raises_preference_accuracy_above_sft(scores):
-    assert scores["dpo"][1] > scores["sft"][1], scores
+def test_dpo_widens_the_preference_margin_and_keeps_the_preference(scores):
+    assert scores["dpo"][2] > scores["sft"][2], scores
+    assert scores["dpo"][1] >= min(scores["sft"][1], 95.0), scores
 
 
 def test_dpo_keeps_exact_match_within_5_points(scores):

@@ -1,5 +1,5 @@
 """Pretraining throughput: the stage's own training function against the tuned Trainer, measured in child
-processes on one device (`fmops bench pretrain`; fmops.cli.bench_pretrain documents the command and its JSON)."""
+processes on one device (`fmops bench pretrain`; benchmarks/README.md documents the command and its JSON)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ SIZES: dict[str, dict[str, Any]] = {
         },
     },
 }
-REQUIRED_SIZES = ("124m", "1b")  # the sizes benchmarks/pretrain-h100.json always reports (null where not run)
+REQUIRED_SIZES = ("124m", "1b")  # the sizes an H100 record always reports (null where not run)
 # The tuned Trainer measured once on one H100: a run whose own baseline is >5% below it ran on a slower machine
 # or setup, so its ratio is not comparable (it is marked invalid).
 ANCHOR = {

@@ -9,8 +9,7 @@ from fmops.cli import options
 from fmops.cli.command import Command
 from fmops.training import pretrain as pretraining
 from fmops.training import tokenize as tokenizing
-from fmops.training.config import PretrainConfig
-from fmops.training.tokenize import TokenizeConfig
+from fmops.training.config import PretrainConfig, TokenizeConfig
 
 TOKENIZE = """Tokenize a text corpus once into binary token shards that `fmops pretrain --data` streams from storage.
 

@@ -1,6 +1,6 @@
 """Run one container, script or PyTorchJob template as local processes, the way its pod would run.
 
-Local overrides (documented in the README):
+Local overrides (documented in workflows/README.md):
 - the image is not pulled: the command runs in this Python environment (`fmops` and `python` resolve to
   the interpreter running `fmops run`); GPU requests, node selectors and tolerations are ignored; where a
   container gives no command, the image's known entrypoint (support.ENTRYPOINTS) is used;
