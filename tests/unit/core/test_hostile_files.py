@@ -15,7 +15,7 @@ from tests.helpers import cli
 
 GOOD = {"messages": [{"role": "user", "content": "What is 1+2?"}, {"role": "assistant", "content": "3"}]}
 LIMIT = jsonl.MAX_RECORD_BYTES
-OVER = f"record of over {LIMIT} bytes exceeds the limit of 8 MiB per record"
+OVER = f"record of over {LIMIT} bytes exceeds the limit of 1 MiB per record"
 
 
 def record_of(size: int) -> bytes:
