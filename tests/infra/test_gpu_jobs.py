@@ -45,8 +45,9 @@ def test_job_pods_request_resources_and_efa(name, template, job):
         (container,) = pod["spec"]["containers"]
         requests, limits = container["resources"]["requests"], container["resources"]["limits"]
         assert {"cpu", "memory", "nvidia.com/gpu", EFA} <= set(requests), requests
-        assert requests[EFA] == limits[EFA] == "{{inputs.parameters.efa-per-node}}"
-        variables = {"inputs.parameters.gpus-per-node": "8"}
+        variables = {"inputs.parameters.gpus-per-node": "8", "inputs.parameters.efa-per-node": "32"}
+        assert substitute(requests[EFA], variables) == substitute(limits[EFA], variables) == "32"
+        assert substitute(requests["nvidia.com/gpu"], variables) == substitute(limits["nvidia.com/gpu"], variables)
         assert substitute(requests["cpu"], variables) == "32" and substitute(requests["memory"], variables) == "256Gi"
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["FI_PROVIDER"] == "efa" and env["FI_EFA_USE_DEVICE_RDMA"] == "1"
@@ -122,7 +123,8 @@ def test_validate_cluster_fails_below_a_bandwidth_floor():
     (_, template, job) = next(item for item in JOBS if item[0] == "fmops-validate-cluster")
     (container,) = job_pods(job)[0]["spec"]["containers"]
     command = [*container["command"], *container["args"]]
-    assert command[command.index("--min-busbw-gbps") + 1] == "{{inputs.parameters.min-busbw-gbps}}"
+    floor_value = command[command.index("--min-busbw-gbps") + 1]
+    assert substitute(floor_value, {"inputs.parameters.min-busbw-gbps": "100"}) == '"100"', "a JSON string"
     from tests.infra.workflow_docs import documents
 
     (doc,) = [d for _, d in documents() if d["metadata"]["name"] == "fmops-validate-cluster"]

@@ -122,9 +122,7 @@ def concrete(template: dict) -> dict:
     """The PyTorchJob a resource template creates, with sample values for its inputs and workflow variables."""
     manifest = template["resource"]["manifest"]
     names = set(re.findall(r"\{\{(inputs\.parameters\.[\w-]+|workflow\.\w+)\}\}", manifest))
-    names |= set(re.findall(r"inputs\.parameters\['([\w-]+)'\]", manifest)) and {
-        f"inputs.parameters.{n}" for n in re.findall(r"inputs\.parameters\['([\w-]+)'\]", manifest)
-    }
+    names |= {f"inputs.parameters.{n}" for n in re.findall(r"""inputs\.parameters\[["']([\w-]+)["']\]""", manifest)}
     variables = {name: "x" for name in names} | {
         "inputs.parameters.nodes": "2",
         "inputs.parameters.gpus-per-node": "8",

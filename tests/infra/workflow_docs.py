@@ -41,9 +41,9 @@ def pytorchjobs() -> list[tuple[str, dict, dict]]:
     for name, template in templates():
         manifest = (template.get("resource") or {}).get("manifest")
         if manifest:
-            # An expression tag left unquoted (the replica count, a number once Argo fills it in) reads as
-            # a YAML flow mapping: quote it to read the manifest as Argo's substitution sees it.
-            job = yaml.safe_load(re.sub(r": (\{\{=.*\}\})$", r": '\1'", manifest, flags=re.M))
+            # An expression tag left unquoted (the replica count, a number once Argo fills it in; a toJson
+            # value, a JSON string) reads as a YAML flow mapping: quote it to read the manifest's shape.
+            job = yaml.safe_load(re.sub(r"(: |- )(\{\{=[^'\n]*\}\})$", r"\1'\2'", manifest, flags=re.M))
             if job.get("kind") == "PyTorchJob":
                 found.append((name, template, job))
     return found

@@ -5,6 +5,7 @@ templateRefs, arguments, parameter references) and policy (pinned images, GPU pl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,12 +211,13 @@ def is_pinned(image: str) -> bool:
 
 
 def embedded_manifest(template: dict[str, Any]) -> dict[str, Any]:
-    """A resource template's manifest, with its image input filled in and other variables blanked."""
-    image = {
-        f"{{{{inputs.parameters.{p['name']}}}}}": str(p["default"])
-        for p in parameters(template.get("inputs"))
-        if p.get("name") == "image" and "default" in p
-    }
+    """A resource template's manifest, with its image input filled in (as a plain tag, or as the toJson tag
+    the templates put in manifests) and other variables blanked."""
+    image = {}
+    for p in parameters(template.get("inputs")):
+        if p.get("name") == "image" and "default" in p:
+            image["{{inputs.parameters.image}}"] = str(p["default"])
+            image['{{=toJson(inputs.parameters["image"])}}'] = json.dumps(str(p["default"]))
     return resource_manifest(template, image)
 
 

@@ -18,6 +18,10 @@ from fmops.core.errors import InputError
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
+SAFETENSORS_ONLY = (
+    "no *.safetensors weights; a model is loaded from safetensors only (pickled weights such as "
+    "pytorch_model.bin can run code when loaded)"
+)
 
 
 def now() -> str:
@@ -105,7 +109,8 @@ def require_complete_model(uri: str) -> str:
     """Accept a complete fmops output, a plain Hugging Face model directory, or a hub id; refuse the rest.
 
     An fmops stage output (it has metrics.json or checkpoints/) without manifest.json did not finish: it is
-    refused. A name that is not a path is taken as a hub id and left for transformers to resolve.
+    refused. A directory must hold *.safetensors weights: a pytorch_model.bin is a pickle, and loading one
+    can run code. A name that is not a path is taken as a hub id and left for transformers to resolve.
     """
     if not looks_like_path(uri):
         return uri
@@ -114,10 +119,10 @@ def require_complete_model(uri: str) -> str:
     if not storage.isdir(uri):
         raise InputError(f"{uri}: model path is a file, expected a model directory")
     names = set(storage.listdir(uri))
-    if MANIFEST in names:
-        return uri
-    if METRICS in names or "checkpoints" in names:
+    if MANIFEST not in names and (METRICS in names or "checkpoints" in names):
         raise InputError(f"{uri}: incomplete fmops output (no {MANIFEST}); the stage that writes it did not finish")
-    if "config.json" not in names:
+    if MANIFEST not in names and "config.json" not in names:
         raise InputError(f"{uri}: not a model directory (no config.json)")
+    if not any(name.endswith(".safetensors") for name in names):
+        raise InputError(f"{uri}: {SAFETENSORS_ONLY}")
     return uri

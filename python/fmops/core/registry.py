@@ -7,34 +7,70 @@
 
 Continuous pretraining starts from `latest`, the gate compares against `production`, deployment moves
 `production` after its smoke test and rolls back by restoring `previous`. Pointers are replaced atomically.
+
+Model names and versions are single path segments (NAME_PATTERN), checked wherever one is given or read back
+from a pointer file: a pointer is data anyone with write access to the bucket can edit, and its version becomes
+a path, a workflow parameter and part of a Kubernetes manifest, so `../x` or a quote is refused before use.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fmops.core import manifest, storage
-from fmops.core.errors import InputError
+from fmops.core.errors import InputError, where
 
 POINTERS = ("latest", "production")
 # Beside a pretrained model: its weights at the end of the warmup_stable_decay plateau, before the decay.
 STABLE = "stable"
+# One path segment: starts with a letter or digit (so never `.` or `..`), then letters, digits, `.`, `_`, `-`.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+NAME_RULE = "a letter or digit, then up to 127 letters, digits, '.', '_' or '-'"
+
+
+def _shown(value: object) -> str:
+    """The refused value on one line (JSON escapes newlines and quotes), cut short."""
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_name(value: object, what: str) -> str:
+    """`value` when it is a valid model name or version (`what` says which, and where it came from)."""
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise InputError(f"{what} {_shown(value)}: not a registry name ({NAME_RULE})")
+    return value
 
 
 def model_root(root: str, name: str) -> str:
-    return storage.join(root, "models", name)
+    return storage.join(root, "models", check_name(name, "model name"))
 
 
 def read_pointer(root: str, name: str, pointer: str) -> dict[str, str | None] | None:
-    return storage.read_json_record(storage.join(model_root(root, name), pointer), "pointer file", "version", str)
+    """The pointer file's record, None when there is none; a version it names that is not a valid name is
+    refused before anything is read from it."""
+    if pointer not in POINTERS:
+        raise InputError(f"pointer '{pointer}': must be one of {', '.join(POINTERS)}")
+    return _read_pointer_file(storage.join(model_root(root, name), pointer))
+
+
+def _read_pointer_file(uri: str) -> dict[str, str | None] | None:
+    record = storage.read_json_record(uri, "pointer file", "version", str)
+    if record is None:
+        return None
+    check_name(record["version"], f"{where(uri, field='version')}:")
+    if record.get("previous") is not None:
+        check_name(record["previous"], f"{where(uri, field='previous')}:")
+    return record
 
 
 def set_pointer(root: str, name: str, pointer: str, version: str) -> dict[str, str | None]:
     """Point `pointer` at `version`, remembering what it pointed at before (for rollback)."""
     if pointer not in POINTERS:
         raise InputError(f"pointer '{pointer}': must be one of {', '.join(POINTERS)}")
+    check_name(version, "version")
     if not storage.exists(storage.join(model_root(root, name), version, manifest.MANIFEST)):
         raise InputError(f"{storage.join(model_root(root, name), version)}: no complete model version there")
     current = read_pointer(root, name, pointer)
@@ -72,7 +108,7 @@ def publish(
     """
     if not storage.exists(storage.join(source, manifest.MANIFEST)):
         raise InputError(f"{source}: incomplete fmops output (no {manifest.MANIFEST}); refusing to publish")
-    version = version or new_version()
+    version = check_name(version or new_version(), "version")
     target = storage.join(model_root(root, name), version)
     if storage.exists(storage.join(target, manifest.MANIFEST)):
         raise InputError(f"{target}: version already exists")
@@ -93,9 +129,9 @@ def resolve(uri: str) -> str:
     base, _, last = uri.rstrip("/").rpartition("/")
     if last not in POINTERS or not base or not storage.exists(uri) or storage.isdir(uri):
         return uri
-    root, _, name = base.rpartition("/models/")
-    pointer = read_pointer(root, name, last)
-    assert pointer is not None
+    check_name(base.rpartition("/")[2], f"{uri}: model name")
+    pointer = _read_pointer_file(uri)
+    assert pointer is not None  # it exists: checked above
     return storage.join(base, str(pointer["version"]))
 
 

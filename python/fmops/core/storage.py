@@ -95,6 +95,8 @@ def read_json_record(uri: str, what: str, field: str, kind: type) -> dict[str, A
         data = json.loads(read_text(uri))
     except json.JSONDecodeError as error:
         raise InputError(f"{uri}: {what} is not JSON ({error.msg})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{uri}: {what} is not UTF-8 text (byte {error.start})") from None
     if not isinstance(data, dict) or not isinstance(data.get(field), kind):
         noun = {str: "string", list: "list", dict: "mapping"}.get(kind, kind.__name__)
         raise InputError(f"{where(uri, field=field)}: missing or not a {noun}")

@@ -56,9 +56,37 @@ def _read(uri: str) -> dict[str, dict[str, dict[str, Any]]]:
         data = json.loads(storage.read_text(uri))
     except json.JSONDecodeError as error:
         raise InputError(f"{uri}:{error.lineno}: not valid JSON ({error.msg})") from None
-    if not isinstance(data, dict) or not all(isinstance(task, dict) for task in data.values()):
+    except UnicodeDecodeError as error:
+        raise InputError(f"{uri}: not UTF-8 text (byte {error.start})") from None
+    if not isinstance(data, dict):
         raise InputError(f"{uri}: expected task -> metric -> value (an fmops evaluate metrics.json)")
+    for task, metrics in data.items():
+        if not isinstance(metrics, dict):
+            raise InputError(f"{where(uri, field=task)}: expected metric -> {{value, stderr, samples}}")
+        for metric, entry in metrics.items():
+            _check_entry(uri, f"{task}/{metric}", entry)
     return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_entry(uri: str, key: str, entry: Any) -> None:
+    """One metric's entry has the shape evaluate writes. NaN and infinity are numbers here: the rules fail them,
+    so the decision names them rather than refusing the whole evaluation."""
+    if not isinstance(entry, dict):
+        raise InputError(f"{where(uri, field=key)}: expected {{value, stderr, samples}}, got {_shown(entry)}")
+    if "value" not in entry:
+        raise InputError(f"{where(uri, field=key + '/value')}: missing")
+    if not _is_number(entry["value"]):
+        raise InputError(f"{where(uri, field=key + '/value')}: {_shown(entry['value'])} is not a number")
+    stderr = entry.get("stderr")
+    if stderr is not None and not _is_number(stderr):
+        raise InputError(f"{where(uri, field=key + '/stderr')}: {_shown(stderr)} is not a number or null")
+    samples = entry.get("samples")
+    if samples is not None and not (isinstance(samples, int) and not isinstance(samples, bool)):
+        raise InputError(f"{where(uri, field=key + '/samples')}: {_shown(samples)} is not an integer")
 
 
 def _read_settings(uri: str) -> dict[str, Any] | None:
@@ -111,8 +139,10 @@ def load(uri: str) -> tuple[Results | None, str]:
     return results, f"baseline {results.uri}"
 
 
-def _shown(value: Any) -> str:
-    return json.dumps(value)
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as JSON on one line, cut short: a hostile file's value must not flood the message."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def require_comparable(candidate: Results, base: Results, tasks: set[str]) -> None:

@@ -16,13 +16,17 @@ reasons say so); a metric the baseline lacks has nothing to regress from.
 A regression blocks when the drop (baseline - candidate) exceeds both `max_regression` and
 `stderr_factor` x sqrt(se_candidate^2 + se_baseline^2): a drop the evaluation's own noise explains is not a
 regression. A missing stderr on either side, or stderr_factor 0, leaves the tolerance alone.
+
+The gate fails closed on numbers it cannot trust: a rule whose metric has a NaN or infinite value or stderr,
+a negative stderr, or a stderr above half the metric's scale (see `untrusted`) fails, whatever the comparison
+would have said. lm-eval does emit NaN, and NaN compares False both ways, so unchecked it would pass a rule.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -31,20 +35,30 @@ from fmops.core.errors import InputError
 from fmops.evaluation.baseline import Results
 
 SLACK = 1e-12  # a drop equal to its limit holds, whatever the float rounding of the subtraction
+STDERR_SCALE_FRACTION = 0.5
+"""A mean of samples that lie in a range of width R has a standard deviation of at most R/2 (Popoviciu's
+inequality), so its standard error is at most R/2 too; a larger one is corrupt, and would widen the noise band
+until any drop passes. The scale R is 1 for the [0, 1] scores the gate compares (acc, exact_match), or the
+metric's own magnitude when it is larger (BLEU-like 0-100 scores)."""
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Rules(config.StageConfig):
     """What the gate checks. Unknown keys are an error."""
 
-    min: dict[str, float] = Field(default_factory=dict, description="task/metric -> lowest value to promote")
-    max_regression: dict[str, float] = Field(
+    min: dict[str, FiniteFloat] = Field(default_factory=dict, description="task/metric -> lowest value to promote")
+    max_regression: dict[str, FiniteFloat] = Field(
         default_factory=dict, description="task/metric -> largest allowed drop below the baseline"
     )
     stderr_factor: float = Field(
-        2.0, ge=0, description="a drop blocks only beyond this many standard errors of the difference (0: off)"
+        2.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="a drop blocks only beyond this many standard errors of the difference (0: off)",
     )
     max_forgetting: float | None = Field(
-        None, description="largest allowed forgetting of the --training run (None: not checked)"
+        None, allow_inf_nan=False, description="largest allowed forgetting of the --training run (None: not checked)"
     )
 
     @field_validator("min", "max_regression")
@@ -111,10 +125,42 @@ def _missing(rule: str, metric: str, threshold: float, base: float | None) -> Ch
     return Check(rule, metric, threshold, None, base, False, reason, f"{metric} missing")
 
 
+def stderr_bound(*values: float) -> float:
+    """The largest believable standard error of a metric with these values (see STDERR_SCALE_FRACTION)."""
+    return STDERR_SCALE_FRACTION * max(1.0, *(abs(value) for value in values))
+
+
+def untrusted(results: Results, metric: str, role: str) -> str | None:
+    """Why `metric`'s numbers in `results` (the `role`'s) cannot be compared, or None when they can."""
+    value, stderr = results.value(metric), results.stderr(metric)
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        return f"{role} value {value} is not finite"
+    if stderr is None:
+        return None
+    if not math.isfinite(stderr) or stderr < 0:
+        return f"{role} stderr {stderr} is not a finite non-negative number"
+    bound = stderr_bound(value)
+    if stderr > bound:
+        return f"{role} stderr {stderr:g} > {bound:g} (half the metric's scale)"
+    return None
+
+
+def _untrusted_check(
+    rule: str, metric: str, threshold: float, value: float | None, base: float | None, why: str
+) -> Check:
+    reason = f"{metric}: {why}; the rule cannot hold on numbers that cannot be trusted"
+    return Check(rule, metric, threshold, value, base, False, reason, f"{metric} {why}")
+
+
 def _floor(metric: str, floor: float, candidate: Results) -> Check:
     value = candidate.value(metric)
     if value is None:
         return _missing("min", metric, floor, None)
+    why = untrusted(candidate, metric, "candidate")
+    if why:
+        return _untrusted_check("min", metric, floor, value, None, why)
     verdict = ">=" if value >= floor else "<"
     reason = f"{metric} {value:.4f} {verdict} floor {floor}"
     return Check("min", metric, floor, value, None, value >= floor, reason, f"{metric} {value:.4f} < {floor}")
@@ -139,6 +185,9 @@ def _regression(metric: str, tolerance: float, factor: float, candidate: Results
     if base is None:
         reason = f"{metric}: the baseline has no value, nothing to regress from"
         return Check("max_regression", metric, tolerance, value, None, True, reason, "")
+    why = untrusted(candidate, metric, "candidate") or untrusted(baseline, metric, "baseline")
+    if why:
+        return _untrusted_check("max_regression", metric, tolerance, value, base, why)
     drop = base - value
     band, band_text = noise_band(metric, factor, candidate, baseline)
     beyond_tolerance = drop > tolerance + SLACK
@@ -163,6 +212,9 @@ def forgetting_check(limit: float, forgetting: float | None, training: str) -> C
             "needs replay data to measure it"
         )
         return Check("max_forgetting", "forgetting", limit, None, None, False, reason, "forgetting unmeasured")
+    if not math.isfinite(forgetting):
+        reason = f"forgetting {forgetting} of {training} is not finite; the rule cannot hold on it"
+        return Check("max_forgetting", "forgetting", limit, forgetting, None, False, reason, f"forgetting {forgetting}")
     passed = forgetting <= limit + SLACK
     verdict = "<=" if passed else ">"
     reason = f"forgetting {forgetting:.4f} {verdict} max_forgetting {limit} (replay loss rise of {training})"

@@ -2,11 +2,12 @@
 pointer), and the one chat-template rule every stage follows.
 
 `check()` runs before torch is imported: it follows registry pointers (`<root>/models/<name>/latest`) to the
-version they name and refuses an incomplete fmops output. `load()` then loads the model and its tokenizer,
-which always carries a chat template: a given .jinja file, else the tokenizer's own (with its own special
-tokens and end-of-turn token), else fmops ChatML, whose `<|im_start|>`/`<|im_end|>` then become special tokens
-of the model. One template end to end: SFT formats its data with it and saves it with the tokenizer; DPO,
-`fmops evaluate` and serving (vLLM, `transformers serve`) all render prompts with that saved template.
+version they name and refuses an incomplete fmops output, or a model directory without safetensors weights.
+`load()` then loads the model (from safetensors only) and its tokenizer, which always carries a chat template:
+a given .jinja file, else the tokenizer's own (with its own special tokens and end-of-turn token), else fmops
+ChatML, whose `<|im_start|>`/`<|im_end|>` then become special tokens of the model. One template end to end:
+SFT formats its data with it and saves it with the tokenizer; DPO, `fmops evaluate` and serving (vLLM,
+`transformers serve`) all render prompts with that saved template.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def load(
     opened = storage.local_copy(uri) if manifest.looks_like_path(uri) else nullcontext(uri)
     with opened as source:  # a hub id is left for transformers to resolve
         tokenizer = AutoTokenizer.from_pretrained(str(source))
-        model = AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype)
+        # safetensors only, hub ids included: unpickling a pytorch_model.bin can run arbitrary code
+        model = AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype, use_safetensors=True)
     if template_uri or tokenizer.chat_template or not chat_tokens:
         tokenizer.chat_template = chat_template(tokenizer, template_uri)
     else:

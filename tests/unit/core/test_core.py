@@ -154,6 +154,7 @@ def test_manifest_records_inputs_config_and_times(tmp_path, monkeypatch):
 def test_require_complete_model(tmp_path):
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "config.json").write_text("{}")
+    (tmp_path / "hf" / "model.safetensors").write_bytes(b"")
     assert manifest.require_complete_model(str(tmp_path / "hf")) == str(tmp_path / "hf")
     assert manifest.require_complete_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"
     (tmp_path / "half").mkdir()

@@ -14,5 +14,6 @@ def model_dir(tmp_path) -> Path:
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"")
     (model / "chat_template.jinja").write_text("{{ messages[0]['content'] }}")
     return model

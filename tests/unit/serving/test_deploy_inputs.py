@@ -16,6 +16,7 @@ def model(tmp_path) -> Path:
     folder = tmp_path / "dpo"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
     manifest.write(str(folder), stage="dpo", inputs={}, config={}, metrics={}, started_at=manifest.now())
     return folder
 

@@ -187,6 +187,7 @@ def test_dataset_of_another_tokenizer_is_refused(shards, tmp_path):
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"")
     tiny.build_tokenizer(["other text entirely, 0123456789"], vocab_size=300).save_pretrained(model)
     message = pretrain_refused(tmp_path, shards, model=str(model))
     expected = token_shards.model_tokenizer_sha256(str(model))[:12]

@@ -9,6 +9,8 @@ collect            checks the output is complete (manifest.json) and exposes met
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 import yaml
@@ -22,6 +24,9 @@ PYTORCHJOB_API = "kubeflow.org/v1"
 SCALING = ("nodes", "gpus-per-node", "efa-per-node", "strategy")
 WORKERS = "{{=asInt(inputs.parameters.nodes) - 1}}"
 EFA = "{{inputs.parameters.efa-per-node}}"
+PARAMETER_TAG = re.compile(r"\{\{inputs\.parameters\.([A-Za-z0-9_-]+)\}\}")
+# Literal text a manifest value may join to a parameter: nothing an expression or Argo's ternary check reads.
+PLAIN_LITERAL = re.compile(r"[A-Za-z0-9=_./,@+-]*")
 EFA_HELP = "EFA interfaces per node of a multi-node run (p5: 32, p5en: 16, p4d: 4); 0 sends NCCL over TCP"
 # The `when` of the two training tasks: exactly one of them runs.
 ONE_NODE = "{{inputs.parameters.nodes}} == 1"
@@ -98,22 +103,21 @@ POD_SECURITY = {
 }
 
 
+def count(tag: str) -> str:
+    """A count parameter as a resource quantity: asInt fails the step on anything but an integer."""
+    return f"{{{{={common.as_int(tag)}}}}}"
+
+
 def pytorch_container(command: list[str], env: list[dict]) -> dict[str, Any]:
     """The one container of every replica: `command` on the node's GPUs and EFA interfaces."""
+    devices = {"nvidia.com/gpu": count(common.GPUS), "vpc.amazonaws.com/efa": count(EFA)}
     return {
         "name": "pytorch",
         "image": "{{inputs.parameters.image}}",
         "command": command[:1],
         "args": command[1:],
         "env": [*env, *EFA_ENV],
-        "resources": {
-            "requests": {
-                "nvidia.com/gpu": common.GPUS,
-                "vpc.amazonaws.com/efa": EFA,
-                **common.per_gpu(common.GPUS),
-            },
-            "limits": {"nvidia.com/gpu": common.GPUS, "vpc.amazonaws.com/efa": EFA},
-        },
+        "resources": {"requests": {**devices, **common.per_gpu(common.GPUS)}, "limits": dict(devices)},
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
         "securityContext": {"allowPrivilegeEscalation": False},
     }
@@ -179,8 +183,44 @@ def pytorchjob_manifest(
             },
         },
     }
+    job, expressions = json_scalars(job)
+    text = yaml.safe_dump(job, sort_keys=False, width=1_000_000)
+    for marker, expression in expressions.items():
+        text = text.replace(marker, expression)
     # The replica count must reach Kubernetes as a number, so its expression tag goes in unquoted.
-    return yaml.safe_dump(job, sort_keys=False).replace(f"'{WORKERS}'", WORKERS)
+    return text.replace(f"'{WORKERS}'", WORKERS)
+
+
+def json_scalars(tree: Any, found: dict[str, str] | None = None) -> tuple[Any, dict[str, str]]:
+    """`tree` with every string that holds `{{inputs.parameters.x}}` replaced by a marker, and marker ->
+    the `{{=toJson(...)}}` tag to put in its place, unquoted.
+
+    Argo fills a resource manifest's tags in as raw text before the YAML is parsed, so a plain tag lets a
+    value with a quote and a newline add fields (a container mounting a Secret). toJson makes the value a
+    JSON string literal, which YAML reads as exactly one double-quoted scalar whatever it holds."""
+    found = {} if found is None else found
+    if isinstance(tree, dict):
+        return {key: json_scalars(value, found)[0] for key, value in tree.items()}, found
+    if isinstance(tree, list):
+        return [json_scalars(value, found)[0] for value in tree], found
+    if not isinstance(tree, str) or not PARAMETER_TAG.search(tree):
+        return tree, found
+    marker = f"FMOPS_PARAMETER_SCALAR_{len(found)}_END"  # the end keeps _1 from matching inside _10
+    found[marker] = "{{=toJson(" + concatenation(tree) + ")}}"
+    return marker, found
+
+
+def concatenation(text: str) -> str:
+    """`lora={{inputs.parameters.lora}}` as the expression `"lora=" + inputs.parameters["lora"]`."""
+    parts = []
+    for index, piece in enumerate(PARAMETER_TAG.split(text)):
+        if index % 2:
+            parts.append(f'inputs.parameters["{piece}"]')
+        elif piece:
+            if "{{" in piece or not PLAIN_LITERAL.fullmatch(piece):
+                raise ValueError(f"manifest value {text!r}: {piece!r} cannot be joined to a parameter safely")
+            parts.append(json.dumps(piece))
+    return " + ".join(parts)
 
 
 def distributed_resource(stage: str, stage_params: list[Parameter], stage_args: list[str], deadline: int) -> Resource:
