@@ -11,7 +11,7 @@ import yaml
 from fmops.serving import manifests
 from fmops.serving.spec import ServingSpec
 
-from tests.infra.conftest import ARGOCD
+from tests.infra.conftest import ARGOCD, argocd_documents
 from tests.infra.namespaces import argocd_levels, terraform_levels
 from tests.infra.pod_security import violations
 from tests.infra.workflow_docs import documents, job_pods, pytorchjobs, spec_of
@@ -55,7 +55,17 @@ def serving_pods() -> list[tuple[str, str, dict]]:
     return [(deployment["metadata"]["namespace"], "deploy:vllm", deployment["spec"]["template"]["spec"])]
 
 
-PODS = step_pods() + job_replica_pods() + serving_pods()
+def trainjob_pods() -> list[tuple[str, str, dict]]:
+    """The pods of every TrainJob: the ClusterTrainingRuntime's node pod (in the namespace of the jobs)."""
+    runtimes = [doc for _, doc in argocd_documents() if doc["kind"] == "ClusterTrainingRuntime"]
+    return [
+        ("fmops", f"runtime:{doc['metadata']['name']}:{job['name']}", job["template"]["spec"]["template"]["spec"])
+        for doc in runtimes
+        for job in doc["spec"]["template"]["spec"]["replicatedJobs"]
+    ]
+
+
+PODS = step_pods() + job_replica_pods() + trainjob_pods() + serving_pods()
 
 
 def levels() -> dict[str, str]:
@@ -64,7 +74,8 @@ def levels() -> dict[str, str]:
 
 def test_pods_of_every_kind_are_checked():
     ids = [pod_id for _, pod_id, _ in PODS]
-    assert any(i.startswith("fmops-pipeline:") for i in ids) and any(":train-distributed:" in i for i in ids)
+    assert any(i.startswith("fmops-pipeline:") for i in ids) and any(":train-pytorchjob:" in i for i in ids)
+    assert "runtime:fmops-torch:node" in ids
     assert "deploy:vllm" in ids and len(ids) > 20
 
 

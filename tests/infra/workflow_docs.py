@@ -37,6 +37,15 @@ def templates() -> Iterator[tuple[str, dict]]:
 
 def pytorchjobs() -> list[tuple[str, dict, dict]]:
     """(document name, resource template, PyTorchJob manifest) for every PyTorchJob the templates create."""
+    return resource_jobs("PyTorchJob")
+
+
+def trainjobs() -> list[tuple[str, dict, dict]]:
+    """(document name, resource template, TrainJob manifest) for every TrainJob the templates create."""
+    return resource_jobs("TrainJob")
+
+
+def resource_jobs(kind: str) -> list[tuple[str, dict, dict]]:
     found = []
     for name, template in templates():
         manifest = (template.get("resource") or {}).get("manifest")
@@ -44,7 +53,7 @@ def pytorchjobs() -> list[tuple[str, dict, dict]]:
             # An expression tag left unquoted (the replica count, a number once Argo fills it in; a toJson
             # value, a JSON string) reads as a YAML flow mapping: quote it to read the manifest's shape.
             job = yaml.safe_load(re.sub(r"(: |- )(\{\{=[^'\n]*\}\})$", r"\1'\2'", manifest, flags=re.M))
-            if job.get("kind") == "PyTorchJob":
+            if job.get("kind") == kind:
                 found.append((name, template, job))
     return found
 

@@ -1,6 +1,8 @@
 """workflows/*.yaml from the Hera definitions in fmops.argo.templates, byte for byte reproducibly: one file
 per WorkflowTemplate/CronWorkflow, the ConfigMaps they use, and the kustomization that fills in the
-account-specific settings and images."""
+account-specific settings and images. Also the cluster objects under argocd/ that code builds (CLUSTER_FILES):
+the ClusterTrainingRuntime the TrainJobs run on, and the serving objects `fmops deploy` applies, rendered for
+the demo model so they are reviewed and validated like the rest."""
 
 from __future__ import annotations
 
@@ -138,3 +140,28 @@ def write(directory: Path, files: dict[str, str]) -> None:
         (directory / name).unlink()
     for name, text in files.items():
         (directory / name).write_text(text, encoding="utf-8")
+
+
+def cluster_files() -> dict[str, str]:
+    """Path under the repository root -> exact content, for the files under argocd/ that code builds."""
+    from fmops.argo.templates import trainjob
+
+    runtime = HEADER.format(source="python/fmops/argo/templates/trainjob.py") + dump(
+        trainjob.cluster_training_runtime()
+    )
+    return {f"argocd/addons/trainer/clustertrainingruntime-{trainjob.RUNTIME}.yaml": runtime}
+
+
+def stale_cluster_files(root: Path) -> list[str]:
+    files = cluster_files()
+    return sorted(
+        name
+        for name, text in files.items()
+        if not (root / name).is_file() or (root / name).read_text(encoding="utf-8") != text
+    )
+
+
+def write_cluster_files(root: Path) -> None:
+    for name, text in cluster_files().items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")

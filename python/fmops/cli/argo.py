@@ -101,13 +101,17 @@ def render_arguments(parser: argparse.ArgumentParser) -> None:
 def render(args: argparse.Namespace) -> int:
     directory = args.output or default_dir()
     files = rendering.render()
+    root = None if args.output else directory.parent  # argocd/ beside the default workflows/ only
     if not args.check:
         rendering.write(directory, files)
+        if root is not None:
+            rendering.write_cluster_files(root)
         print(f"wrote {len(files)} files to {directory}")
         return 0
-    stale = rendering.stale_files(directory, files)
+    stale = [str(directory / name) for name in rendering.stale_files(directory, files)]
+    stale += [str(root / name) for name in rendering.stale_cluster_files(root)] if root is not None else []
     for name in stale:
-        print(f"{directory / name}: not what `fmops render` writes", file=sys.stderr)
+        print(f"{name}: not what `fmops render` writes", file=sys.stderr)
     if stale:
         print("run `fmops render` and commit the result", file=sys.stderr)
         return 1

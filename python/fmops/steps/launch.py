@@ -1,7 +1,8 @@
 """Run a stage on one process, or on many under `accelerate launch` (DDP, FSDP2 or ZeRO-3).
 
-On several nodes (a Kubeflow PyTorchJob) the training operator sets MASTER_ADDR, MASTER_PORT and RANK,
-the node's rank, in each pod; accelerate takes them from here.
+On several nodes the operator tells each pod the rendezvous and its node's rank: a Training Operator v1
+PyTorchJob as MASTER_ADDR, MASTER_PORT and RANK, a Kubeflow Trainer v2 TrainJob as PET_MASTER_ADDR,
+PET_MASTER_PORT and PET_NODE_RANK (torchrun's names); accelerate takes them from here.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ def accelerate_command(
     if nodes > 1:
         command += [
             "--machine_rank",
-            env.get("RANK", "0"),
+            env.get("RANK") or env.get("PET_NODE_RANK", "0"),
             "--main_process_ip",
-            env.get("MASTER_ADDR", "localhost"),
+            env.get("MASTER_ADDR") or env.get("PET_MASTER_ADDR", "localhost"),
             "--main_process_port",
-            env.get("MASTER_PORT", "29500"),
+            env.get("MASTER_PORT") or env.get("PET_MASTER_PORT", "29500"),
         ]
     # the package's own entry point, so each process parses the stage's flags exactly as `fmops` does
     return [*command, "-m", "fmops", *stage]

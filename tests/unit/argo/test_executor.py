@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from fmops.argo.documents import Library
-from fmops.argo.local import calls, engine, loops, outputs, profile, retries, runner, support, walk
+from fmops.argo.local import calls, engine, loops, outputs, pods, profile, retries, runner, support, walk
 from fmops.argo.local.engine import Engine
 from fmops.argo.local.nodes import Node
 from fmops.argo.local.parameters import bind
@@ -101,20 +101,51 @@ def test_every_committed_template_can_run_here_with_the_local_profile(tmp_path: 
         runner.check(library, document, entry, workflow_variables(document, "r", values))  # no unknown variable
 
 
-def test_a_multi_node_training_step_and_its_job_clean_up_can_run_here(tmp_path: Path):
-    """nodes=2 takes the PyTorchJob path (local torchrun) and its exit hook, which deletes the job on a cluster
-    and has nothing to delete here."""
+def multi_node_run(tmp_path: Path, **given: str):
     library = Library.load(ROOT / "workflows")
     document = library.document("fmops-sft")
-    given = {"model": "tiny", "data": "d.jsonl", "output": str(tmp_path / "out"), "nodes": "2"}
+    given = {"model": "tiny", "data": "d.jsonl", "output": str(tmp_path / "out"), "nodes": "2", **given}
     values, _ = profile.workflow_parameters(document.spec, given, tmp_path)
     entry = library.local(document, document.spec["entrypoint"])
     variables = workflow_variables(document, "r", values)
     assert unsupported_on_path(library, entry, variables, set()) == []
     runner.check(library, document, entry, variables)
-    cleanup = library.local(document, "delete-job").template
+    return library, document, variables
+
+
+def test_a_multi_node_training_step_and_its_job_clean_up_can_run_here(tmp_path: Path):
+    """nodes=2 with job-kind=pytorchjob takes the PyTorchJob path (local torchrun) and its exit hook, which
+    deletes the job on a cluster and has nothing to delete here."""
+    library, document, _ = multi_node_run(tmp_path, **{"job-kind": "pytorchjob"})
+    cleanup = library.local(document, "delete-pytorchjob").template
     assert support.deletes_a_pytorchjob(cleanup)
     assert not support.deletes_a_pytorchjob({"resource": {"action": "delete", "flags": ["deployments"]}})
+
+
+def test_a_multi_node_trainjob_step_and_its_clean_up_can_run_here(tmp_path: Path):
+    """nodes=2 by default takes the TrainJob path: its trainer command under a local torchrun of numNodes
+    processes, and its exit hook, which has nothing to delete here."""
+    library, document, variables = multi_node_run(tmp_path)
+    assert support.deletes_a_pytorchjob(library.local(document, "delete-trainjob").template)
+    template = library.local(document, "train-distributed").template
+    inputs = {
+        "inputs.parameters.nodes": "2",
+        "inputs.parameters.gpus-per-node": "1",
+        "inputs.parameters.efa-per-node": "0",
+        "inputs.parameters.strategy": "ddp",
+        "inputs.parameters.model": "tiny",
+        "inputs.parameters.data": "d.jsonl",
+        "inputs.parameters.output": "out",
+        "inputs.parameters.recipe": "",
+        "inputs.parameters.lora": "false",
+        "inputs.parameters.image": "fmops-train",
+        "workflow.uid": "u",
+    }
+    process = pods.pytorchjob_process(template, {**variables, **inputs}, tmp_path)
+    assert process.command[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    assert process.command[6:10] == ["-m", "fmops.cli", "launch", "--nodes"]
+    assert process.command[-4:] == ["--config", "", "--set", "lora=false"]
+    assert "TrainJob of 2 node(s)" in process.notes[0]
 
 
 # ---- parameters ------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_a_count_that_is_not_an_integer_fails_before_the_job_exists(name, templa
 
 
 def test_fmops_run_passes_a_hostile_value_as_one_argument(tmp_path: Path):
-    (template,) = [t for name, t in TEMPLATES if name == "fmops-sft:train-distributed"]
+    (template,) = [t for name, t in TEMPLATES if name == "fmops-sft:train-pytorchjob"]
     variables = variables_with(template["resource"]["manifest"], "model")
     process = pods.pytorchjob_process(template, variables, tmp_path)
     model = variables["inputs.parameters.model"]

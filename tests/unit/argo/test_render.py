@@ -105,8 +105,9 @@ def env_entries(value: object):
 def test_every_pod_reads_the_hf_token_from_the_same_optional_secret():
     entries = [e for text in RENDERED.values() for d in yaml.safe_load_all(text) for e in env_entries(d)]
     tokens = [e for e in entries if e["name"] == "HF_TOKEN"]
-    # tokenize, evaluate, and per training phase the train pod and the PyTorchJob's Master and Worker pods
-    assert len(tokens) == 2 + 3 * 3
+    # tokenize, evaluate, and per training phase the train pod, the TrainJob's trainer and the PyTorchJob's
+    # Master and Worker pods
+    assert len(tokens) == 2 + 3 * 4
     assert all(
         e["valueFrom"] == {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}} for e in tokens
     )

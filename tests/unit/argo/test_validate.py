@@ -154,7 +154,7 @@ def test_latest_image(tmp_path):
 
 def test_untagged_image_inside_a_pytorchjob(tmp_path):
     def untag(m):
-        parameters = template(m, "train-distributed")["inputs"]["parameters"]
+        parameters = template(m, "train-pytorchjob")["inputs"]["parameters"]
         next(p for p in parameters if p["name"] == "image")["default"] = "ghcr.io/fmops/fmops-train"
 
     lines = planted(tmp_path, "fmops-dpo.yaml", untag)

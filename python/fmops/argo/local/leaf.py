@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fmops.argo.local import pods
+from fmops.argo.local import pods, trainjob
 from fmops.argo.local.artifacts import read_outputs
 from fmops.argo.local.nodes import Context, Node
 from fmops.argo.local.outputs import default_outputs
@@ -38,7 +38,7 @@ def run_leaf(engine: Engine, node: Node, template: dict[str, Any], context: Cont
             return engine.update(node, "Failed", "Step exceeded its deadline")
         if deletes_a_pytorchjob(template):
             return engine.update(node, "Succeeded", "deletes the PyTorchJob on a cluster; locally it has ended")
-        if "resource" in template and resource_kind(template) != "PyTorchJob":
+        if "resource" in template and resource_kind(template) not in trainjob.JOB_KINDS:
             return engine.update(node, "Error", "resource templates other than PyTorchJob cannot run locally")
         try:
             processes = pod_processes(engine, template, variables, directory, artifacts)

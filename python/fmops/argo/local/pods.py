@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from fmops.argo.documents import parameters
+from fmops.argo.local import trainjob
 from fmops.argo.local.artifacts import pod_path, stage_inputs
 from fmops.argo.local.expressions import substitute
 from fmops.argo.local.support import entrypoint
@@ -248,6 +249,8 @@ def container_set(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def pytorchjob_process(template: dict[str, Any], variables: dict[str, Any], directory: Path) -> Process:
+    if trainjob.is_trainjob(template):
+        return trainjob.trainjob_process(template, variables, directory)
     manifest = yaml.safe_load(substitute(template["resource"]["manifest"], variables))
     replicas = manifest["spec"]["pytorchReplicaSpecs"]
     processes = sum(int(spec.get("replicas", 1)) for spec in replicas.values())

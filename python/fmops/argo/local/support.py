@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from fmops.argo.documents import calls, resource_manifest
+from fmops.argo.local.trainjob import JOB_KINDS, JOB_PLURALS
 from fmops.core.errors import InputError
 
 SUPPORTED = yaml.safe_load((Path(__file__).parent / "supported.yaml").read_text(encoding="utf-8"))
@@ -50,7 +51,7 @@ def deletes_a_pytorchjob(template: dict[str, Any]) -> bool:
     whose processes end with their step, so there is nothing left to delete and the node succeeds at once."""
     resource = template.get("resource") or {}
     flags = resource.get("flags") or []
-    return resource.get("action") == "delete" and any("pytorchjobs" in str(flag) for flag in flags)
+    return resource.get("action") == "delete" and any(str(flag).startswith(JOB_PLURALS) for flag in flags)
 
 
 def resource_kind(template: dict[str, Any]) -> str | None:
@@ -97,7 +98,7 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
         problems += volume_problems(volume)
     if "resource" in template and not deletes_a_pytorchjob(template):
         kind = resource_kind(template)
-        if kind != "PyTorchJob":
+        if kind not in JOB_KINDS:
             problems.append(
                 f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)"
             )

@@ -3,12 +3,13 @@
     argo submit -n fmops --from workflowtemplate/fmops-sft \
         -p model=s3://bucket/runs/r1/pretrain -p data=s3://bucket/data/sft.jsonl -p output=s3://bucket/runs/r1/sft
 
-`train` on one node, or `train-distributed` (a PyTorchJob) on several; then `collect` (see training.py).
+`train` on one node, or `train-distributed` (a TrainJob; `train-pytorchjob` with job-kind=pytorchjob) on
+several; then `collect` (see training.py).
 """
 
 from hera.workflows import DAG, WorkflowTemplate
 
-from fmops.argo.templates import common, training
+from fmops.argo.templates import common, training, trainjob
 from fmops.argo.templates.common import DAY, param
 
 PARAMS = [
@@ -42,15 +43,12 @@ with WorkflowTemplate(
     ),
 ) as workflow:
     train_pod = training.train_container(PARAMS, ARGS, DEADLINE)
-    pytorch_job = training.distributed_resource("sft", PARAMS, ARGS, DEADLINE)
+    several_nodes = trainjob.MultiNode("sft", PARAMS, ARGS, DEADLINE)
     check_output = training.collect_container([("loss-curve", "loss.png")])
-    delete_job = training.delete_job_resource("sft")
 
     with DAG(name="sft", inputs=INPUTS, outputs=[common.from_task("metrics", "collect", "metrics")]):
         passed = training.passed_inputs(PARAMS)
         train = train_pod(arguments=passed, when=training.ONE_NODE)
-        train_distributed = pytorch_job(
-            arguments=passed, when=training.SEVERAL_NODES, hooks=training.on_exit(delete_job)
-        )
+        distributed = several_nodes.tasks(passed)
         collect = check_output(arguments=common.inputs("output"))
-        [common.one_succeeded(train, train_distributed)] >> collect
+        [common.one_succeeded(train, *distributed)] >> collect

@@ -1,8 +1,10 @@
 """The templates a training phase's DAG (pretrain.py, sft.py, dpo.py) is made of:
 
 train              one pod, `fmops launch` with one process per GPU (nodes == 1)
-train-distributed  a Kubeflow PyTorchJob of `nodes` pods, created by a resource template (nodes > 1)
-delete-job         the exit hook of train-distributed: its PyTorchJob never outlives the step
+train-distributed  a Kubeflow Trainer v2 TrainJob of `nodes` pods, queued by Kueue (nodes > 1; trainjob.py)
+train-pytorchjob   the same as a Training Operator v1 PyTorchJob (nodes > 1 and job-kind=pytorchjob)
+delete-trainjob    the exit hooks of the two: a job never outlives its step
+delete-pytorchjob
 collect            checks the output is complete (manifest.json) and exposes metrics to the Argo UI
 """
 
@@ -21,7 +23,7 @@ from fmops.argo.templates import common
 from fmops.argo.templates.common import RESULTS_DIR, STEP_KIND, TRAIN_IMAGE, param
 
 PYTORCHJOB_API = "kubeflow.org/v1"
-SCALING = ("nodes", "gpus-per-node", "efa-per-node", "strategy")
+SCALING = ("nodes", "gpus-per-node", "efa-per-node", "strategy", "job-kind")
 WORKERS = "{{=asInt(inputs.parameters.nodes) - 1}}"
 EFA = "{{inputs.parameters.efa-per-node}}"
 PARAMETER_TAG = re.compile(r"\{\{inputs\.parameters\.([A-Za-z0-9_-]+)\}\}")
@@ -35,7 +37,7 @@ SEVERAL_NODES = "{{inputs.parameters.nodes}} > 1"
 
 def scaling_params() -> list[Parameter]:
     return [
-        param("nodes", "nodes to train on; above 1 the step becomes a Kubeflow PyTorchJob", "1"),
+        param("nodes", "nodes to train on; above 1 the step becomes a Kubeflow job (see job-kind)", "1"),
         param("gpus-per-node", "GPUs (and processes) per node", "1"),
         param("efa-per-node", EFA_HELP, "32"),
         param(
@@ -43,6 +45,13 @@ def scaling_params() -> list[Parameter]:
             "how processes share the model: ddp (fits one GPU), fsdp2 or zero3 (sharded)",
             "ddp",
             enum=["ddp", "fsdp2", "zero3"],
+        ),
+        param(
+            "job-kind",
+            "the job of a multi-node run: trainjob (Kubeflow Trainer v2, queued by Kueue) or pytorchjob "
+            "(Training Operator v1, for clusters that still run it)",
+            "trainjob",
+            enum=["trainjob", "pytorchjob"],
         ),
     ]
 
@@ -227,7 +236,7 @@ def distributed_resource(stage: str, stage_params: list[Parameter], stage_args: 
     command = ["fmops", *launch_args("{{inputs.parameters.nodes}}", stage_args)]
     manifest = pytorchjob_manifest(stage, command, deadline=deadline, env=[common.env_entry(common.HF_TOKEN_ENV)])
     return Resource(
-        name="train-distributed",
+        name="train-pytorchjob",
         action="create",
         set_owner_reference=True,
         manifest=manifest,
@@ -238,19 +247,6 @@ def distributed_resource(stage: str, stage_params: list[Parameter], stage_args: 
         retry_strategy=common.retry_strategy(),
         synchronization=common.GPU_TRAINING_SEMAPHORE,
         active_deadline_seconds=deadline,
-    )
-
-
-def delete_job_resource(stage: str) -> Resource:
-    """Deletes the stage's PyTorchJob of this run: the exit hook of `train-distributed`, so a job never
-    outlives its step, whether the step succeeded, failed, timed out or the workflow was stopped."""
-    selector = f"{JOB_LABEL}={{{{workflow.uid}}}}-{stage}"
-    return Resource(
-        name="delete-job",
-        action="delete",
-        flags=["pytorchjobs.kubeflow.org", "--selector", selector, "--ignore-not-found"],
-        labels={STEP_KIND: "cpu"},
-        active_deadline_seconds=600,
     )
 
 
