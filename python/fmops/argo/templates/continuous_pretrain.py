@@ -131,6 +131,7 @@ with CronWorkflow(
                 "--pointer": "latest",
             },
         ),
+        **common.registry_writer(),
     )
     commit_shards = common.cpu_container(
         "record-cycle",
