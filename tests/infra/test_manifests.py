@@ -1,8 +1,9 @@
 """Offline validation of everything fmops applies to a cluster: `kubectl kustomize workflows/` as Argo CD
 builds it, the core objects under argocd/ and in the deploy step's manifests against the Kubernetes
 schemas (kubernetes-validate), and the kinds without a schema check here (PyTorchJob, ServiceMonitor,
-PrometheusRule, ScaledObject; Karpenter's kinds are checked against their CRDs in test_crd_schemas.py) against the fields their CRDs define (tests/infra/shapes.py);
-the pods inside PyTorchJobs as core PodTemplates. A missing tool skips, and fails under CI=true."""
+PrometheusRule, ScaledObject) against the fields their CRDs define (tests/infra/shapes.py; Karpenter's
+kinds are checked against their CRDs in test_crd_schemas.py); the pods inside PyTorchJobs as core
+PodTemplates. A missing tool skips, and fails under CI=true."""
 
 from __future__ import annotations
 
