@@ -1,6 +1,10 @@
 # Karpenter: controller role (EKS Pod Identity), node role, the SQS interruption queue with its
 # EventBridge rules (spot interruption, rebalance, scheduled maintenance), then the controller itself.
 # NodePools and EC2NodeClasses are plain YAML synced by Argo CD (argocd/addons/karpenter/).
+#
+# Karpenter 1.14.1. The permissions it needs beyond 1.8 (ec2:DescribePlacementGroups and
+# placement-group/* on RunInstances/CreateFleet from 1.11, ec2:DescribeInstanceStatus and
+# arc-zonal-shift:GetManagedResource from 1.12) are in this module's controller policy from 21.19.0 on.
 module "karpenter" {
   source  = "terraform-aws-modules/eks/aws//modules/karpenter"
   version = "21.29.0"
@@ -22,12 +26,26 @@ module "karpenter" {
   }
 }
 
+# The CRDs from their own chart, so that upgrading Karpenter upgrades them too: Helm installs a chart's
+# crds/ only on first install and never updates them.
+resource "helm_release" "karpenter_crd" {
+  name       = "karpenter-crd"
+  namespace  = "kube-system"
+  repository = "oci://public.ecr.aws/karpenter"
+  chart      = "karpenter-crd"
+  version    = local.karpenter_version
+  wait       = true
+
+  depends_on = [module.eks]
+}
+
 resource "helm_release" "karpenter" {
   name       = "karpenter"
   namespace  = "kube-system"
   repository = "oci://public.ecr.aws/karpenter"
   chart      = "karpenter"
-  version    = "1.8.1"
+  version    = local.karpenter_version
+  skip_crds  = true
   wait       = true
 
   values = [
@@ -41,7 +59,22 @@ resource "helm_release" "karpenter" {
     }),
   ]
 
-  depends_on = [module.eks, module.karpenter, aws_iam_service_linked_role.spot]
+  depends_on = [module.eks, module.karpenter, helm_release.karpenter_crd, aws_iam_service_linked_role.spot]
+}
+
+locals {
+  karpenter_version = "1.14.1"
+  # The EC2NodeClass the gpu-train NodePool uses (argocd/bootstrap.py writes it into Git).
+  gpu_train_node_class = var.training_placement_group ? "gpu-train" : "gpu"
+}
+
+# One cluster placement group for the multi-node training pool: its nodes share a network spine, which
+# shortens NCCL's all-reduce over EFA. All of them land in one zone, and a launch fails
+# (InsufficientInstanceCapacity) rather than spill out of the group, so it stays an option.
+resource "aws_placement_group" "training" {
+  count    = var.training_placement_group ? 1 : 0
+  name     = "${var.cluster_name}-gpu-train"
+  strategy = "cluster"
 }
 
 # EC2 launches spot instances for Karpenter's spot pools (gpu-serve, cpu) only through this

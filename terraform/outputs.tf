@@ -73,16 +73,19 @@ locals {
 output "argocd_bootstrap" {
   description = "Placeholder -> value for argocd/bootstrap.py: `terraform output -json | python3 ../argocd/bootstrap.py -`."
   value = {
-    FMOPS_REPO_URL            = var.repo_url
-    FMOPS_GIT_REVISION        = var.git_revision
-    FMOPS_CLUSTER_NAME        = module.eks.cluster_name
-    FMOPS_REGION              = var.region
-    FMOPS_KARPENTER_NODE_ROLE = module.karpenter.node_iam_role_name
-    FMOPS_BUCKET              = aws_s3_bucket.fmops.id
-    FMOPS_ECR_REGISTRY        = local.ecr_registry
-    FMOPS_IMAGE_TAG           = var.image_tag
-    FMOPS_STORAGE_ROOT        = local.workflows_settings["storage-root"]
-    FMOPS_DATA_ROOT           = local.workflows_settings["data-root"]
-    FMOPS_MODEL_NAME          = var.model_name
+    FMOPS_REPO_URL             = var.repo_url
+    FMOPS_GIT_REVISION         = var.git_revision
+    FMOPS_CLUSTER_NAME         = module.eks.cluster_name
+    FMOPS_REGION               = var.region
+    FMOPS_KARPENTER_NODE_ROLE  = module.karpenter.node_iam_role_name
+    FMOPS_GPU_TRAIN_NODE_CLASS = local.gpu_train_node_class
+    # The group's name whether or not it exists: the gpu-train EC2NodeClass is used only when it does.
+    FMOPS_TRAINING_PLACEMENT_GROUP = "${var.cluster_name}-gpu-train"
+    FMOPS_BUCKET                   = aws_s3_bucket.fmops.id
+    FMOPS_ECR_REGISTRY             = local.ecr_registry
+    FMOPS_IMAGE_TAG                = var.image_tag
+    FMOPS_STORAGE_ROOT             = local.workflows_settings["storage-root"]
+    FMOPS_DATA_ROOT                = local.workflows_settings["data-root"]
+    FMOPS_MODEL_NAME               = var.model_name
   }
 }

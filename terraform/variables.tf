@@ -53,15 +53,27 @@ variable "single_nat_gateway" {
 # --- cluster access ------------------------------------------------------------------------------
 
 variable "endpoint_public_access" {
-  description = "Expose the Kubernetes API endpoint publicly (authenticated by IAM); false keeps it VPC-only."
+  description = "Expose the Kubernetes API endpoint to endpoint_public_access_cidrs (authenticated by IAM); false keeps it VPC-only, and then terraform apply must run from inside the VPC."
   type        = bool
   default     = true
 }
 
+# No default: who may reach the API is always a decision, never 0.0.0.0/0. Non-empty while the
+# endpoint is public (this machine's address included: Terraform installs Karpenter and Argo CD
+# through it); [] with endpoint_public_access = false.
 variable "endpoint_public_access_cidrs" {
-  description = "Source ranges allowed to reach a public API endpoint; narrow it to your offices and CI."
+  description = "Source ranges (your offices, VPN, CI runners) allowed to reach a public API endpoint; [] when private."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = alltrue([for cidr in var.endpoint_public_access_cidrs : can(cidrhost(cidr, 0)) && cidr != "0.0.0.0/0"])
+    error_message = "endpoint_public_access_cidrs: each entry must be a CIDR range narrower than 0.0.0.0/0."
+  }
+
+  validation {
+    condition     = !var.endpoint_public_access || length(var.endpoint_public_access_cidrs) > 0
+    error_message = "endpoint_public_access_cidrs: required (at least one range) when endpoint_public_access is true."
+  }
 }
 
 # --- system node group (Karpenter, Argo CD, controllers); GPU and CPU work goes to Karpenter pools ---
@@ -82,6 +94,14 @@ variable "system_node_max" {
   description = "Upper bound of the system node group."
   type        = number
   default     = 4
+}
+
+# --- training nodes ------------------------------------------------------------------------------
+
+variable "training_placement_group" {
+  description = "Launch the gpu-train pool (multi-node EFA jobs) into one cluster placement group: lower latency between nodes, one zone, and launches can fail with InsufficientInstanceCapacity more often."
+  type        = bool
+  default     = false
 }
 
 # --- storage and images --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The fields of the kinds fmops writes that have no schema at hand here (no CRD in ../shared/schemas):
-Karpenter's NodePool and EC2NodeClass, Kubeflow's PyTorchJob, prometheus-operator's ServiceMonitor and
+Kubeflow's PyTorchJob, prometheus-operator's ServiceMonitor and
 PrometheusRule, KEDA's ScaledObject. Each shape lists the fields of its upstream CRD that a manifest may
 set (a set: the allowed values; None: anything), so a misspelled or misplaced field fails a test instead
 of being pruned by the API server. Pod templates inside them are validated by kubernetes-validate."""
@@ -21,71 +21,6 @@ POD_TEMPLATE = None  # validated as a core PodTemplate
 REPLICA = {"replicas": None, "restartPolicy": {"Always", "OnFailure", "Never", "ExitCode"}, "template": POD_TEMPLATE}
 
 SHAPES: dict[str, dict[str, Any]] = {
-    "NodePool": {
-        "spec": {
-            "template": {
-                "metadata": {"labels": None, "annotations": None},
-                "spec": {
-                    "nodeClassRef": {"group": None, "kind": None, "name": None},
-                    "requirements": [REQUIREMENT],
-                    "taints": [TAINT],
-                    "startupTaints": [TAINT],
-                    "expireAfter": None,
-                    "terminationGracePeriod": None,
-                },
-            },
-            "limits": None,
-            "weight": None,
-            "disruption": {
-                "consolidationPolicy": {"WhenEmpty", "WhenEmptyOrUnderutilized"},
-                "consolidateAfter": None,
-                "budgets": None,
-            },
-        }
-    },
-    # The fields of the pinned Karpenter 1.8 (terraform/karpenter.tf): placementGroupSelector comes later.
-    "EC2NodeClass": {
-        "spec": {
-            "role": None,
-            "instanceProfile": None,
-            "amiFamily": None,
-            "userData": None,
-            "tags": None,
-            "kubelet": None,
-            "amiSelectorTerms": [
-                {"alias": None, "id": None, "name": None, "owner": None, "tags": None, "ssmParameter": None}
-            ],
-            "subnetSelectorTerms": [{"id": None, "tags": None}],
-            "securityGroupSelectorTerms": [{"id": None, "name": None, "tags": None}],
-            "capacityReservationSelectorTerms": None,
-            "associatePublicIPAddress": None,
-            "detailedMonitoring": None,
-            "metadataOptions": {
-                "httpEndpoint": {"enabled", "disabled"},
-                "httpProtocolIPv6": {"enabled", "disabled"},
-                "httpPutResponseHopLimit": None,
-                "httpTokens": {"required", "optional"},
-            },
-            "blockDeviceMappings": [
-                {
-                    "deviceName": None,
-                    "rootVolume": None,
-                    "ebs": {
-                        "volumeSize": None,
-                        "volumeType": None,
-                        "encrypted": None,
-                        "deleteOnTermination": None,
-                        "iops": None,
-                        "throughput": None,
-                        "kmsKeyID": None,
-                        "snapshotID": None,
-                    },
-                }
-            ],
-            "instanceStorePolicy": {"RAID0"},
-            "context": None,
-        }
-    },
     "PyTorchJob": {
         "spec": {
             "runPolicy": {

@@ -61,8 +61,16 @@ def resources(kind: str) -> dict[str, dict]:
 
 def test_helm_releases_are_pinned():
     versions = {name: unquote(body["version"]) for name, body in resources("helm_release").items()}
-    assert set(versions) == {"karpenter", "argocd", "argocd_root"}
+    assert set(versions) == {"karpenter_crd", "karpenter", "argocd", "argocd_root"}
+    # Karpenter and its CRDs move together, from one local.
+    assert versions["karpenter"] == versions["karpenter_crd"] == "${local.karpenter_version}"
+    local_values = {
+        k: v for parsed in hcl_files().values() for block in parsed.get("locals", []) for k, v in block.items()
+    }
+    versions["karpenter"] = versions["karpenter_crd"] = unquote(local_values["karpenter_version"])
     assert all(EXACT_VERSION.match(version) for version in versions.values()), versions
+    assert versions["karpenter"] == "1.14.1"
+    assert resources("helm_release")["karpenter"]["skip_crds"] is True, "the CRDs come from karpenter-crd"
 
 
 def test_no_http_data_sources():
@@ -159,6 +167,25 @@ def test_ecr_repositories_scan_and_immutable():
 
 def test_pod_identities_scope_the_bucket():
     text = (TERRAFORM / "identity.tf").read_text()
-    assert 'service_account = "fmops-workflow", write = true' in text
-    assert 'service_account = "fmops-serving", write = false' in text
     assert '"s3:*"' not in text and 'resources = ["*"]' not in text
+    assert re.search(r'serving = \{[^}]*read\s*= \["fmops/models/"\]\s*write\s*= \[\]', text), (
+        "serving reads models/ only"
+    )
+    for account in ("fmops-workflow", "fmops-deploy", "fmops-serving", "argo-server"):
+        assert f'service_account = "{account}"' in text
+    for key in ("aws:SourceAccount", "eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account"):
+        assert key in text, f"trust policy without a {key} condition"
+
+
+def test_api_endpoint_is_never_open_to_the_internet_by_default():
+    variables = {name: body for _, name, body in hcl_blocks("variable")}
+    assert "default" not in variables["endpoint_public_access_cidrs"], "who may reach the API is always given"
+    text = (TERRAFORM / "variables.tf").read_text()
+    assert 'cidr != "0.0.0.0/0"' in text and "length(var.endpoint_public_access_cidrs) > 0" in text
+
+
+def test_placement_group_is_an_option():
+    variables = {name: body for _, name, body in hcl_blocks("variable")}
+    assert variables["training_placement_group"]["default"] is False
+    group = resources("aws_placement_group")["training"]
+    assert unquote(group["strategy"]) == "cluster" and "training_placement_group" in str(group["count"])

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv, Task
+from hera.shared import global_config
+from hera.workflows import Container, EmptyDirVolume, Parameter, Resource, RetryStrategy, SecretEnv, Task
 from hera.workflows.models import (
     Backoff,
     ConfigMapKeySelector,
+    ExecutorConfig,
     PodGC,
     PodSecurityContext,
     ResourceRequirements,
@@ -25,7 +27,15 @@ from hera.workflows.models import (
 )
 
 NAMESPACE = "fmops"
+# Identities (argocd/addons/fmops/): a step's own container runs as SERVICE_ACCOUNT (S3 through EKS Pod
+# Identity) without a Kubernetes token; Argo's executor reports its results with EXECUTOR_ACCOUNT's token,
+# mounted into the executor's containers only. A template that calls the API itself says so explicitly.
 SERVICE_ACCOUNT = "fmops-workflow"
+EXECUTOR_ACCOUNT = "fmops-executor"
+# Resource templates: the executor creates, watches and deletes the training jobs.
+LAUNCHER_ACCOUNT = "fmops-launcher"
+# `fmops deploy`'s serving objects; also the only identity that may write the model registry.
+DEPLOY_ACCOUNT = "fmops-deploy"
 TRAIN_IMAGE = "ghcr.io/fmops/fmops-train:0.1.0"
 EVAL_IMAGE = "ghcr.io/fmops/fmops-eval:0.1.0"
 STEP_KIND = "fmops.io/step-kind"
@@ -55,11 +65,29 @@ def workflow_options(title: str, description: str, deadline: int) -> dict[str, A
             "workflows.argoproj.io/description": description,
         },
         "service_account_name": SERVICE_ACCOUNT,
+        "automount_service_account_token": False,
+        "executor": ExecutorConfig(service_account_name=EXECUTOR_ACCOUNT),
         "active_deadline_seconds": deadline,
         "pod_gc": PodGC(strategy="OnPodSuccess"),
         "ttl_strategy": TTLStrategy(seconds_after_success=DAY, seconds_after_failure=7 * DAY),
         "security_context": PodSecurityContext(run_as_non_root=True, run_as_user=1000, fs_group=1000),
     }
+
+
+def kubernetes_api(account: str) -> dict[str, Any]:
+    """Template keyword arguments of a step whose own container calls the Kubernetes API as `account`."""
+    return {"service_account_name": account, "automount_service_account_token": True}
+
+
+def registry_writer() -> dict[str, Any]:
+    """Template keyword arguments of a step that writes the model registry (fmops/models/ in S3): the IAM
+    role of DEPLOY_ACCOUNT, still without a Kubernetes token."""
+    return {"service_account_name": DEPLOY_ACCOUNT}
+
+
+# Every resource template is Argo's executor calling the API for the step (create a job, wait for it,
+# delete it): it runs as LAUNCHER_ACCOUNT, the one identity allowed those kinds, unless it names another.
+global_config.set_class_defaults(Resource, executor=ExecutorConfig(service_account_name=LAUNCHER_ACCOUNT))
 
 
 def cron_options(schedule: str, starting_deadline: int, keep_succeeded: int, keep_failed: int) -> dict[str, Any]:

@@ -131,6 +131,7 @@ with CronWorkflow(
                 "--pointer": "latest",
             },
         ),
+        **common.registry_writer(),
     )
     commit_shards = common.cpu_container(
         "record-cycle",
@@ -184,6 +185,7 @@ with CronWorkflow(
                 "gpus-per-node": W % "gpus-per-node",
                 "efa-per-node": W % "efa-per-node",
                 "strategy": W % "strategy",
+                "job-kind": W % "job-kind",
             },
         )
         evaluate_candidate = evaluation("evaluate-candidate", f"{RUN_OUTPUT}/pretrain", f"{RUN_OUTPUT}/eval")

@@ -59,4 +59,5 @@ with WorkflowTemplate(
         ],
         env=[API_KEY_ENV],
         deadline=HOUR,
+        **common.kubernetes_api(common.DEPLOY_ACCOUNT),
     )

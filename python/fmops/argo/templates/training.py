@@ -139,6 +139,8 @@ def replica_pod(kind: str, job_id: str, container: dict[str, Any]) -> dict[str, 
         "metadata": {"labels": {STEP_KIND: kind, JOB_LABEL: job_id}, "annotations": dict(common.DO_NOT_DISRUPT)},
         "spec": {
             "serviceAccountName": common.SERVICE_ACCOUNT,
+            # the training processes talk to S3 (Pod Identity), never to the Kubernetes API
+            "automountServiceAccountToken": False,
             "securityContext": POD_SECURITY,
             "nodeSelector": {common.NODE_POOL: "gpu-train"},
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],

@@ -55,6 +55,8 @@ def node_pod(kind: str) -> dict[str, Any]:
         "metadata": {"labels": {STEP_KIND: kind}, "annotations": dict(common.DO_NOT_DISRUPT)},
         "spec": {
             "serviceAccountName": common.SERVICE_ACCOUNT,
+            # the training processes talk to S3 (Pod Identity), never to the Kubernetes API
+            "automountServiceAccountToken": False,
             "securityContext": training.POD_SECURITY,
             "nodeSelector": {common.NODE_POOL: "gpu-train"},
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
