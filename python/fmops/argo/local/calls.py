@@ -135,7 +135,7 @@ def run_one(engine: Engine, call: Call) -> str:
             return engine.update(node, "Failed", "Step exceeded its deadline").phase
         if engine.stopping.is_set():
             return engine.update(node, "Failed", "stopped").phase
-        context = Context(variables, call.context.deadline)
+        context = Context(variables, call.context.deadline, depth=call.context.depth)
         return engine.run(target, arguments, call.node_id, context, artifacts).phase
 
 
