@@ -45,8 +45,11 @@ def problems(value: Any, shape: Any, where: str) -> Iterator[str]:
         if not isinstance(value, list):
             yield f"{where}: expected a list"
             return
+        inner = shape.removeprefix("list of ")
         for index, item in enumerate(value):
-            yield from problems(item, shape.removeprefix("list of "), f"{where}[{index}]")
+            if item is None and inner not in ("any", "text"):
+                yield f"{where}[{index}]: empty"
+            yield from problems(item, inner, f"{where}[{index}]")
     elif shape.startswith("map of "):
         if not isinstance(value, dict):
             yield f"{where}: expected a mapping"

@@ -184,15 +184,21 @@ class Parser:
         self.depth = 0
 
     def fail(self, message: str) -> InputError:
-        token = self.tokens[self.position]
+        token = self.ahead(0)
         return InputError(f"cannot parse expression {shown(self.text)} at column {token.column}: {message}")
 
     @property
     def peek(self) -> Token:
-        return self.tokens[self.position]
+        return self.ahead(0)
+
+    def ahead(self, count: int) -> Token:
+        """The token `count` after the current one (the end token past the end)."""
+        return self.tokens[min(self.position + count, len(self.tokens) - 1)]
 
     def take(self, text: str | None = None) -> Token:
         token = self.peek
+        if token.kind == "end":
+            raise self.fail(f"expected '{text}', found the end" if text else "unexpected end")
         if text is not None and (token.kind not in ("op", "name") or token.text != text):
             raise self.fail(f"expected '{text}', found '{token.text or 'end'}'")
         self.position += 1
@@ -230,9 +236,9 @@ class Parser:
                 left = Conditional(left, yes, self.expression(CONDITIONAL_POWER))
                 continue
             operator = token.text if token.kind in ("op", "name") else None
-            negated = operator == "!" and self.tokens[self.position + 1].text in ("in", "matches")
+            negated = operator == "!" and self.ahead(1).text in ("in", "matches")
             if negated:
-                operator = self.tokens[self.position + 1].text
+                operator = self.ahead(1).text
             if operator not in BINARY or BINARY[operator][0] < power:
                 return left
             self.take()
@@ -289,7 +295,7 @@ class Parser:
 
     def braces(self) -> Expr:
         """`{key: value, ...}` (a map) or `{expr}` (a closure)."""
-        after = self.tokens[self.position + 1]
+        after = self.ahead(1)
         if self.peek.text == "}" or (self.peek.kind in ("name", "string", "number") and after.text == ":"):
             pairs = []
             while not self.accept("}"):
