@@ -16,6 +16,8 @@ from tests.helpers import cli
 HEAD = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: hostile}\n"
 STEP = "{name: s, template: t}"
 T = "{name: t, container: {image: busybox, command: [sh, -c, 'exit 0']}}"
+ENV_MAP = "{name: t, container: {image: b, env: {A: b}}}"
+SEQUENCE = "{name: s, template: t, withSequence: {count: abc}}"
 
 
 def workflow(tmp_path: Path, body: str) -> Path:
@@ -37,10 +39,10 @@ WRONG_STRUCTURE = {
     "spec: 5": "spec: expected a mapping",
     "spec: {entrypoint: m, templates: abc}": "spec.templates: expected a list",
     "spec: {entrypoint: m, arguments: {parameters: x}, templates: []}": "spec.arguments.parameters: expected a list",
-    f"spec: {{entrypoint: m, templates: [{{name: m, steps: [[{STEP}]]}}, {{name: t, container: {{image: b, env: {{A: b}}}}}}]}}": (
+    f"spec: {{entrypoint: m, templates: [{{name: m, steps: [[{STEP}]]}}, {ENV_MAP}]}}": (
         "spec.templates[1].container.env: expected a list"
     ),
-    f"spec: {{entrypoint: m, templates: [{{name: m, steps: [[{{name: s, template: t, withSequence: {{count: abc}}}}]]}}, {T}]}}": (
+    f"spec: {{entrypoint: m, templates: [{{name: m, steps: [[{SEQUENCE}]]}}, {T}]}}": (
         "withSequence.count: 'abc' is not a whole number"
     ),
     "spec: {entrypoint: t, templates: [{name: t, retryStrategy: {limit: abc}, container: {image: b}}]}": (

@@ -5,9 +5,9 @@ The fast tier runs a few hundred examples per property; the slow tier (`-m slow`
 
 import copy
 import tempfile
-from unittest import mock
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
