@@ -176,7 +176,7 @@ def artifact_arguments(call: dict[str, Any], variables: dict[str, Any]) -> dict[
     passed = {}
     for artifact in (call.get("arguments") or {}).get("artifacts") or []:
         name = artifact["name"]
-        if "from" in artifact or "fromExpression" in artifact:
+        if artifact.get("from") or artifact.get("fromExpression"):
             source = artifact.get("from") or "{{=" + str(artifact["fromExpression"]) + "}}"
             passed[name] = {"from": expressions.substitute(str(source), variables), "subPath": artifact.get("subPath")}
         elif "raw" in artifact:
