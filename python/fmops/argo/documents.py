@@ -11,13 +11,14 @@ Keeping this in one place means the validator and the executor cannot disagree a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fmops.argo.local.limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from fmops.core.errors import InputError
 
 RUNNABLE_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
@@ -96,12 +97,61 @@ def yaml_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+class BoundedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a document nested deeper than MAX_YAML_DEPTH, or one whose aliases expand
+    it beyond MAX_YAML_NODES nodes (a "billion laughs" file), or that refers to itself: every reader of a
+    manifest walks it in full, so what it would expand to is what it costs."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(f"nested deeper than {MAX_YAML_DEPTH} levels (line {mark.line + 1})")
+            return super().compose_node(parent, index)  # type: ignore[misc]  # untyped in PyYAML
+        finally:
+            self.depth -= 1
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        expanded_size(node, {})
+        return super().construct_document(node)
+
+
+def expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes `node` stands for with every alias expanded; YAMLError past MAX_YAML_NODES."""
+    if id(node) in sizes:
+        if sizes[id(node)] < 0:
+            raise yaml.YAMLError(f"an alias refers to itself (line {node.start_mark.line + 1})")
+        return sizes[id(node)]
+    sizes[id(node)] = -1
+    parts = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else node.value
+    size = 1 + (sum(expanded_size(part, sizes) for part in parts) if isinstance(parts, list) else 0)
+    if size > MAX_YAML_NODES:
+        raise yaml.YAMLError(f"its aliases expand it beyond {MAX_YAML_NODES} nodes")
+    sizes[id(node)] = size
+    return size
+
+
+def load_all(file: Path) -> list[Any]:
+    """The YAML documents of a file, bounded in size, depth and alias expansion.
+    Raises OSError or yaml.YAMLError."""
+    if file.is_file() and file.stat().st_size > MAX_FILE_BYTES:
+        raise yaml.YAMLError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise yaml.YAMLError(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    return list(yaml.load_all(text, Loader=BoundedLoader))  # BoundedLoader is a SafeLoader
+
+
 def read(file: Path) -> list[Document]:
     """The runnable documents of one file; other kinds (ConfigMaps, kustomize files) are skipped.
     Raises OSError or yaml.YAMLError: the caller decides whether an unreadable file stops it."""
     return [
         Document(str(file), manifest)
-        for manifest in yaml.safe_load_all(file.read_text(encoding="utf-8"))
+        for manifest in load_all(file)
         if isinstance(manifest, dict) and manifest.get("kind") in RUNNABLE_KINDS
     ]
 
@@ -113,9 +163,12 @@ def first_line(error: Exception) -> str:
 def config_maps(file: Path) -> dict[str, dict[str, str]]:
     """name -> data of each ConfigMap in a file (workflows read parameters and semaphore sizes from them)."""
     found = {}
-    for manifest in yaml.safe_load_all(file.read_text(encoding="utf-8")):
+    for manifest in load_all(file):
         if isinstance(manifest, dict) and manifest.get("kind") == "ConfigMap":
-            found[(manifest.get("metadata") or {}).get("name", "?")] = manifest.get("data") or {}
+            metadata, data = manifest.get("metadata") or {}, manifest.get("data") or {}
+            if not isinstance(metadata, dict) or not isinstance(data, dict):
+                raise yaml.YAMLError("a ConfigMap's metadata and data must be mappings")
+            found[str(metadata.get("name", "?"))] = data
     return found
 
 
@@ -135,17 +188,21 @@ class Library:
         return str(data[key])
 
     @classmethod
-    def load(cls, directory: Path) -> Library:
-        """Every runnable document under `directory`; an unreadable file is bad input."""
+    def load(cls, directory: Path, check: Callable[[Document], None] | None = None) -> Library:
+        """Every runnable document under `directory`; an unreadable file is bad input, and so is a document
+        `check` (which raises InputError) refuses."""
         if not directory.is_dir():
             raise InputError(f"{directory}: workflows directory does not exist")
         documents, maps = [], {}
         for file in yaml_files([directory]):
             try:
-                documents += read(file)
+                found = read(file)
                 maps |= config_maps(file)
             except (OSError, yaml.YAMLError) as error:
                 raise InputError(f"{file}: not valid YAML ({first_line(error)})") from None
+            for document in found if check is not None else []:
+                check(document)
+            documents += found
         return cls(documents, str(directory), maps)
 
     def document(self, name: str) -> Document:

@@ -135,7 +135,7 @@ def run_one(engine: Engine, call: Call) -> str:
             return engine.update(node, "Failed", "Step exceeded its deadline").phase
         if engine.stopping.is_set():
             return engine.update(node, "Failed", "stopped").phase
-        context = Context(variables, call.context.deadline)
+        context = Context(variables, call.context.deadline, depth=call.context.depth)
         return engine.run(target, arguments, call.node_id, context, artifacts).phase
 
 
@@ -176,7 +176,7 @@ def artifact_arguments(call: dict[str, Any], variables: dict[str, Any]) -> dict[
     passed = {}
     for artifact in (call.get("arguments") or {}).get("artifacts") or []:
         name = artifact["name"]
-        if "from" in artifact or "fromExpression" in artifact:
+        if artifact.get("from") or artifact.get("fromExpression"):
             source = artifact.get("from") or "{{=" + str(artifact["fromExpression"]) + "}}"
             passed[name] = {"from": expressions.substitute(str(source), variables), "subPath": artifact.get("subPath")}
         elif "raw" in artifact:

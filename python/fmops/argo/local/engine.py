@@ -24,7 +24,7 @@ from typing import Any
 
 from fmops.argo.documents import Library, Scope, parameters
 from fmops.argo.local import expressions, leaf, walk
-from fmops.argo.local.limits import Limits
+from fmops.argo.local.limits import MAX_CALL_DEPTH, MAX_NODES, Limits
 from fmops.argo.local.nodes import BAD, DONE, Context, Node, TemplateError
 from fmops.argo.local.outputs import composite_outputs, default_outputs
 from fmops.argo.local.parameters import bind
@@ -76,6 +76,8 @@ class Engine:
     def node(self, node_id: str, template: str, leaf: bool = True) -> Node:
         with self.guard:
             if node_id not in self.nodes:
+                if len(self.nodes) >= MAX_NODES:
+                    raise TemplateError(f"the workflow has more than {MAX_NODES} nodes")
                 self.nodes[node_id] = Node(node_id, template, leaf=leaf)
             return self.nodes[node_id]
 
@@ -174,6 +176,10 @@ class Engine:
     ) -> Node:
         """Run a template as node `node_id`; returns the finished node."""
         context = context or Context(dict(self.workflow))
+        if context.depth >= MAX_CALL_DEPTH:
+            node = self.node(node_id, scope.name)
+            message = f"template '{scope.name}': calls nest deeper than {MAX_CALL_DEPTH} (a template calling itself?)"
+            return self.update(node, "Error", message)
         template = self.template_of(scope)
         composite = "dag" in template or "steps" in template
         node = self.node(node_id, scope.name)
@@ -186,13 +192,10 @@ class Engine:
         except InputError as error:
             return self.update(node, "Error", str(error))
         variables = template_variables(template, context.variables, inputs, node_id, artifacts or {})
-        deadline = context.deadline
-        for key in ("timeout", "activeDeadlineSeconds"):
-            if template.get(key):
-                seconds = duration_seconds(expressions.substitute(str(template[key]), variables))
-                deadline = min(d for d in (deadline, time.time() + seconds) if d is not None)
-        bound = threading.Semaphore(int(template["parallelism"])) if template.get("parallelism") else None
-        inner = Context(variables, deadline, bound)
+        try:
+            inner = inner_context(template, variables, context)
+        except InputError as error:
+            return self.update(node, "Error", str(error))
         self.update(node, "Running")
         with self.limits.synchronized(template.get("synchronization")):
             try:
@@ -200,10 +203,10 @@ class Engine:
                     return self.finish_composite(node, template, walk.run_dag(self, scope, template, inner, node_id))
                 if "steps" in template:
                     return self.finish_composite(node, template, walk.run_steps(self, scope, template, inner, node_id))
-            except TemplateError as error:
+                if "suspend" in template:
+                    return self.suspend(node, template, inner)
+            except (TemplateError, InputError) as error:
                 return self.update(node, "Error", str(error))
-            if "suspend" in template:
-                return self.suspend(node, template, inner)
             return leaf.run_leaf(self, node, template, inner, artifacts or {})
 
     def reuse(self, node: Node, template: dict[str, Any], earlier: dict[str, Any]) -> Node:
@@ -256,6 +259,23 @@ class Engine:
         except InputError:
             return
         default_outputs(self.template_of(target), node)
+
+
+def inner_context(template: dict[str, Any], variables: dict[str, Any], context: Context) -> Context:
+    """What a template's children run under: its deadline (`timeout`, `activeDeadlineSeconds`, and its
+    caller's), the bound on its running children (`parallelism`), one level deeper."""
+    deadline = context.deadline
+    for key in ("timeout", "activeDeadlineSeconds"):
+        if template.get(key):
+            seconds = duration_seconds(expressions.substitute(str(template[key]), variables))
+            deadline = min(d for d in (deadline, time.time() + seconds) if d is not None)
+    bound = None
+    if template.get("parallelism"):
+        text = expressions.substitute(str(template["parallelism"]), variables)
+        if not text.strip().isdigit():
+            raise InputError(f"parallelism: {text[:40]!r} is not a whole number")
+        bound = threading.Semaphore(max(1, int(text)))
+    return Context(variables, deadline, bound, context.depth + 1)
 
 
 def template_variables(

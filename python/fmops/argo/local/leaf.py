@@ -13,6 +13,7 @@ from fmops.argo.local import pods, trainjob
 from fmops.argo.local.artifacts import read_outputs
 from fmops.argo.local.nodes import Context, Node
 from fmops.argo.local.outputs import default_outputs
+from fmops.argo.local.paths import folder_name, inside
 from fmops.argo.local.retries import backoff_seconds, last_retry, retry_limit, retryable
 from fmops.argo.local.support import deletes_a_pytorchjob, resource_kind
 from fmops.core.errors import InputError
@@ -24,11 +25,18 @@ Processes = list[tuple[str, pods.Process]]  # (container name, its process), in 
 
 
 def run_leaf(engine: Engine, node: Node, template: dict[str, Any], context: Context, artifacts: dict[str, Any]) -> Node:
-    directory = engine.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.id.replace("/", "."))
+    try:
+        folder = re.sub(r"[^\w.-]", "_", node.id.replace("/", "."))
+        directory = inside(engine.run_dir, "steps", folder if folder.strip(".") else "_")
+    except InputError as error:
+        return engine.update(node, "Error", str(error))
     directory.mkdir(parents=True, exist_ok=True)
     node.log = str(directory / "log.txt")
     retry = template.get("retryStrategy") or {}
-    limit = retry_limit(retry, context.variables)
+    try:
+        limit = retry_limit(retry, context.variables)
+    except InputError as error:
+        return engine.update(node, "Error", str(error))
     last: dict[str, str] = {}
     while True:
         variables = {**engine.current(context.variables), "retries": str(node.attempts), **last}
@@ -60,7 +68,10 @@ def run_leaf(engine: Engine, node: Node, template: dict[str, Any], context: Cont
             return engine.update(node, outcome.phase, outcome.message)
         last = last_retry(outcome, node.exit_code, seconds)
         engine.update(node, "Running", f"attempt {node.attempts} {outcome.phase.lower()} ({outcome.message}); retrying")
-        pause = backoff_seconds(retry.get("backoff") or {}, node.attempts, context.variables)
+        try:
+            pause = backoff_seconds(retry.get("backoff") or {}, node.attempts, context.variables)
+        except InputError as error:
+            return engine.update(node, "Error", str(error))
         if pause:
             time.sleep(pause)
 
@@ -72,7 +83,7 @@ def pod_processes(
     if "resource" in template:
         return [("main", pods.pytorchjob_process(template, variables, directory))]
     bodies = pods.container_set(template) if "containerSet" in template else [None]
-    staging = {"passed": artifacts, "repository": engine.repository}
+    staging = {"passed": artifacts, "repository": engine.repository, "run_dir": engine.run_dir}
     return [
         (
             (body or {}).get("name", "main"),
@@ -102,10 +113,10 @@ def attempt(
     node.result = outcome.stdout
     if outcome.phase != "Succeeded":
         return outcome
-    artifacts_dir = engine.run_dir / "artifacts" / node.id
     try:
+        artifacts_dir = inside(engine.run_dir, "artifacts", folder_name(node.id), what="artifact folder")
         node.outputs, node.artifacts = read_outputs(
-            template, processes[-1][1].paths, artifacts_dir, engine.repository, variables
+            template, processes[-1][1].paths, artifacts_dir, engine.repository, variables, engine.run_dir
         )
     except InputError as error:
         return pods.Outcome("Error", 0, str(error))

@@ -1,5 +1,7 @@
-"""Local stand-ins for what bounds concurrency on a cluster: the pod budget (the workflow's `parallelism`,
-default the CPUs) and the `synchronization` mutexes and semaphores, as named locks."""
+"""What bounds a run on one machine: the sizes a Workflow file may ask for (so hostile input ends in one error
+line within seconds, not a hang or a traceback), and the local stand-ins for what bounds concurrency on a
+cluster: the pod budget (the workflow's `parallelism`, default the CPUs) and the `synchronization` mutexes and
+semaphores, as named locks."""
 
 from __future__ import annotations
 
@@ -8,6 +10,24 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
+
+# Workflow files: YAML nesting, and the nodes a document expands to with its aliases (an alias bomb).
+MAX_YAML_DEPTH = 100
+MAX_YAML_NODES = 1_000_000
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# Expressions (`{{=...}}`, when, depends): their text, the depth of their syntax tree, the work one evaluation
+# may do (a unit per node evaluated, per item of each list or map it makes and per 64 characters of a text), the size of
+# a range `a..b`, of a text made by sprig.repeat, and of an integer (Go's int64, as expr's).
+MAX_EXPRESSION_LENGTH = 10_000
+MAX_EXPRESSION_DEPTH = 100
+MAX_EVALUATION_COST = 1_000_000
+MAX_RANGE = 100_000
+MAX_TEXT = 1_000_000
+MAX_INT = 2**63 - 1
+# A run: items of one loop, nodes in all, and how deep template calls nest (Argo's controller stops at 100).
+MAX_LOOP_ITEMS = 10_000
+MAX_NODES = 20_000
+MAX_CALL_DEPTH = 100
 
 
 class Limits:

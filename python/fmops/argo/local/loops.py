@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sized
 from typing import Any
 
 from fmops.argo.local import expressions
+from fmops.argo.local.limits import MAX_LOOP_ITEMS
 from fmops.core.errors import InputError
 
 
 def loop_items(call: dict[str, Any], variables: dict[str, Any]) -> list[Any] | None:
     """The items of withItems, withParam or withSequence (their tags substituted), or None for no loop."""
     if "withItems" in call:
-        return [substitute_item(item, variables) for item in call["withItems"] or []]
+        return bounded([substitute_item(item, variables) for item in bounded(call["withItems"] or [])])
     if "withParam" in call:
-        return param_items(expressions.substitute(str(call["withParam"]), variables))
+        return bounded(param_items(expressions.substitute(str(call["withParam"]), variables)))
     if "withSequence" in call:
         sequence = {k: expressions.substitute(str(v), variables) for k, v in (call["withSequence"] or {}).items()}
         return sequence_items(sequence)
     return None
+
+
+def bounded(items: Sized) -> Any:
+    """`items`, when a loop of them may run here."""
+    if len(items) > MAX_LOOP_ITEMS:
+        raise InputError(f"a loop of {len(items)} items: at most {MAX_LOOP_ITEMS} run here")
+    return items
+
+
+def whole_number(sequence: dict[str, str], key: str, default: int) -> int:
+    text = str(sequence.get(key, default)).strip()
+    if not text.lstrip("-").isdigit() or len(text) > 18:
+        raise InputError(f"withSequence.{key}: {text[:40]!r} is not a whole number")
+    return int(text)
 
 
 def param_items(text: str) -> list[Any]:
@@ -32,9 +48,10 @@ def param_items(text: str) -> list[Any]:
 
 
 def sequence_items(sequence: dict[str, str]) -> list[str]:
-    start = int(sequence.get("start", 0))
-    end = start + int(sequence["count"]) - 1 if "count" in sequence else int(sequence.get("end", 0))
+    start = whole_number(sequence, "start", 0)
+    end = start + whole_number(sequence, "count", 0) - 1 if "count" in sequence else whole_number(sequence, "end", 0)
     step = 1 if end >= start else -1
+    bounded(range(start, end + step, step))
     form = sequence.get("format")
     numbers = range(start, end + step, step)
     if not form:

@@ -38,11 +38,13 @@ class Node:
 
 @dataclass
 class Context:
-    """What a template runs under: its variables, its deadline, and the bound on its running children."""
+    """What a template runs under: its variables, its deadline, the bound on its running children, and how
+    many templates call it in turn (the entrypoint: 0)."""
 
     variables: dict[str, Any]
     deadline: float | None = None
     children: threading.Semaphore | None = None
+    depth: int = 0
 
 
 class TemplateError(Exception):

@@ -36,6 +36,7 @@ from fmops.argo.documents import parameters
 from fmops.argo.local import trainjob
 from fmops.argo.local.artifacts import pod_path, stage_inputs
 from fmops.argo.local.expressions import substitute
+from fmops.argo.local.paths import inside
 from fmops.argo.local.support import entrypoint
 from fmops.core.errors import InputError
 
@@ -78,7 +79,7 @@ def remap(paths: list[str], root: Path) -> dict[str, Path]:
     for path in paths:
         for candidate in (path, str(Path(path).parent)):
             if candidate not in ("/", ".", "") and candidate.startswith("/"):
-                mapped[candidate] = root / candidate.lstrip("/")
+                mapped[candidate] = inside(root, pod_path(candidate).lstrip("/"), what="pod path")
     return mapped
 
 
@@ -145,24 +146,26 @@ def volume_paths(
 ) -> dict[str, Path]:
     """Each volume mount's path -> a local directory: emptyDir per pod, a claim per run, a ConfigMap's keys."""
     declared = {v["name"]: v for v in template.get("volumes") or []}
+    shared = volumes or directory / "volumes"
     mapped = {}
     for mount in body.get("volumeMounts") or []:
-        volume = declared.get(mount["name"], {})
+        name = str(mount["name"])
+        volume = declared.get(name, {})
         if "emptyDir" in volume:
-            local = directory / "volumes" / mount["name"]
+            local = inside(directory / "volumes", name, what="volume")
         elif "persistentVolumeClaim" in volume:
-            local = (volumes or directory / "volumes") / volume["persistentVolumeClaim"].get("claimName", mount["name"])
+            claim = str((volume["persistentVolumeClaim"] or {}).get("claimName", name))
+            local = inside(shared, claim, what="claimName")
         else:
-            local = (volumes or directory / "volumes") / mount["name"]
+            local = inside(shared, name, what="volume")
         if "configMap" in volume and config_map is not None:
             for item in volume["configMap"].get("items") or []:
-                (local / item["path"]).parent.mkdir(parents=True, exist_ok=True)
-                (local / item["path"]).write_text(
-                    config_map(volume["configMap"]["name"], item["key"]), encoding="utf-8"
-                )
-        local = local / mount["subPath"] if mount.get("subPath") else local
+                file = inside(local, str(item["path"]), what="configMap item path")
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_text(config_map(volume["configMap"]["name"], item["key"]), encoding="utf-8")
+        local = inside(local, str(mount["subPath"]), what="subPath") if mount.get("subPath") else local
         local.mkdir(parents=True, exist_ok=True)
-        mapped[mount["mountPath"].rstrip("/") or "/"] = local
+        mapped[pod_path(str(mount["mountPath"]))] = local
     return mapped
 
 
@@ -214,7 +217,7 @@ def container_process(
         raise InputError(f"template '{template.get('name')}': nothing to run (no command or args)")
     if "nvidia.com/gpu" in str(body.get("resources") or {}):
         notes.append("GPU request ignored: runs on this machine's CPU")
-    working = body.get("workingDir") or "/"
+    working = pod_path(str(body.get("workingDir") or "/"))
     local_working = Path(rewrite(working, paths)) if rewrite(working, paths) != working else root / working.lstrip("/")
     return Process(
         command=interpreter(parts),

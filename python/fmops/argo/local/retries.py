@@ -7,6 +7,7 @@ from typing import Any
 from fmops.argo.local import expressions
 from fmops.argo.local.pods import Outcome
 from fmops.argo.local.support import duration_seconds
+from fmops.core.errors import InputError
 
 UNBOUNDED = 1 << 30  # Argo retries without bound when no limit is set
 
@@ -16,15 +17,22 @@ def retry_limit(retry: dict[str, Any], variables: dict[str, Any]) -> int:
         return 0
     if "limit" not in retry:
         return UNBOUNDED
-    return int(expressions.substitute(str(retry["limit"]), variables))
+    text = expressions.substitute(str(retry["limit"]), variables).strip()
+    if not text.lstrip("-").isdigit() or len(text) > 10:
+        raise InputError(f"retryStrategy.limit: {text[:40]!r} is not a whole number")
+    return int(text)
 
 
 def backoff_seconds(backoff: dict[str, Any], attempt: int, variables: dict[str, Any]) -> float:
     if not backoff.get("duration"):
         return 0.0
     seconds = duration_seconds(expressions.substitute(str(backoff["duration"]), variables))
-    factor = float(expressions.substitute(str(backoff.get("factor", 1)), variables))
-    pause = seconds * factor ** (attempt - 1)
+    factor_text = expressions.substitute(str(backoff.get("factor", 1)), variables)
+    try:
+        factor = float(factor_text)
+        pause = seconds * factor ** (attempt - 1)
+    except (ValueError, OverflowError):
+        raise InputError(f"retryStrategy.backoff.factor: {factor_text[:40]!r} is not a usable number") from None
     if backoff.get("cap"):
         pause = min(pause, duration_seconds(str(backoff["cap"])))
     return pause

@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fmops.argo.documents import Document, Library, Scope, calls, default_dir, parameters, read
-from fmops.argo.local import expressions, lint, profile, report
+import yaml
+
+from fmops.argo.documents import Document, Library, Scope, calls, default_dir, first_line, parameters, read
+from fmops.argo.local import expressions, lint, profile, report, structure
 from fmops.argo.local.calls import Call, exit_hook_of, run_one
 from fmops.argo.local.engine import Engine, merge, new_uid
 from fmops.argo.local.limits import Limits
@@ -158,15 +160,18 @@ def effective(library: Library, document: Document) -> Document:
 
 
 def load(options: RunOptions) -> tuple[Library, Document]:
-    library = Library.load(options.workflows)
+    """The library of `--workflows` and the document to run, each document's structure checked."""
+    library = Library.load(options.workflows, check=structure.check)
     candidate = Path(options.template)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         try:
             documents = [d for d in read(candidate) if d.kind == "Workflow" or d.kind.endswith("WorkflowTemplate")]
-        except Exception as error:  # any unreadable file is bad input here
-            raise InputError(f"{candidate}: not valid YAML ({error})") from None
+        except (OSError, yaml.YAMLError) as error:
+            raise InputError(f"{candidate}: not valid YAML ({first_line(error)})") from None
         if not documents:
             raise InputError(f"{candidate}: no Workflow in this file")
+        for document in documents:
+            structure.check(document)
         for document in documents:
             library.documents[document.name] = document
         runnable = [d for d in documents if d.kind == "Workflow"] or documents

@@ -101,7 +101,7 @@ def stuck(scope: Scope, tasks: dict[str, dict[str, Any]], finished: Finished) ->
 
 
 def run_dag(engine: Engine, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> Walked:
-    dag = template["dag"]
+    dag = template["dag"] or {}
     tasks = targeted(dag, context.variables)
     fail_fast = dag.get("failFast", True) is not False
     for name, task in tasks.items():
@@ -143,7 +143,7 @@ def omit_the_rest(engine: Engine, tasks: dict[str, dict[str, Any]], finished: Fi
 
 def run_steps(engine: Engine, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> Walked:
     finished = Finished()
-    for group in template["steps"]:
+    for group in template["steps"] or []:
         group = group or []
         siblings = finished.siblings()
         calls = [

@@ -26,7 +26,8 @@ def condition(text: str) -> bool:
         return value
     if isinstance(value, str) and value in ("true", "false"):
         return value == "true"
-    raise InputError(f"when {text.strip()!r}: {render(value)!r} is not a boolean")
+    shown = render(value) if not callable(value) and not isinstance(value, dict | list) else type(value).__name__
+    raise InputError(f"when {text.strip()[:80]!r}: {shown[:80]!r} is not a boolean")
 
 
 def words(text: str) -> list[str]:

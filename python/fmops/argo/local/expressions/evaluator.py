@@ -7,9 +7,11 @@ both read as numbers compare as numbers.
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Callable
 from typing import Any
+
+import re2
 
 from fmops.argo.local.expressions.functions import FUNCTIONS, SPRIG, number, render
 from fmops.argo.local.expressions.syntax import (
@@ -29,7 +31,9 @@ from fmops.argo.local.expressions.syntax import (
     Unary,
     children,
     parse,
+    shown,
 )
+from fmops.argo.local.limits import MAX_EVALUATION_COST, MAX_INT, MAX_RANGE
 from fmops.core.errors import InputError
 
 ORDER: dict[str, Callable[[Any, Any], bool]] = {
@@ -39,9 +43,9 @@ ORDER: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
 }
 TEXT_TESTS: dict[str, Callable[[str, str], bool]] = {
-    "matches": lambda a, b: re.search(b, a) is not None,
-    "=~": lambda a, b: re.search(b, a) is not None,
-    "!~": lambda a, b: re.search(b, a) is None,
+    "matches": lambda a, b: search(b, a),
+    "=~": lambda a, b: search(b, a),
+    "!~": lambda a, b: not search(b, a),
     "contains": lambda a, b: b in a,
     "startsWith": lambda a, b: a.startswith(b),
     "endsWith": lambda a, b: a.endswith(b),
@@ -52,11 +56,55 @@ ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "*": lambda x, y: x * y,
     "/": lambda x, y: x / y,
     "%": lambda x, y: int(x) % int(y),
-    "**": lambda x, y: float(x**y),
-    "^": lambda x, y: float(x**y),
+    "**": lambda x, y: float(x) ** float(y),
+    "^": lambda x, y: float(x) ** float(y),
 }
 CLOSURE_FUNCTIONS = ("map", "filter", "all", "any", "none", "one", "count", "find", "findIndex", "sortBy", "groupBy")
-EVALUATION_ERRORS = (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, AttributeError, OverflowError)
+EVALUATION_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ZeroDivisionError,
+    AttributeError,
+    OverflowError,
+    RecursionError,  # fromJson of a deeply nested text
+    re2.error,
+)
+
+
+class TooCostly(Exception):
+    """An evaluation that would do more work, or make a bigger value, than limits.py allows."""
+
+
+@functools.lru_cache(maxsize=256)
+def pattern(text: str) -> re2._Regexp:
+    """A regular expression as Argo compiles it: RE2, which matches in linear time (no catastrophic
+    backtracking); a pattern RE2 refuses (backreferences, lookaround) is an error."""
+    options = re2.Options()
+    options.log_errors = False  # the refusal is reported as the expression's error line, not logged
+    return re2.compile(text, options=options)
+
+
+def search(regex: str, text: str) -> bool:
+    try:
+        compiled = pattern(regex)
+    except re2.error as error:
+        reason = error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) else error
+        raise ValueError(f"regular expression {regex[:80]!r}: {reason}") from None
+    return compiled.search(text) is not None
+
+
+def charge(cost: list[int], value: Any) -> Any:
+    """Count what making `value` cost (one, one per item of a list or map, one per 64 characters of a text)
+    against the budget."""
+    size = len(value) >> 6 if isinstance(value, str) else len(value) if isinstance(value, list | dict) else 0
+    cost[0] += 1 + size
+    if cost[0] > MAX_EVALUATION_COST:
+        raise TooCostly(f"it needs more work than {MAX_EVALUATION_COST} steps allow")
+    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT - 1 <= value <= MAX_INT:
+        raise TooCostly("an integer overflows 64 bits")
+    return value
 
 
 class Unresolved(Exception):
@@ -76,6 +124,7 @@ class Evaluator:
     def __init__(self, env: dict[str, Any], loose: bool = False):
         self.env = env
         self.loose = loose
+        self.cost = [0]
 
     def name(self, name: str) -> Any:
         if name in self.env:
@@ -89,6 +138,9 @@ class Evaluator:
         raise Unresolved(name)
 
     def run(self, node: Expr, pointer: Any = None) -> Any:
+        return charge(self.cost, self.value(node, pointer))
+
+    def value(self, node: Expr, pointer: Any) -> Any:
         match node:
             case Literal(value):
                 return value
@@ -222,7 +274,10 @@ class Evaluator:
         if operator == "in":
             return a in b
         if operator == "..":
-            return list(range(int(a), int(b) + 1))
+            low, high = int(a), int(b)
+            if high - low >= MAX_RANGE:
+                raise TooCostly(f"a range of more than {MAX_RANGE} numbers")
+            return list(range(low, high + 1))
         if operator == "+" and (isinstance(a, str) or isinstance(b, str)):
             if self.loose or (isinstance(a, str) and isinstance(b, str)):
                 return render(a) + render(b)
@@ -257,8 +312,10 @@ def evaluate(text: str, variables: dict[str, Any], loose: bool = False) -> Any:
         return Evaluator(nested(variables) if not loose else variables, loose).run(tree)
     except Unresolved:
         raise
+    except TooCostly as error:
+        raise InputError(f"cannot evaluate {shown(text)}: {error}") from None
     except EVALUATION_ERRORS as error:
-        raise InputError(f"cannot evaluate {text.strip()!r}: {error}") from None
+        raise InputError(f"cannot evaluate {shown(text)}: {str(error)[:200]}") from None
 
 
 def chain(node: Expr) -> list[str] | None:

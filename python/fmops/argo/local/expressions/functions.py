@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from fmops.argo.local.limits import MAX_TEXT
+
 
 def number(value: Any) -> float | int:
     if isinstance(value, bool):
@@ -78,6 +80,12 @@ def jsonpath(document: Any, path: str) -> Any:
     return matches[0]
 
 
+def repeat(count: int, text: str) -> str:
+    if count * len(text) > MAX_TEXT:
+        raise ValueError(f"sprig.repeat: more than {MAX_TEXT} characters")
+    return text * count
+
+
 GO_LAYOUT = {"2006": "%Y", "01": "%m", "02": "%d", "15": "%H", "04": "%M", "05": "%S", "Jan": "%b", "Mon": "%a"}
 
 
@@ -121,7 +129,7 @@ SPRIG: dict[str, Callable[..., Any]] = {
     "fromJson": lambda s: json.loads(s),
     "list": lambda *v: list(v),
     "dict": lambda *v: dict(zip(v[::2], v[1::2], strict=False)),
-    "repeat": lambda n, s: str(s) * as_int(n),
+    "repeat": lambda n, s: repeat(as_int(n), str(s)),
     "trunc": lambda n, s: str(s)[: as_int(n)],
     "sha256sum": lambda s: hashlib.sha256(str(s).encode()).hexdigest(),
 }

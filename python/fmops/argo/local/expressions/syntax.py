@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
+from fmops.argo.local.limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, MAX_INT
 from fmops.core.errors import InputError
 
 TOKEN = re.compile(
@@ -47,13 +48,15 @@ class Token:
 
 
 def tokens(text: str) -> list[Token]:
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise InputError(f"expression {shown(text)}: longer than {MAX_EXPRESSION_LENGTH} characters")
     position, found = 0, []
     while position < len(text):
         if not text[position:].strip():
             break
         match = TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise InputError(f"cannot parse expression {text.strip()!r} at column {position + 1}")
+            raise InputError(f"cannot parse expression {shown(text)} at column {position + 1}")
         kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "name" and value in WORD_OPERATORS:
@@ -61,6 +64,12 @@ def tokens(text: str) -> list[Token]:
         found.append(Token(kind, value, match.start(kind) + 1))
         position = match.end()
     return [*found, Token("end", "", len(text) + 1)]
+
+
+def shown(text: str) -> str:
+    """An expression as an error line quotes it: at most 80 characters."""
+    text = text.strip()
+    return repr(text) if len(text) <= 80 else repr(text[:77] + "...")
 
 
 def unquote(text: str) -> str:
@@ -172,17 +181,24 @@ class Parser:
         self.text = text
         self.tokens = tokens(text)
         self.position = 0
+        self.depth = 0
 
     def fail(self, message: str) -> InputError:
-        token = self.tokens[self.position]
-        return InputError(f"cannot parse expression {self.text.strip()!r} at column {token.column}: {message}")
+        token = self.ahead(0)
+        return InputError(f"cannot parse expression {shown(self.text)} at column {token.column}: {message}")
 
     @property
     def peek(self) -> Token:
-        return self.tokens[self.position]
+        return self.ahead(0)
+
+    def ahead(self, count: int) -> Token:
+        """The token `count` after the current one (the end token past the end)."""
+        return self.tokens[min(self.position + count, len(self.tokens) - 1)]
 
     def take(self, text: str | None = None) -> Token:
         token = self.peek
+        if token.kind == "end":
+            raise self.fail(f"expected '{text}', found the end" if text else "unexpected end")
         if text is not None and (token.kind not in ("op", "name") or token.text != text):
             raise self.fail(f"expected '{text}', found '{token.text or 'end'}'")
         self.position += 1
@@ -201,7 +217,16 @@ class Parser:
         return node
 
     def expression(self, power: int = 0) -> Expr:
-        left = self.prefix()
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise self.fail(f"nested deeper than {MAX_EXPRESSION_DEPTH}")
+        try:
+            return self.operators(self.prefix(), power)
+        finally:
+            self.depth -= 1
+
+    def operators(self, left: Expr, power: int) -> Expr:
+        """`left` and the operators after it that bind at least as tightly as `power`."""
         while True:
             token = self.peek
             if token.kind == "op" and token.text == "?" and power <= CONDITIONAL_POWER:
@@ -211,9 +236,9 @@ class Parser:
                 left = Conditional(left, yes, self.expression(CONDITIONAL_POWER))
                 continue
             operator = token.text if token.kind in ("op", "name") else None
-            negated = operator == "!" and self.tokens[self.position + 1].text in ("in", "matches")
+            negated = operator == "!" and self.ahead(1).text in ("in", "matches")
             if negated:
-                operator = self.tokens[self.position + 1].text
+                operator = self.ahead(1).text
             if operator not in BINARY or BINARY[operator][0] < power:
                 return left
             self.take()
@@ -227,7 +252,7 @@ class Parser:
         token = self.take()
         node: Expr
         if token.kind == "number":
-            node = Literal(float(token.text) if "." in token.text or "e" in token.text.lower() else int(token.text))
+            node = Literal(self.number(token))
         elif token.kind == "string":
             node = Literal(unquote(token.text))
         elif token.kind == "name":
@@ -250,6 +275,15 @@ class Parser:
             raise self.fail(f"unexpected '{token.text or 'end'}'")
         return self.postfix(node)
 
+    def number(self, token: Token) -> int | float:
+        """A number literal: a float, or an integer that fits Go's int64 (expr refuses larger ones)."""
+        if "." in token.text or "e" in token.text.lower():
+            return float(token.text)
+        if len(token.text) > 19 or int(token.text) > MAX_INT:
+            self.position -= 1
+            raise self.fail(f"integer {token.text[:20]}... does not fit in 64 bits")
+        return int(token.text)
+
     def sequence(self, close: str) -> tuple[Expr, ...]:
         items = []
         while not self.accept(close):
@@ -261,7 +295,7 @@ class Parser:
 
     def braces(self) -> Expr:
         """`{key: value, ...}` (a map) or `{expr}` (a closure)."""
-        after = self.tokens[self.position + 1]
+        after = self.ahead(1)
         if self.peek.text == "}" or (self.peek.kind in ("name", "string", "number") and after.text == ":"):
             pairs = []
             while not self.accept("}"):
@@ -299,5 +333,19 @@ class Parser:
         return Slice(node, low, None if self.peek.text == "]" else self.expression())
 
 
+def depth(node: Expr) -> int:
+    """How deep a tree is (counted without recursion: a long chain `1+1+...+1` is deep, not nested)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        each, level = stack.pop()
+        deepest = max(deepest, level)
+        stack += [(child, level + 1) for child in children(each)]
+    return deepest
+
+
 def parse(text: str) -> Expr:
-    return Parser(text).parse()
+    """The syntax tree of an expression; InputError when it does not parse or is too long or too deep."""
+    tree = Parser(text).parse()
+    if depth(tree) > MAX_EXPRESSION_DEPTH:
+        raise InputError(f"expression {shown(text)}: nested deeper than {MAX_EXPRESSION_DEPTH}")
+    return tree

@@ -16,9 +16,13 @@ from fmops.core.errors import InputError
 def expression_tag(text: str, variables: dict[str, Any]) -> str:
     """The value of a `{{=...}}` tag."""
     try:
-        return render(evaluate(text, variables))
+        value = evaluate(text, variables)
     except Unresolved as error:
-        raise InputError(f"'{{{{={text.strip()}}}}}': no such variable '{error}' here") from None
+        raise InputError(f"'{{{{={text.strip()[:80]}}}}}': no such variable '{str(error)[:80]}' here") from None
+    try:
+        return render(value)
+    except (TypeError, ValueError):  # a function, or what holds one (`len`, `sprig`)
+        raise InputError(f"'{{{{={text.strip()[:80]}}}}}': not a value that can be written into a template") from None
 
 
 def substitute(text: str, variables: dict[str, Any], strict: bool = True) -> str:
