@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fmops.argo.documents import Scope, called_template, parameters
 from fmops.argo.local import expressions
@@ -17,10 +17,8 @@ from fmops.argo.local.artifacts import repository_key
 from fmops.argo.local.loops import item_variables, label, loop_items
 from fmops.argo.local.nodes import BAD, Context, Node
 from fmops.argo.local.outputs import call_variables
+from fmops.argo.local.runtime import Runtime
 from fmops.core.errors import InputError
-
-if TYPE_CHECKING:
-    from fmops.argo.local.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ def exit_hook_of(call: dict[str, Any]) -> dict[str, Any] | None:
     return hook or ({"template": call["onExit"]} if call.get("onExit") else None)
 
 
-def run_call(engine: Engine, call: Call) -> CallResult:
+def run_call(engine: Runtime, call: Call) -> CallResult:
     """Run one task or step: depends, loops, when, arguments, then the target template and its exit hook."""
     spec = call.spec
     node = engine.node(call.node_id, called_template(spec))
@@ -93,7 +91,7 @@ def omission(spec: dict[str, Any], siblings: Siblings) -> str | None:
     return None
 
 
-def run_loop(engine: Engine, call: Call, node: Node, items: list[Any]) -> tuple[str, list[str]]:
+def run_loop(engine: Runtime, call: Call, node: Node, items: list[Any]) -> tuple[str, list[str]]:
     """One child per item, at once; the loop fails when a child did."""
     node.leaf = False
     engine.update(node, "Running")
@@ -115,7 +113,7 @@ def run_loop(engine: Engine, call: Call, node: Node, items: list[Any]) -> tuple[
     return phase, phases
 
 
-def run_one(engine: Engine, call: Call) -> str:
+def run_one(engine: Runtime, call: Call) -> str:
     """One run of a call (a loop's child, or the call itself): its `when`, then the template it calls."""
     spec, variables = call.spec, call.variables
     node = engine.node(call.node_id, called_template(spec))
@@ -139,7 +137,7 @@ def run_one(engine: Engine, call: Call) -> str:
         return engine.run(target, arguments, call.node_id, context, artifacts).phase
 
 
-def run_exit_hook(engine: Engine, call: Call, node: Node, phase: str) -> str:
+def run_exit_hook(engine: Runtime, call: Call, node: Node, phase: str) -> str:
     """A step's or task's exit hook, run after it: its failure fails it."""
     hook = exit_hook_of(call.spec)
     if not hook or phase in ("Skipped", "Omitted"):

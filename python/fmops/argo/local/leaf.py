@@ -7,24 +7,24 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fmops.argo.local import pods, trainjob
+from fmops.argo.local import jobs, pods
 from fmops.argo.local.artifacts import read_outputs
 from fmops.argo.local.nodes import Context, Node
 from fmops.argo.local.outputs import default_outputs
 from fmops.argo.local.paths import folder_name, inside
 from fmops.argo.local.retries import backoff_seconds, last_retry, retry_limit, retryable
+from fmops.argo.local.runtime import Runtime
 from fmops.argo.local.support import deletes_a_pytorchjob, resource_kind
 from fmops.core.errors import InputError
-
-if TYPE_CHECKING:
-    from fmops.argo.local.engine import Engine
 
 Processes = list[tuple[str, pods.Process]]  # (container name, its process), in the order they run
 
 
-def run_leaf(engine: Engine, node: Node, template: dict[str, Any], context: Context, artifacts: dict[str, Any]) -> Node:
+def run_leaf(
+    engine: Runtime, node: Node, template: dict[str, Any], context: Context, artifacts: dict[str, Any]
+) -> Node:
     try:
         folder = re.sub(r"[^\w.-]", "_", node.id.replace("/", "."))
         directory = inside(engine.run_dir, "steps", folder if folder.strip(".") else "_")
@@ -46,7 +46,7 @@ def run_leaf(engine: Engine, node: Node, template: dict[str, Any], context: Cont
             return engine.update(node, "Failed", "Step exceeded its deadline")
         if deletes_a_pytorchjob(template):
             return engine.update(node, "Succeeded", "deletes the PyTorchJob on a cluster; locally it has ended")
-        if "resource" in template and resource_kind(template) not in trainjob.JOB_KINDS:
+        if "resource" in template and resource_kind(template) not in jobs.JOB_KINDS:
             return engine.update(node, "Error", "resource templates other than PyTorchJob cannot run locally")
         try:
             processes = pod_processes(engine, template, variables, directory, artifacts)
@@ -77,7 +77,7 @@ def run_leaf(engine: Engine, node: Node, template: dict[str, Any], context: Cont
 
 
 def pod_processes(
-    engine: Engine, template: dict[str, Any], variables: dict[str, Any], directory: Path, artifacts: dict[str, Any]
+    engine: Runtime, template: dict[str, Any], variables: dict[str, Any], directory: Path, artifacts: dict[str, Any]
 ) -> Processes:
     """The processes of the template's pod; the input artifacts are staged with the first one."""
     if "resource" in template:
@@ -102,7 +102,7 @@ def pod_processes(
 
 
 def attempt(
-    engine: Engine, node: Node, template: dict[str, Any], processes: Processes, variables: dict[str, Any]
+    engine: Runtime, node: Node, template: dict[str, Any], processes: Processes, variables: dict[str, Any]
 ) -> pods.Outcome:
     """One attempt: the processes run (holding a slot of the pod budget), then the outputs are read. A
     declared output that was not written makes the attempt an Error."""

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from fmops.argo.documents import parameters
-from fmops.argo.local import trainjob
+from fmops.argo.local import jobs
 from fmops.argo.local.artifacts import pod_path, stage_inputs
 from fmops.argo.local.expressions import substitute
 from fmops.argo.local.paths import inside
@@ -252,19 +252,16 @@ def container_set(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def pytorchjob_process(template: dict[str, Any], variables: dict[str, Any], directory: Path) -> Process:
-    if trainjob.is_trainjob(template):
-        return trainjob.trainjob_process(template, variables, directory)
-    manifest = yaml.safe_load(substitute(template["resource"]["manifest"], variables))
-    replicas = manifest["spec"]["pytorchReplicaSpecs"]
-    processes = sum(int(spec.get("replicas", 1)) for spec in replicas.values())
-    container = replicas["Master"]["template"]["spec"]["containers"][0]
-    command = [*(container.get("command") or []), *(container.get("args") or [])]
-    notes = [f"PyTorchJob of {processes} replica(s) runs as torchrun --nproc_per_node {processes} on this machine"]
-    if command[0] == "fmops":
-        command = ["torchrun", "--standalone", "--nproc_per_node", str(processes), "-m", "fmops.cli", *command[1:]]
+    """A PyTorchJob or TrainJob resource step as torchrun processes on this machine (fmops.argo.local.jobs)."""
+    job = jobs.job_command(yaml.safe_load(substitute(template["resource"]["manifest"], variables)))
+    unit = "node(s)" if job.kind == "TrainJob" else "replica(s)"
+    notes = [f"{job.kind} of {job.processes} {unit} runs as torchrun --nproc_per_node {job.processes} on this machine"]
+    command = job.command
+    if command[:1] == ["fmops"]:
+        command = ["torchrun", "--standalone", "--nproc_per_node", str(job.processes), "-m", "fmops.cli", *command[1:]]
     return Process(
         command=interpreter(command),
-        env=environment(container.get("env") or [], variables, notes),
+        env=environment(job.env, variables, notes),
         directory=directory,
         timeout=deadline_of(template),
         notes=notes,

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from fmops.argo.documents import calls, resource_manifest
-from fmops.argo.local.trainjob import JOB_KINDS, JOB_PLURALS
+from fmops.argo.local.jobs import JOB_KINDS, JOB_PLURALS
 from fmops.core.errors import InputError
 
 SUPPORTED = yaml.safe_load((Path(__file__).parent / "supported.yaml").read_text(encoding="utf-8"))

@@ -15,16 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fmops.argo.documents import Scope, called_template
 from fmops.argo.local import expressions
 from fmops.argo.local.calls import Call, CallResult, Siblings, run_call
 from fmops.argo.local.nodes import BAD, Context, Node, TemplateError
 from fmops.argo.local.outputs import call_variables
-
-if TYPE_CHECKING:
-    from fmops.argo.local.engine import Engine
+from fmops.argo.local.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ def stuck(scope: Scope, tasks: dict[str, dict[str, Any]], finished: Finished) ->
     return TemplateError(f"template '{scope.name}': dependency cycle among {waiting}")
 
 
-def run_dag(engine: Engine, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> Walked:
+def run_dag(engine: Runtime, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> Walked:
     dag = template["dag"] or {}
     tasks = targeted(dag, context.variables)
     fail_fast = dag.get("failFast", True) is not False
@@ -132,7 +130,7 @@ def run_dag(engine: Engine, scope: Scope, template: dict[str, Any], context: Con
     return Walked("Failed" if finished.failed(finished.phases, handled) else "Succeeded", finished.variables)
 
 
-def omit_the_rest(engine: Engine, tasks: dict[str, dict[str, Any]], finished: Finished, parent: str) -> None:
+def omit_the_rest(engine: Runtime, tasks: dict[str, dict[str, Any]], finished: Finished, parent: str) -> None:
     """After a failure under failFast: the tasks that never started are Omitted."""
     for name in tasks:
         if name not in finished.phases:
@@ -141,7 +139,7 @@ def omit_the_rest(engine: Engine, tasks: dict[str, dict[str, Any]], finished: Fi
             finished.phases[name] = phase
 
 
-def run_steps(engine: Engine, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> Walked:
+def run_steps(engine: Runtime, scope: Scope, template: dict[str, Any], context: Context, parent: str) -> Walked:
     finished = Finished()
     for group in template["steps"] or []:
         group = group or []
