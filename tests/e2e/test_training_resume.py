@@ -48,12 +48,12 @@ from fmops.training import checkpoint_store
 _publish = checkpoint_store.publish
 
 
-def _publish_or_hang(written, root, step):
+def _publish_or_hang(written, root, step, *rest):
     if step == STEP:
         (Path(written) / "HANGING").write_text("waiting to be killed\\n")
         while True:
             time.sleep(1)
-    return _publish(written, root, step)
+    return _publish(written, root, step, *rest)
 
 
 checkpoint_store.publish = _publish_or_hang
