@@ -206,7 +206,6 @@ def save(
 def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> TrainState:
     """Restore (model, optimizer, scheduler) and this rank's RNG from the checkpoint at `uri`; returns its
     trainer state. Each rank reads only its own tensors and its own rank file."""
-    import torch
     import torch.distributed.checkpoint as dcp
 
     model, optimizer, scheduler = training
