@@ -200,7 +200,9 @@ def save(
         checkpoint_store.publish(written, root, step, files)
         checkpoint_store.prune(root, keep)
     accelerator.wait_for_everyone()
-    return storage.join(root, checkpoint_store.name(step))
+    published = storage.join(root, checkpoint_store.name(step))
+    _VERIFIED.pop(published, None)  # a checkpoint of this step checked earlier in this process is gone
+    return published
 
 
 def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> TrainState:
