@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -48,16 +49,26 @@ from fmops.training import checkpoint_store
 _publish = checkpoint_store.publish
 
 
-def _publish_or_hang(written, root, step):
+def _publish_or_hang(written, root, step, *rest):
     if step == STEP:
         (Path(written) / "HANGING").write_text("waiting to be killed\\n")
         while True:
             time.sleep(1)
-    return _publish(written, root, step)
+    return _publish(written, root, step, *rest)
 
 
 checkpoint_store.publish = _publish_or_hang
 """
+
+
+class Payload:
+    """Unpickling this creates `path`: the stand-in for code planted in a checkpoint."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):  # noqa: ANN204 (the pickle protocol)
+        return (open, (self.path, "w"))
 
 
 def command(demo_dir: Path, output: Path) -> list[str]:
@@ -111,6 +122,16 @@ def test_sigkill_while_checkpointing_then_rerun_matches_uninterrupted(tmp_path, 
     assert not (killed / "manifest.json").exists()
     with pytest.raises(InputError, match="incomplete fmops output"):
         manifest.require_complete_model(str(killed))
+
+    # A rank file planted in the checkpoint to resume from is refused, one line, before anything unpickles it.
+    rank_file = killed / "checkpoints" / "step-00000004" / "rank-0.pt"
+    original, ran = rank_file.read_bytes(), tmp_path / "payload-ran"
+    rank_file.write_bytes(pickle.dumps(Payload(ran)))
+    refused = fmops(*command(demo_dir, killed), check=False)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert refused.stderr.strip().splitlines()[-1].startswith(f"fmops pretrain: error: {rank_file}: differs")
+    assert not ran.exists()
+    rank_file.write_bytes(original)
 
     result = fmops(*command(demo_dir, killed))
     assert "step-00000004 at step 4 of 12" in result.stderr

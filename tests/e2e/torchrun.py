@@ -25,12 +25,12 @@ from fmops.training import checkpoint_store
 _publish = checkpoint_store.publish
 
 
-def _publish_or_hang(written, root, step):
+def _publish_or_hang(written, root, step, *rest):
     if step == STEP:
         Path(FLAG).write_text(written)
         while True:
             time.sleep(1)
-    return _publish(written, root, step)
+    return _publish(written, root, step, *rest)
 
 
 checkpoint_store.publish = _publish_or_hang

@@ -9,6 +9,9 @@ adds `trainer_state.json` (state.TrainState: step, metric history; the data posi
 sampling.py) and the caller's files (the tokenizer), waits for every rank, and then publishes.
 Resuming reads the checkpoint where it lies: DCP reads on each rank only the tensors that rank holds (ranged
 reads on s3://), each rank its own `rank-N.pt`; only the small files are copied (`fetch_files`).
+Nothing is read back before the checkpoint's files match the digests its marker lists (`verify`,
+checkpoint_digests.py): DCP's `.metadata` and DeepSpeed's files are pickles, and unpickling runs code.
+`rank-N.pt` holds tensors and plain values only and is loaded with `weights_only=True`, from the bytes checked.
 Usable by every training stage: nothing here is specific to pretraining.
 """
 
@@ -27,12 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from fmops.core import storage
-from fmops.training import checkpoint_store
+from fmops.training import checkpoint_digests, checkpoint_store
+from fmops.training.checkpoint_digests import Digest
 from fmops.training.state import TrainState
 
 STATE = "trainer_state.json"
 SHARDED = "sharded"  # the DCP directory: .metadata and one __<rank>_<n>.distcp file per writing rank
 DEEPSPEED = "deepspeed"  # instead of SHARDED under ZeRO-3: DeepSpeed's own per-rank checkpoint files
+
+
+_VERIFIED: dict[str, dict[str, Digest]] = {}  # checkpoint URI -> its file list, once checked in this process
 
 
 def rank_file(rank: int) -> str:
@@ -55,6 +62,14 @@ def fetch_files(uri: str, workdir: Path) -> Path:
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, target / entry)
     return target
+
+
+def verify(uri: str) -> dict[str, Digest]:
+    """Check the checkpoint's files against its marker's digests (once per process; every rank must call it,
+    they share the hashing); returns the list. InputError naming the file when one differs."""
+    if uri not in _VERIFIED:
+        _VERIFIED[uri] = checkpoint_digests.verify(uri)
+    return _VERIFIED[uri]
 
 
 def read_state(uri: str) -> TrainState:
@@ -102,10 +117,15 @@ def _single_process_is_fine() -> Iterator[None]:
 
 
 def _rank_state(scheduler: Any) -> dict[str, Any]:
+    """This rank's RNG states and LR scheduler as tensors and plain values: what `weights_only=True` loads
+    (numpy's key array becomes a tensor; python's state is a tuple of ints already)."""
     import numpy as np
     import torch
 
-    rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    generator, key, position, has_gauss, cached = np.random.get_state()
+    numpy_state = {"generator": generator, "key": torch.from_numpy(key.astype(np.int64)), "position": position}
+    numpy_state.update(has_gauss=has_gauss, cached_gaussian=cached)
+    rng = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return {"rng": rng, "scheduler": scheduler.state_dict()}
@@ -118,11 +138,28 @@ def _restore_rank_state(saved: dict[str, Any], scheduler: Any, rng: bool) -> Non
     scheduler.load_state_dict(saved["scheduler"])
     if not rng:
         return
-    random.setstate(saved["rng"]["python"])
-    np.random.set_state(saved["rng"]["numpy"])
+    version, internal, gauss = saved["rng"]["python"]
+    random.setstate((version, tuple(internal), gauss))
+    state = saved["rng"]["numpy"]
+    key = state["key"].numpy().astype(np.uint32)
+    np.random.set_state((state["generator"], key, state["position"], state["has_gauss"], state["cached_gaussian"]))
     torch.set_rng_state(saved["rng"]["torch"])
     if "cuda" in saved["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+
+
+def _load_rank_state(uri: str, name: str, listed: dict[str, Digest]) -> dict[str, Any]:
+    """A rank file's content: only the bytes the list vouches for, unpickled to tensors and plain values only."""
+    import pickle
+
+    import torch
+
+    data = checkpoint_digests.check_bytes(uri, name, storage.read_bytes(storage.join(uri, name)), listed)
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True)
+    except pickle.UnpicklingError as error:
+        problem = str(error).strip().splitlines()[-1] if str(error).strip() else "not tensors and plain values"
+        raise checkpoint_digests.refusal(uri, name, f"holds more than tensors and plain values ({problem})") from None
 
 
 def save(
@@ -158,30 +195,32 @@ def save(
     if accelerator.is_main_process:
         _write_small_files(written, state, add_files)
     accelerator.wait_for_everyone()  # every rank's part is in storage
+    files = checkpoint_digests.shared(written)  # every rank hashes its share; the marker lists them all
     if accelerator.is_main_process:
-        checkpoint_store.publish(written, root, step)
+        checkpoint_store.publish(written, root, step, files)
         checkpoint_store.prune(root, keep)
     accelerator.wait_for_everyone()
-    return storage.join(root, checkpoint_store.name(step))
+    published = storage.join(root, checkpoint_store.name(step))
+    _VERIFIED.pop(published, None)  # a checkpoint of this step checked earlier in this process is gone
+    return published
 
 
 def load(accelerator: Any, uri: str, training: tuple[Any, Any, Any]) -> TrainState:
     """Restore (model, optimizer, scheduler) and this rank's RNG from the checkpoint at `uri`; returns its
     trainer state. Each rank reads only its own tensors and its own rank file."""
-    import torch
     import torch.distributed.checkpoint as dcp
 
     model, optimizer, scheduler = training
+    listed = verify(uri)  # before any of its files is unpickled
     if _deepspeed(accelerator):
-        _load_deepspeed(model, uri, accelerator.process_index)
+        _load_deepspeed(model, uri, accelerator.process_index, listed)
     else:
         reader = _storage(storage.join(uri, SHARDED), write=False)
         with _single_process_is_fine():
             dcp.load({"training": _Training(model, optimizer)}, storage_reader=reader)
-    own = storage.join(uri, rank_file(accelerator.process_index))
-    mine = storage.exists(own)  # not when resuming on more ranks than wrote: the data position is the step anyway
-    own_bytes = storage.read_bytes(own if mine else storage.join(uri, rank_file(0)))
-    saved = torch.load(io.BytesIO(own_bytes), weights_only=False)  # our own file: RNG states are pickled tuples
+    own = rank_file(accelerator.process_index)
+    mine = own in listed  # not when resuming on more ranks than wrote: the data position is the step anyway
+    saved = _load_rank_state(uri, own if mine else rank_file(0), listed)
     _restore_rank_state(saved, scheduler, rng=mine)
     return read_state(uri)
 
@@ -202,7 +241,9 @@ def _save_deepspeed(engine: Any, written: str) -> None:
         storage.upload_dir(staging, written)
 
 
-def _load_deepspeed(engine: Any, uri: str, rank: int) -> None:
+def _load_deepspeed(engine: Any, uri: str, rank: int, listed: dict[str, Digest]) -> None:
+    """DeepSpeed unpickles its files (torch.load without weights_only): each local copy is checked against
+    the list just before, so what it loads is what the main rank listed."""
     with tempfile.TemporaryDirectory(prefix="fmops-zero-") as staging:
         for entry in storage.listdir(storage.join(uri, DEEPSPEED)):
             owner = re.search(r"zero_pp_rank_(\d+)_", entry)
@@ -210,6 +251,7 @@ def _load_deepspeed(engine: Any, uri: str, rank: int) -> None:
                 continue  # another rank's partition
             with storage.local_copy(storage.join(uri, DEEPSPEED, entry)) as path:
                 shutil.copy(path, Path(staging) / entry)
+            checkpoint_digests.check_local_file(uri, f"{DEEPSPEED}/{entry}", Path(staging) / entry, listed)
         engine.load_checkpoint(staging, tag=DEEPSPEED)
 
 

@@ -1,7 +1,8 @@
 """Where complete checkpoints live and how they become visible: one mechanism for every trainer.
 
     <root>/step-NNNNNNNN/            a checkpoint (whatever files its trainer writes)
-    <root>/step-NNNNNNNN/complete.json   the completion marker, written last: only a marked checkpoint exists
+    <root>/step-NNNNNNNN/complete.json   the completion marker, written last: only a marked checkpoint exists;
+                                         it lists the sha256 and size of every other file (checkpoint_digests.py)
 
 `fmops pretrain` (checkpoint.py) writes its parts straight into `staging(root, step)`; `fmops sft|dpo`
 (fmops.finetune.checkpoints) let the Hugging Face Trainer write a local `checkpoint-N/` and hand it over
@@ -25,9 +26,11 @@ import time
 from pathlib import Path
 
 from fmops.core import storage
+from fmops.training import checkpoint_digests
+from fmops.training.checkpoint_digests import Digest
 
 PREFIX = "step-"
-MARKER = "complete.json"
+MARKER = checkpoint_digests.MARKER
 STAGING = ".tmp-"
 _NAME = re.compile(rf"^{PREFIX}(\d+)$")
 _ANY = re.compile(rf"^(?:{re.escape(STAGING)})?{PREFIX}(\d+)$")  # complete, unmarked, or staged
@@ -58,11 +61,14 @@ def staging(root: str, step: int) -> str:
     return storage.join(root, name(step) if storage.is_remote(root) else STAGING + name(step))
 
 
-def publish(written: str, root: str, step: int) -> str:
+def publish(written: str, root: str, step: int, files: dict[str, Digest] | None = None) -> str:
     """Make a fully written checkpoint visible: the marker, and locally the rename into place; returns its URI.
 
-    `written` is `staging(root, step)`, or for a local root any local directory on the root's filesystem."""
-    marker = json.dumps({"step": step, "written_at": time.time()}) + "\n"
+    `written` is `staging(root, step)`, or for a local root any local directory on the root's filesystem.
+    `files`: the digests of every file written (the marker lists them); None: hashed here, by this process."""
+    if files is None:
+        files = checkpoint_digests.of_directory(written)
+    marker = json.dumps({"step": step, "written_at": time.time(), checkpoint_digests.FILES: files}) + "\n"
     storage.atomic_write_text(storage.join(written, MARKER), marker)
     final = storage.join(root, name(step))
     if not storage.is_remote(root):
@@ -76,13 +82,16 @@ def upload_part(local: Path, root: str, step: int) -> None:
     storage.upload_dir(local, staging(root, step))
 
 
-def publish_dir(local: Path, root: str, step: int) -> str:
+def publish_dir(local: Path, root: str, step: int, files: dict[str, Digest] | None = None) -> str:
     """Publish a checkpoint a trainer wrote into the local directory `local`: moved into place under a local
-    root, uploaded (marker last) to an s3:// one; returns its URI."""
+    root, uploaded (marker last) to an s3:// one; returns its URI. `files` as for `publish` (None: the
+    digests of `local`, hashed before the upload)."""
+    if files is None:
+        files = checkpoint_digests.of_directory(str(local))
     if storage.is_remote(root):
         upload_part(local, root, step)
-        return publish(staging(root, step), root, step)
-    return publish(str(local), root, step)
+        return publish(staging(root, step), root, step, files)
+    return publish(str(local), root, step, files)
 
 
 def prunable(entries: list[str], complete: list[int], keep: int) -> list[str]:

@@ -102,6 +102,8 @@ def train(
     set_seed(cfg.seed)
     root = storage.join(output, "checkpoints")
     latest = checkpoint_store.latest(root)
+    if latest:
+        checkpoint.verify(latest)  # every file as its marker lists it, before any is read
     resume = checkpoint.fetch_files(latest, workdir) if latest else None  # config and tokenizer, not tensors
     if resume is not None:
         check_resumable(resume, cfg)
