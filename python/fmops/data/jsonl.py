@@ -49,26 +49,26 @@ def iter_lines(uri: str) -> Iterator[tuple[int, str]]:
         raise InputError(f"{uri}: file is empty")
 
 
-def bounded_lines(handle: Any, uri: str) -> Iterator[bytes]:
-    """The lines of a binary stream without their '\n', read in chunks: a line over MAX_RECORD_BYTES is an
+def bounded_lines(handle: Any, uri: str, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+    """The lines of a binary stream without their '\n', read in chunks: a line over `limit` bytes is an
     InputError as soon as the limit is passed, so memory stays bounded however long the line runs."""
     pending, number = b"", 1
     while chunk := handle.read(CHUNK_BYTES):
         *complete, pending = (pending + chunk).split(b"\n")
         for line in complete:
-            _check_length(len(line), uri, number)
+            _check_length(len(line), uri, number, limit)
             yield line
             number += 1
-        _check_length(len(pending), uri, number)
+        _check_length(len(pending), uri, number, limit)
     if pending:
         yield pending
 
 
-def _check_length(size: int, uri: str, number: int) -> None:
-    if size > MAX_RECORD_BYTES:
+def _check_length(size: int, uri: str, number: int, limit: int) -> None:
+    if size > limit:
         raise InputError(
-            f"{where(uri, number)}: record of over {MAX_RECORD_BYTES} bytes exceeds the limit of "
-            f"{MAX_RECORD_BYTES // (1024 * 1024)} MiB per record"
+            f"{where(uri, number)}: record of over {limit} bytes exceeds the limit of "
+            f"{limit // (1024 * 1024)} MiB per record"
         )
 
 

@@ -119,3 +119,13 @@ def test_unigram_entropy_in_nats():
 
     assert unigram_entropy([1, 2, 3, 4]) == pytest.approx(math.log(4))
     assert unigram_entropy([7, 7, 7]) == 0.0
+
+
+def test_a_document_line_over_the_cap_is_one_line_before_it_is_read_whole(tmp_path):
+    from fmops.core.errors import InputError
+    from fmops.training import text_data
+
+    data = tmp_path / "huge.jsonl"
+    data.write_text('{"text": "' + "x" * (text_data.MAX_DOCUMENT_BYTES + 10) + '"}\n')
+    with pytest.raises(InputError, match=r"huge.jsonl:1: record of over \d+ bytes exceeds the limit of 4 MiB"):
+        list(text_data.iter_documents(str(data)))
