@@ -52,9 +52,10 @@ def check(history: str, config: CurateConfig) -> bool:
     expected = minhash_settings(config)
     different = sorted(key for key, value in expected.items() if recorded.get(key) != value)
     if different:
+        key = different[0]
         raise InputError(
-            f"{storage.join(history, SETTINGS)}: field '{different[0]}': history made with {recorded.get(different[0])}, "
-            f"this run uses {expected[different[0]]} (signatures would never match; use a new history)"
+            f"{storage.join(history, SETTINGS)}: field '{key}': history made with {recorded.get(key)}, "
+            f"this run uses {expected[key]} (signatures would never match; use a new history)"
         )
     return bool(cycles(history))
 
