@@ -36,6 +36,7 @@ from fmops.curate.steps import (
     RedactPII,
     ShardReader,
     curated_record,
+    earlier_group_first,
 )
 
 
@@ -54,7 +55,9 @@ def text_of(document) -> str:
     return document.text
 
 
-EXACT = ExactDedupConfig(content_getter=text_of, hash_config=HashConfig(precision=64))
+EXACT = ExactDedupConfig(
+    content_getter=text_of, document_priority=earlier_group_first, hash_config=HashConfig(precision=64)
+)
 
 
 class Work:

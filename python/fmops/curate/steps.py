@@ -23,7 +23,8 @@ from fmops.curate.decontaminate import EvalIndex
 from fmops.curate.shards import FORMATS, suffix
 
 # metadata keys fmops adds for its own bookkeeping; never written to the curated documents
-SOURCE = "fmops_source"
+SOURCE, GROUP = "fmops_source", "fmops_group"
+PRIVATE = (SOURCE, GROUP)
 
 
 def read_jsonl(handle: Any) -> Iterator[dict[str, Any]]:
@@ -77,7 +78,7 @@ class ShardReader(PipelineStep):
                         continue
                     self.stat_update("documents")
                     self.update_doc_stats(Document(text=text, id=""))
-                    metadata = {**record, SOURCE: uri}
+                    metadata = {**record, SOURCE: uri, GROUP: rank}
                     yield Document(text=text, id=f"{uri}#{number}", metadata=metadata)
 
 
@@ -103,8 +104,14 @@ class IntermediateReader(PipelineStep):
 
 def curated_record(writer: Any, document: Document) -> dict[str, Any]:
     """A kept document as the input had it: `text` and the input's other fields."""
-    fields = {key: value for key, value in document.metadata.items() if key != SOURCE}
+    fields = {key: value for key, value in document.metadata.items() if key not in PRIVATE}
     return {"text": document.text, **fields}
+
+
+def earlier_group_first(document: Document) -> int:
+    """Exact dedup keeps the copy in the lowest shard group (then the earliest in it), as MinHash's clusters
+    do for identical documents: both then name the same copies as the ones to drop."""
+    return 65535 - document.metadata[GROUP]
 
 
 class Decontaminate(BaseFilter):
