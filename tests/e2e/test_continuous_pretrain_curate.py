@@ -9,7 +9,7 @@ import pytest
 from tests.e2e.test_continuous_pretrain import NODE, Cycles, write_lines
 
 # few steps: what is under test is which documents reach training, not what the model learns
-SHORT = "max_steps: 20\nmax_length: 128\nper_device_train_batch_size: 4\nlearning_rate: 3.0e-3\nsave_steps: 0\n"
+SHORT = "max_steps: 20\nmax_length: 64\nper_device_train_batch_size: 4\nlearning_rate: 3.0e-3\nsave_steps: 0\n"
 
 
 def texts(folder: Path) -> list[str]:
@@ -34,13 +34,13 @@ def test_a_new_shard_repeating_a_promoted_cycle_has_those_documents_removed_befo
     history = cycles.storage / "curate-history" / "demo"
     assert len(list((history / "cycles").glob("*.json"))) == 1
 
-    # cycle 2: 30 documents cycle 1 trained on, and 20 new ones
-    repeated, new = demo[:30], demo[100:120]
+    # cycle 2: 30 documents cycle 1 trained on, and 80 new ones
+    repeated, new = demo[:30], demo[100:180]
     write_lines(incoming / "c.jsonl", repeated + new)
     run = cycles.run("cycle-2", "-p", "curate=true", "-p", "eval-limit=20")
     curated = cycles.storage / "runs" / "cycle-2" / "curated"
     metrics = json.loads((curated / "metrics.json").read_text())
-    assert metrics["documents_read"] == 50 and metrics["documents_kept"] == 20
+    assert metrics["documents_read"] == 110 and metrics["documents_kept"] == 80
     assert metrics["removed"]["history_duplicate"] == 30 and metrics["history_cycles"] == 1
     assert texts(curated / "documents") == [json.loads(line)["text"] for line in new]
 
@@ -51,4 +51,4 @@ def test_a_new_shard_repeating_a_promoted_cycle_has_those_documents_removed_befo
 
     # the run says what was removed and why
     summary = run["workflow"]["workflow.outputs.parameters.curate-summary"]
-    assert summary.startswith("kept 20 of 50 documents") and "30 history_duplicate" in summary
+    assert summary.startswith("kept 80 of 110 documents") and "30 history_duplicate" in summary
