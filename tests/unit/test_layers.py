@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "python" / "fmops"
 LAYERS = [
     {"core"},
     {"data", "models"},
-    {"training", "evaluation", "argo", "steps"},
+    {"training", "evaluation", "argo", "steps", "curate"},
     # finetune builds on training's settings; serving's monitor on the evaluation stage
     {"finetune", "serving"},
     {"bench"},

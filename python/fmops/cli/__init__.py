@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("fmops.cli.argo", "write workflows/*.yaml from the Hera definitions"),
     "validate": ("fmops.cli.argo", "check rendered workflows: structure, contracts, policy"),
     "demo": ("fmops.cli.data", "write the demo datasets (two-digit addition)"),
+    "curate": ("fmops.cli.curate", "deduplicate, filter, redact and decontaminate text shards (datatrove)"),
     "tokenize": ("fmops.cli.training", "tokenize text into binary token shards for pretraining"),
     "pretrain": ("fmops.cli.training", "continue pretraining a causal LM"),
     "sft": ("fmops.cli.finetune", "instruction-tune a model with TRL's SFTTrainer"),

@@ -18,6 +18,7 @@ WORKFLOWS = ROOT / "workflows"
 RENDERED = render.render()
 COMMITTED = sorted(p.name for p in WORKFLOWS.glob("*.yaml"))
 EXPECTED_RESOURCES = {
+    ("WorkflowTemplate", "fmops-curate"),
     ("WorkflowTemplate", "fmops-tokenize"),
     ("WorkflowTemplate", "fmops-pretrain"),
     ("WorkflowTemplate", "fmops-sft"),

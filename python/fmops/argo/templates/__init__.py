@@ -5,6 +5,7 @@
 
 # module name -> rendered file stem; the order is the order of workflows/kustomization.yaml
 MODULES = (
+    "curate",
     "tokenize",
     "pretrain",
     "sft",

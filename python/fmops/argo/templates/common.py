@@ -230,6 +230,17 @@ def tokenized_or_raw(raw: str) -> str:
     return f"{{{{=workflow.parameters.tokenize == 'true' ? {run_path('tokens')} : {raw}}}}}"
 
 
+def curated_or_raw(raw: str) -> str:
+    """The training data before tokenizing: the run's curated documents (fmops-curate) when the workflow's
+    `curate` is true, else `raw`; both are expressions, for use inside an expression tag."""
+    return f"(workflow.parameters.curate == 'true' ? {run_path('curated')} + '/documents' : {raw})"
+
+
+def expression(value: str) -> str:
+    """An expression as a tag whose value is the expression's result."""
+    return f"{{{{={value}}}}}"
+
+
 def env_entry(env: SecretEnv) -> dict[str, Any]:
     """A Secret-backed variable as a plain pod-spec entry, for manifests Hera does not build."""
     selector = {"name": env.secret_name, "key": env.secret_key, "optional": env.optional}

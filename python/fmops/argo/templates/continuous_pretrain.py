@@ -5,7 +5,9 @@
 A cycle continues from the stable-phase weights `latest` kept, on the shards under <data-root>/incoming/ that no
 earlier cycle trained on, with replay; evaluates the candidate and `latest` side by side; publishes the candidate
 as `latest` only when the gate promotes it; and records the shards either way, so a rejected shard is not
-retrained. A cycle with no new shards trains nothing. Runs never overlap (concurrencyPolicy Forbid).
+retrained. With -p curate=true the new shards are curated first (fmops-curate): deduplicated, also against the
+signatures of every promoted cycle, filtered, PII-redacted and decontaminated; their signatures join that history
+once the gate promotes. A cycle with no new shards trains nothing. Runs never overlap (concurrencyPolicy Forbid).
 """
 
 from hera.workflows import DAG, CronWorkflow, Task
@@ -40,6 +42,14 @@ PARAMS = [
         "false",
         enum=["true", "false"],
     ),
+    param(
+        "curate",
+        "curate the new shards first (fmops-curate): dedup, also against every promoted cycle, filters, PII, "
+        "decontamination against eval/",
+        "false",
+        enum=["true", "false"],
+    ),
+    param("curate-recipe", "curate recipe: a packaged name (recipes/curate/) or a YAML URI", "demo"),
     param("gate-rules", "rules a candidate must pass to become latest: a packaged name or a YAML URI", "continuous"),
     *scaling_params(),
 ]
@@ -48,6 +58,8 @@ W = "{{workflow.parameters.%s}}"
 ROOT, NAME = W % "storage-root", W % "model-name"
 RUN_OUTPUT = f"{ROOT}/runs/{{{{workflow.name}}}}"
 WATERMARK = f"{ROOT}/watermarks/{NAME}"
+CURATE_HISTORY = f"{ROOT}/curate-history/{NAME}"
+NEW_SHARDS = "tasks['new-shards'].outputs.parameters['new-shards']"
 START, SHARDS = "{{tasks.start-model.outputs.parameters.%s}}", "{{tasks.new-shards.outputs.parameters.%s}}"
 PROMOTE = "{{tasks.gate.outputs.parameters.promote}}"
 # The baseline's evaluation exists only when there was a baseline to evaluate (not for a model built from scratch).
@@ -58,6 +70,22 @@ FIXED_REPLAY = (
     "{{=workflow.parameters['fixed-replay'] == '' ? '' : "
     "workflow.parameters['data-root'] + '/' + workflow.parameters['fixed-replay']}}"
 )
+
+
+def curation(name: str, template: str, **options) -> Task:
+    """The new shards through fmops-curate: `curate` before training, `record-history` once the gate promoted."""
+    return Task(
+        name=name,
+        template_ref=TemplateRef(name="fmops-curate", template=template),
+        arguments={
+            "data": SHARDS % "new-shards",
+            "output": f"{RUN_OUTPUT}/curated",
+            "history": CURATE_HISTORY,
+            "config": W % "curate-recipe",
+            "decontaminate": f"{W % 'data-root'}/eval",
+        },
+        **options,
+    )
 
 
 def evaluation(name: str, model: str, output: str, **options) -> Task:
@@ -160,13 +188,14 @@ with CronWorkflow(
     with DAG(name="continuous-pretrain"):
         start_model = resolve_start_model()
         new_shards = list_new_shards()
+        curate = curation("curate", "curate", when=f"{SHARDS % 'count'} > 0 && {W % 'curate'} == true")
         tokenize = Task(
             name="tokenize",
             template_ref=TemplateRef(name="fmops-tokenize", template="tokenize"),
             when=f"{SHARDS % 'count'} > 0 && {W % 'tokenize'} == true",
             arguments={
                 "model": START % "continue-from",
-                "data": SHARDS % "new-shards",
+                "data": common.expression(common.curated_or_raw(NEW_SHARDS)),
                 "output": f"{RUN_OUTPUT}/tokens",
             },
         )
@@ -176,7 +205,7 @@ with CronWorkflow(
             when=f"{SHARDS % 'count'} > 0",
             arguments={
                 "model": START % "continue-from",
-                "data": common.tokenized_or_raw("tasks['new-shards'].outputs.parameters['new-shards']"),
+                "data": common.tokenized_or_raw(common.curated_or_raw(NEW_SHARDS)),
                 "replay": SHARDS % "replay",
                 "replay-ratio": SHARDS % "replay-ratio",
                 "output": f"{RUN_OUTPUT}/pretrain",
@@ -207,12 +236,18 @@ with CronWorkflow(
             },
         )
         publish = publish_candidate(when=f"{PROMOTE} == true")
+        # like the watermark, the history takes a cycle's documents only once they were trained on and promoted
+        record_history = curation(
+            "record-history", "record-history", when=f"{PROMOTE} == true && {W % 'curate'} == true"
+        )
         record_cycle = commit_shards(arguments={"promoted": PROMOTE})
 
-        [start_model, new_shards] >> tokenize
-        [start_model, new_shards, succeeded_or_skipped(tokenize)] >> pretrain
+        [start_model, new_shards] >> curate
+        [start_model, new_shards, succeeded_or_skipped(curate)] >> tokenize
+        [start_model, new_shards, succeeded_or_skipped(curate), succeeded_or_skipped(tokenize)] >> pretrain
         pretrain.on_success(evaluate_candidate)
         pretrain.on_success(evaluate_baseline)
         [succeeded(evaluate_candidate), succeeded_or_skipped(evaluate_baseline)] >> gate
         gate.on_success(publish)
-        [succeeded(gate), succeeded_or_skipped(publish)] >> record_cycle
+        [succeeded(gate), succeeded_or_skipped(publish)] >> record_history
+        [succeeded(gate), succeeded_or_skipped(publish), succeeded_or_skipped(record_history)] >> record_cycle

@@ -5,9 +5,9 @@
         -p nodes=1 -p gpus-per-node=8 -p strategy=fsdp2
     fmops run                      # the same DAG on this machine, tiny model, demo data
 
-demo-data -> plan -> [tokenize] -> pretrain -> sft -> dpo; each trained model is evaluated (so the run shows what every
-phase gained); the gate compares the final model with the production baseline; deploy runs only when the
-gate says promote. Any phase can be skipped by a parameter. The exit handler records how the run ended.
+demo-data -> plan -> [curate] -> [tokenize] -> pretrain -> sft -> dpo; each trained model is evaluated (so the run
+shows what every phase gained); the gate compares the final model with the production baseline; deploy runs only
+when the gate says promote. Any phase can be skipped by a parameter. The exit handler records how the run ended.
 """
 
 from hera.workflows import DAG, Task, WorkflowTemplate
@@ -37,6 +37,13 @@ PARAMS = [
         "false",
         enum=BOOL,
     ),
+    param(
+        "curate",
+        "curate pretrain.jsonl first (fmops-curate: dedup, quality filters, PII, decontamination against eval/)",
+        "false",
+        enum=BOOL,
+    ),
+    param("curate-recipe", "curate recipe: a packaged name (recipes/curate/) or a YAML URI", "demo"),
     param("run-pretrain", "run the continued-pretraining phase", "true", enum=BOOL),
     param("run-sft", "run the instruction-tuning phase", "true", enum=BOOL),
     param("run-dpo", "run the preference-alignment phase", "true", enum=BOOL),
@@ -53,6 +60,7 @@ PLAN = "{{tasks.plan.outputs.parameters.%s}}"
 SCALING = {name: W % name for name in SCALING_INPUTS}
 DATA = W % "data-root"
 RUN_ROOT = f"{W % 'storage-root'}/runs/{{{{workflow.name}}}}"
+PRETRAIN_DATA = "workflow.parameters['data-root'] + '/pretrain.jsonl'"
 # Where each phase reads its model and writes its output, decided by `plan` from the phases that run.
 PLAN_OUTPUTS = (
     "pretrain-model",
@@ -151,20 +159,31 @@ with WorkflowTemplate(
     with DAG(name="pipeline"):
         demo_data = write_demo_data(when=f"{W % 'write-demo-data'} == true")
         plan = plan_run()
+        curate = Task(
+            name="curate",
+            template_ref=phase("curate", "curate"),
+            when=f"{W % 'curate'} == true && {W % 'run-pretrain'} == true",
+            arguments={
+                "data": f"{DATA}/pretrain.jsonl",
+                "output": f"{RUN_ROOT}/curated",
+                "config": W % "curate-recipe",
+                "decontaminate": f"{DATA}/eval",
+            },
+        )
         tokenize = Task(
             name="tokenize",
             template_ref=phase("tokenize", "tokenize"),
             when=f"{W % 'tokenize'} == true && {W % 'run-pretrain'} == true",
             arguments={
                 "model": PLAN % "pretrain-model",
-                "data": f"{DATA}/pretrain.jsonl",
+                "data": common.expression(common.curated_or_raw(PRETRAIN_DATA)),
                 "output": f"{RUN_ROOT}/tokens",
             },
         )
         pretrain = training(
             "pretrain",
             {
-                "data": common.tokenized_or_raw("workflow.parameters['data-root'] + '/pretrain.jsonl'"),
+                "data": common.tokenized_or_raw(common.curated_or_raw(PRETRAIN_DATA)),
                 "replay": f"{DATA}/replay.jsonl",
                 "replay-ratio": W % "replay-ratio",
             },
@@ -198,8 +217,9 @@ with WorkflowTemplate(
 
         # A phase skipped by its parameter does not stop the phases after it.
         ready = [plan, succeeded_or_skipped(demo_data)]
-        ready >> tokenize
-        [*ready, succeeded_or_skipped(tokenize)] >> pretrain
+        ready >> curate
+        [*ready, succeeded_or_skipped(curate)] >> tokenize
+        [*ready, succeeded_or_skipped(curate), succeeded_or_skipped(tokenize)] >> pretrain
         [*ready, succeeded_or_skipped(pretrain)] >> sft
         [*ready, succeeded_or_skipped(pretrain), succeeded_or_skipped(sft)] >> dpo
         [succeeded_or_skipped(dpo), succeeded_or_skipped(sft), succeeded_or_skipped(pretrain)] >> evaluate_final
