@@ -127,9 +127,14 @@ def test_rollout_applies_everything_smoke_tests_then_promotes(s3_env, registry_r
     applies = [r for r in fake.requests if r["method"] == "PATCH"]
     assert [r["path"].split("/")[-2] for r in applies] == [
         "services",
+        "inferencepools",
+        "httproutes",
         "servicemonitors",
         "prometheusrules",
         "configmaps",
+        "configmaps",
+        "services",
+        "deployments",
         "deployments",
     ]
     assert all(r["content_type"] == "application/apply-patch+yaml" for r in applies)
@@ -142,14 +147,19 @@ def test_rollout_applies_everything_smoke_tests_then_promotes(s3_env, registry_r
     assert storage.read_json(f"{version_uri}/evaluation/metrics.json")["demo_addition"]
     assert (tmp_path / "results" / "endpoint").read_text() == served.base_url
     kinds = [doc["kind"] for doc in yaml.safe_load_all((tmp_path / "results" / "manifests.yaml").read_text())]
-    assert kinds == ["Service", "ServiceMonitor", "PrometheusRule", "ConfigMap", "Deployment"]
     assert report["applied"] == [
         "Service/demo",
+        "InferencePool/demo",
+        "HTTPRoute/demo",
         "ServiceMonitor/demo",
         "PrometheusRule/demo",
         "ConfigMap/demo-dashboard",
+        "ConfigMap/demo-epp",
+        "Service/demo-epp",
+        "Deployment/demo-epp",
         "Deployment/demo",
     ]
+    assert kinds == [applied.split("/")[0] for applied in report["applied"]]
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
     assert (metrics["promoted"], metrics["smoke_passed"], metrics["smoke_errors"]) == (1, 1, 0)
 

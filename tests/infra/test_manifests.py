@@ -82,13 +82,17 @@ def test_kustomized_objects_validate(built):
 
 
 def deploy_objects() -> list[dict]:
-    return manifests.all_manifests(SERVING)
+    """Both workload variants: one node per replica (a Deployment) and several (a LeaderWorkerSet)."""
+    multi_node = ServingSpec(**{**SERVING.__dict__, "nodes": 2, "gpus": 8})
+    return manifests.all_manifests(SERVING) + [manifests.workload(multi_node)]
 
 
-@pytest.mark.parametrize("document", deploy_objects(), ids=lambda d: d["kind"])
+@pytest.mark.parametrize("document", deploy_objects(), ids=lambda d: f"{d['kind']}:{d['metadata']['name']}")
 def test_deploy_step_manifests_validate(document):
     if document["apiVersion"] in CORE_GROUPS:
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    elif crd_schemas.has_schema(document):
+        assert crd_schemas.errors(document) == []
     else:
         assert document_errors(document) == []
 

@@ -9,7 +9,8 @@ from fmops.core.config import StageConfig
 
 class DeployConfig(StageConfig):
     image: str = Field("", description="vLLM image; empty: the pinned official one")
-    gpus: int = Field(1, ge=1, description="GPUs per replica (tensor parallel size)")
+    gpus: int = Field(1, ge=1, description="GPUs per node of a replica (tensor parallel size)")
+    nodes: int = Field(1, ge=1, description="nodes per replica; > 1: a LeaderWorkerSet (pipeline parallel size)")
     replicas: int = Field(1, ge=1, description="replicas (the minimum when autoscaling)")
     max_replicas: int = Field(0, ge=0, description="> replicas: KEDA autoscaling on queue depth")
     queue_per_replica: int = Field(4, ge=1, description="KEDA target of waiting requests per replica")

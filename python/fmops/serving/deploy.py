@@ -122,6 +122,7 @@ def deploy_cluster(inputs: Inputs, cfg: DeployConfig, target: str, version: str)
         version=version,
         image=cfg.image or ServingSpec.image,
         gpus=cfg.gpus,
+        nodes=cfg.nodes,
         replicas=cfg.replicas,
         max_replicas=cfg.max_replicas,
         queue_per_replica=cfg.queue_per_replica,
@@ -135,24 +136,25 @@ def deploy_cluster(inputs: Inputs, cfg: DeployConfig, target: str, version: str)
     endpoint = inputs.endpoint or manifests.service_url(spec)
     outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": objects, "applied": []}
     cluster = rollout.Cluster(rollout.connect(), inputs.namespace)
-    previous = cluster.read_deployment(inputs.name)
+    kind = spec.workload_kind  # a LeaderWorkerSet when the model needs several nodes per replica
+    previous = cluster.read_workload(inputs.name, kind)
     try:
-        for body in objects:  # the Deployment comes last: a failure before it changes nothing that serves
+        for body in objects:  # the workload comes last: a failure before it changes nothing that serves
             cluster.apply(body)
             outcome["applied"].append(f"{body['kind']}/{body['metadata']['name']}")
     except rollout.ApplyFailed as error:
         outcome["failure"] = str(error)
         return outcome
     try:
-        outcome["rollout_s"] = round(cluster.wait_ready(inputs.name, deadline), 2)
+        outcome["rollout_s"] = round(cluster.wait_ready(inputs.name, deadline, kind=kind), 2)
     except rollout.RolloutFailed as error:
         outcome["failure"] = str(error)
-        outcome["rolled_back"] = cluster.restore(inputs.name, previous)
+        outcome["rolled_back"] = cluster.restore(inputs.name, previous, kind)
         return outcome
     outcome["smoke"] = smoke(endpoint, cfg, inputs.api_key)
     if not outcome["smoke"]["passed"]:
         outcome["failure"] = "smoke test failed: " + "; ".join(outcome["smoke"]["failures"])
-        outcome["rolled_back"] = cluster.restore(inputs.name, previous)
+        outcome["rolled_back"] = cluster.restore(inputs.name, previous, kind)
     return outcome
 
 

@@ -69,8 +69,14 @@ async def capped_body(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def proxy_app(api_key: str, upstream: httpx.AsyncClient, max_body: int = MAX_BODY_BYTES) -> Starlette:
-    """An ASGI app that checks every request as above and forwards it, and the streamed reply, to `upstream`."""
+def proxy_app(
+    api_key: str,
+    upstream: httpx.AsyncClient,
+    max_body: int = MAX_BODY_BYTES,
+    open_routes: frozenset[tuple[str, str]] | set[tuple[str, str]] = OPEN_ROUTES,
+) -> Starlette:
+    """An ASGI app that checks every request as above and forwards it, and the streamed reply, to `upstream`;
+    `open_routes` are the (method, path) pairs answered without the key."""
     if not api_key:
         raise ValueError("the proxy needs an API key")
 
@@ -79,7 +85,7 @@ def proxy_app(api_key: str, upstream: httpx.AsyncClient, max_body: int = MAX_BOD
         if not is_normalised(raw_path):
             return error(400, "path is not normalised", "invalid_request_error")
         path = raw_path.decode("ascii")
-        if (request.method, path) not in OPEN_ROUTES and not key_matches(
+        if (request.method, path) not in open_routes and not key_matches(
             request.headers.get("authorization", ""), api_key
         ):
             return error(401, "invalid or missing API key", "authentication_error")

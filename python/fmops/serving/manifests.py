@@ -1,18 +1,40 @@
-"""The core Kubernetes objects of a serving rollout, generated from a ServingSpec: Deployment, Service.
+"""The core Kubernetes objects of a serving rollout, generated from a ServingSpec: the workload and its Service.
 
-The Deployment runs the official vLLM image. An init container copies the model version from S3 into
-an emptyDir (the pod's service account `fmops-serving` may only read the bucket), then vLLM serves it
-under the rollout's name. The API key comes from the Secret `fmops-serving-api-key` (key `api-key`)
-through VLLM_API_KEY. GPU pods land on the `gpu-serve` Karpenter NodePool and tolerate its taint.
-A rollout surges one new pod and removes no old one before the new one is ready, so a model that
-never becomes ready leaves the previous one serving.
+The workload runs the official vLLM image: a Deployment, or for a model that needs several nodes per replica
+a LeaderWorkerSet (python/fmops/serving/leaderworkerset.py). An init container copies the model version from
+S3 into an emptyDir (the pod's service account `fmops-serving` may only read the bucket), then vLLM serves it
+under the rollout's name on loopback. The only port reachable from outside the pod is the key gate's
+(fmops.serving.key_gate): every route but `/health` and `/metrics` needs the API key, which it reads from the
+Secret `fmops-serving-api-key` (key `api-key`, mounted as a file), so vLLM's routes outside `/v1` are keyed as
+well. Every container runs as a non-root user with no capabilities and a read-only root filesystem
+(PodSecurity `restricted`; caches and /tmp are emptyDirs). GPU pods land on the
+`gpu-serve` Karpenter NodePool and tolerate its taint. A rollout surges one new pod and removes no old one
+before the new one is ready, so a model that never becomes ready leaves the previous one serving.
 """
 
 from __future__ import annotations
 
-from fmops.serving.spec import AWS_CLI_IMAGE, ServingSpec
+from fmops.serving.spec import AWS_CLI_IMAGE, BACKEND_PORT, ServingSpec
 
 MODEL_DIR = "/models/current"
+CACHE_DIR = "/cache"
+KEY_DIR = "/etc/fmops/api-key"
+# Both images run as root by default; this uid owns nothing in them and needs only the emptyDirs.
+RUN_AS = 10001
+
+
+def pod_security_context() -> dict:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict:
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True}
 
 
 def vllm_args(spec: ServingSpec) -> list[str]:
@@ -21,12 +43,14 @@ def vllm_args(spec: ServingSpec) -> list[str]:
         "--served-model-name",
         spec.name,
         "--host",
-        "0.0.0.0",
+        "127.0.0.1",
         "--port",
-        str(spec.port),
+        str(BACKEND_PORT),
         "--tensor-parallel-size",
         str(spec.gpus),
     ]
+    if spec.multi_node:
+        args += ["--pipeline-parallel-size", str(spec.nodes), "--distributed-executor-backend", "ray"]
     if spec.max_model_len:
         args += ["--max-model-len", str(spec.max_model_len)]
     return args + list(spec.extra_args)
@@ -55,32 +79,104 @@ def model_sync_container(spec: ServingSpec) -> dict:
             spec.model_uri.rstrip("/") + "/",
             MODEL_DIR,
         ],
+        "env": [{"name": "HOME", "value": CACHE_DIR}],
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
-        "volumeMounts": [{"name": "models", "mountPath": "/models"}],
+        "securityContext": container_security_context(),
+        "volumeMounts": [
+            {"name": "models", "mountPath": "/models"},
+            {"name": "cache", "mountPath": CACHE_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
     }
 
 
-def vllm_container(spec: ServingSpec) -> dict:
+def gpu_resources(spec: ServingSpec) -> dict:
     gpus = str(spec.gpus)
+    return {
+        "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": gpus},
+        "limits": {"memory": spec.memory, "nvidia.com/gpu": gpus},
+    }
+
+
+def vllm_env(spec: ServingSpec) -> list[dict]:
+    """No API key: vLLM listens on loopback and the key gate, which checks it, drops the Authorization header."""
+    return [
+        {"name": "HF_HUB_OFFLINE", "value": "1"},
+        # vLLM, torch.compile, Triton and Ray keep their caches under $HOME: a writable emptyDir.
+        {"name": "HOME", "value": CACHE_DIR},
+        # The uid has no passwd entry; torch names its compile cache after $USER.
+        {"name": "USER", "value": "vllm"},
+    ]
+
+
+def vllm_container(spec: ServingSpec, command: list[str] | None = None) -> dict:
+    """vLLM itself, on loopback: `vllm serve` (explicit, whatever the image's entrypoint of the day), or
+    `command` followed by vLLM's arguments (the leader of a multi-node group starts Ray first)."""
     return {
         "name": "vllm",
         "image": spec.image,
-        "command": ["vllm", "serve"],  # explicit, whatever the image's entrypoint of the day
+        "command": command or ["vllm", "serve"],
         "args": vllm_args(spec),
-        "env": [
-            {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": spec.api_key_secret, "key": "api-key"}}},
-            {"name": "HF_HUB_OFFLINE", "value": "1"},
+        "env": vllm_env(spec),
+        "resources": gpu_resources(spec),
+        "securityContext": container_security_context(),
+        "volumeMounts": [
+            {"name": "models", "mountPath": "/models"},
+            {"name": "shm", "mountPath": "/dev/shm"},
+            {"name": "cache", "mountPath": CACHE_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
         ],
+    }
+
+
+def key_gate_container(spec: ServingSpec) -> dict:
+    """The pod's only open port: checks the key on every route but /health and /metrics, forwards to vLLM.
+    The probes go through it, so a pod is ready only when both answer."""
+    return {
+        "name": "key-gate",
+        "image": spec.gate_image,
+        "command": ["python", "-m", "fmops.serving.key_gate"],
+        "args": [
+            "--port",
+            str(spec.port),
+            "--upstream",
+            f"http://127.0.0.1:{BACKEND_PORT}",
+            "--api-key-file",
+            f"{KEY_DIR}/api-key",
+        ],
+        "volumeMounts": [{"name": "api-key", "mountPath": KEY_DIR, "readOnly": True}],
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
-        "resources": {
-            "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": gpus},
-            "limits": {"memory": spec.memory, "nvidia.com/gpu": gpus},
-        },
+        "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
         # Loading a large model takes minutes: the startup probe allows up to 30 min before liveness counts.
         "startupProbe": probe(spec, period_s=10, failures=180),
         "readinessProbe": probe(spec, period_s=5, failures=3),
         "livenessProbe": probe(spec, period_s=15, failures=4),
-        "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "shm", "mountPath": "/dev/shm"}],
+        "securityContext": container_security_context(),
+    }
+
+
+def pod_spec(spec: ServingSpec, containers: list[dict]) -> dict:
+    """A GPU serving pod on the gpu-serve pool: the model synced into an emptyDir first, then `containers`."""
+    return {
+        "serviceAccountName": spec.service_account,
+        # The pods never call the Kubernetes API (EKS Pod Identity mounts its own token for S3).
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(),
+        "nodeSelector": {"karpenter.sh/nodepool": spec.node_pool},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "terminationGracePeriodSeconds": 60,
+        "initContainers": [model_sync_container(spec)],
+        "containers": containers,
+        "volumes": [
+            {"name": "models", "emptyDir": {}},
+            {"name": "cache", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+            {
+                "name": "api-key",
+                "projected": {"defaultMode": 0o440, "sources": [{"secret": {"name": spec.api_key_secret}}]},
+            },
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+        ],
     }
 
 
@@ -95,18 +191,7 @@ def deployment(spec: ServingSpec) -> dict:
             "progressDeadlineSeconds": spec.progress_deadline_s,
             "template": {
                 "metadata": {"labels": spec.all_labels},
-                "spec": {
-                    "serviceAccountName": spec.service_account,
-                    "nodeSelector": {"karpenter.sh/nodepool": spec.node_pool},
-                    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-                    "terminationGracePeriodSeconds": 60,
-                    "initContainers": [model_sync_container(spec)],
-                    "containers": [vllm_container(spec)],
-                    "volumes": [
-                        {"name": "models", "emptyDir": {}},
-                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
-                    ],
-                },
+                "spec": pod_spec(spec, [key_gate_container(spec), vllm_container(spec)]),
             },
         },
     }
@@ -116,13 +201,14 @@ def deployment(spec: ServingSpec) -> dict:
 
 
 def service(spec: ServingSpec) -> dict:
+    """The plain Service the in-cluster smoke test and the ServiceMonitor use (the Gateway uses the pool)."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": spec.metadata(),
         "spec": {
             "type": "ClusterIP",
-            "selector": spec.labels,
+            "selector": spec.serving_labels,
             "ports": [{"name": "http", "port": spec.port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
@@ -133,16 +219,43 @@ def service_url(spec: ServingSpec) -> str:
     return f"http://{spec.name}.{spec.namespace}.svc.cluster.local:{spec.port}/v1"
 
 
+def workload(spec: ServingSpec) -> dict:
+    """The Deployment, or the LeaderWorkerSet of a model that needs several nodes per replica."""
+    if spec.multi_node:
+        from fmops.serving.leaderworkerset import leader_worker_set
+
+        return leader_worker_set(spec)
+    return deployment(spec)
+
+
 def all_manifests(spec: ServingSpec) -> list[dict]:
-    """Every object of a rollout, in apply order: the Deployment last, once what watches it exists."""
-    from fmops.serving import monitoring
+    """Every object of a rollout, in apply order: the custom kinds first (a missing CRD fails the step before
+    any pod changes), then the endpoint picker, and the workload last, once what routes to and watches it
+    exists."""
+    from fmops.serving import gateway, monitoring
 
     objects = [
         service(spec),
+        gateway.inference_pool(spec),
+        gateway.http_route(spec),
         monitoring.service_monitor(spec),
         monitoring.prometheus_rule(spec),
         monitoring.dashboard_configmap(spec),
     ]
     if spec.autoscaled:
-        objects.append(monitoring.scaled_object(spec))
-    return [*objects, deployment(spec)]
+        scaled = monitoring.scaled_object(spec)
+        # The same trigger scales either workload kind (a LeaderWorkerSet has a scale subresource).
+        target = {"apiVersion": workload_api_version(spec), "kind": spec.workload_kind, "name": spec.name}
+        scaled["spec"]["scaleTargetRef"] = target
+        objects.append(scaled)
+    return deployments_reviewed([*objects, *gateway.endpoint_picker(spec), workload(spec)])
+
+
+def deployments_reviewed(objects: list[dict]) -> list[dict]:
+    from fmops.serving.review import annotated
+
+    return [annotated(obj) if obj["kind"] == "Deployment" else obj for obj in objects]
+
+
+def workload_api_version(spec: ServingSpec) -> str:
+    return "leaderworkerset.x-k8s.io/v1" if spec.multi_node else "apps/v1"

@@ -2,9 +2,10 @@
 
 Apply is server-side (`application/apply-patch+yaml`, field manager `fmops-deploy`, force): the API server
 merges, so re-running a deploy is idempotent and fields other managers own (the HPA's replicas) stay theirs.
-Ready means what `kubectl rollout status` means: the Deployment's newest generation is observed and all
-its replicas are updated and available. When that does not happen by the deadline, the reason comes from
-the pods (a waiting container's reason and message, or why the pod is not scheduled).
+Ready means what `kubectl rollout status` means: the workload's (Deployment's or LeaderWorkerSet's) newest
+generation is observed and all its replicas are updated and available (ready, for a LeaderWorkerSet: every
+pod of the group). When that does not happen by the deadline, the reason comes from the pods (a waiting
+container's reason and message, or why the pod is not scheduled).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ CUSTOM_KINDS = {
     "ServiceMonitor": ("monitoring.coreos.com", "v1", "servicemonitors"),
     "PrometheusRule": ("monitoring.coreos.com", "v1", "prometheusrules"),
     "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
+    "InferencePool": ("inference.networking.k8s.io", "v1", "inferencepools"),
+    "HTTPRoute": ("gateway.networking.k8s.io", "v1", "httproutes"),
+    "LeaderWorkerSet": ("leaderworkerset.x-k8s.io", "v1", "leaderworkersets"),
 }
+WORKLOAD_API = {"Deployment": "apps/v1", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1"}
 
 
 class ApplyFailed(RuntimeError):
@@ -28,7 +33,7 @@ class ApplyFailed(RuntimeError):
 
 
 class RolloutFailed(RuntimeError):
-    """The Deployment did not become ready; the message carries the pods' reason."""
+    """The workload did not become ready; the message carries the pods' reason."""
 
 
 def connect() -> Any:
@@ -92,41 +97,56 @@ class Cluster:
         else:
             raise ValueError(f"fmops does not apply kind {kind}")
 
-    def read_deployment(self, name: str) -> dict | None:
-        """The Deployment as a plain dict, or None when there is none."""
+    def read_workload(self, name: str, kind: str = "Deployment") -> dict | None:
+        """The Deployment or LeaderWorkerSet as a plain dict, or None when there is none."""
         from kubernetes.client.exceptions import ApiException
 
         try:
-            found = self.apps.read_namespaced_deployment(name, self.namespace)
+            if kind == "Deployment":
+                found = self.apps.read_namespaced_deployment(name, self.namespace)
+            else:
+                group, version, plural = CUSTOM_KINDS[kind]
+                found = self.custom.get_namespaced_custom_object(group, version, self.namespace, plural, name)
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
         return self.api.sanitize_for_serialization(found)
 
+    def read_deployment(self, name: str) -> dict | None:
+        return self.read_workload(name, "Deployment")
+
+    def delete_workload(self, name: str, kind: str = "Deployment") -> None:
+        if kind == "Deployment":
+            self.apps.delete_namespaced_deployment(name, self.namespace)
+        else:
+            group, version, plural = CUSTOM_KINDS[kind]
+            self.custom.delete_namespaced_custom_object(group, version, self.namespace, plural, name)
+
     def delete_deployment(self, name: str) -> None:
-        self.apps.delete_namespaced_deployment(name, self.namespace)
+        self.delete_workload(name, "Deployment")
 
-    def restore(self, name: str, previous: dict | None) -> str:
-        """Put the previous Deployment back (its spec, re-applied), or remove the new one if there was none."""
+    def restore(self, name: str, previous: dict | None, kind: str = "Deployment") -> str:
+        """Put the previous workload back (its spec, re-applied), or remove the new one if there was none."""
         if previous is None:
-            self.delete_deployment(name)
-            return "deleted the new Deployment (there was no previous one)"
-        self.apply(reapplicable(previous))
+            self.delete_workload(name, kind)
+            return f"deleted the new {kind} (there was no previous one)"
+        self.apply(reapplicable(previous, kind))
         version = previous["metadata"].get("labels", {}).get("fmops.dev/model-version", "unknown")
-        return f"re-applied the previous Deployment spec (model version {version})"
+        return f"re-applied the previous {kind} spec (model version {version})"
 
-    def wait_ready(self, name: str, deadline_s: float, poll_s: float = 2.0) -> float:
+    def wait_ready(self, name: str, deadline_s: float, poll_s: float = 2.0, kind: str = "Deployment") -> float:
         """Seconds until the rollout is complete; RolloutFailed with the pods' reason at the deadline."""
         started = time.monotonic()
+        complete = rollout_complete if kind == "Deployment" else group_rollout_complete
         while True:
-            deployment = self.read_deployment(name)
-            if deployment and rollout_complete(deployment):
+            workload = self.read_workload(name, kind)
+            if workload and complete(workload):
                 return time.monotonic() - started
-            if deployment and (stalled := progress_deadline_exceeded(deployment)):
-                raise RolloutFailed(f"Deployment {name}: {stalled}; {self.pod_reason(name)}")
+            if workload and (stalled := progress_deadline_exceeded(workload)):
+                raise RolloutFailed(f"{kind} {name}: {stalled}; {self.pod_reason(name)}")
             if time.monotonic() - started > deadline_s:
-                raise RolloutFailed(f"Deployment {name} not ready after {deadline_s:.0f} s: {self.pod_reason(name)}")
+                raise RolloutFailed(f"{kind} {name} not ready after {deadline_s:.0f} s: {self.pod_reason(name)}")
             time.sleep(poll_s)
 
     def pod_reason(self, name: str) -> str:
@@ -149,6 +169,18 @@ def rollout_complete(deployment: dict) -> bool:
         status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
         and status.get("updatedReplicas", 0) >= wanted
         and status.get("availableReplicas", 0) >= wanted
+        and status.get("replicas", 0) <= status.get("updatedReplicas", 0)
+    )
+
+
+def group_rollout_complete(lws: dict) -> bool:
+    """A LeaderWorkerSet whose newest generation is observed and whose every group is updated and ready."""
+    spec, status = lws.get("spec", {}), lws.get("status") or {}
+    wanted = spec.get("replicas", 1)
+    return (
+        status.get("observedGeneration", 0) >= lws["metadata"].get("generation", 0)
+        and status.get("updatedReplicas", 0) >= wanted
+        and status.get("readyReplicas", 0) >= wanted
         and status.get("replicas", 0) <= status.get("updatedReplicas", 0)
     )
 
@@ -182,8 +214,8 @@ def describe_pod(pod: dict) -> str:
     return f"phase {status.get('phase', 'unknown')}, not ready"
 
 
-def reapplicable(previous: dict) -> dict:
-    """A Deployment read from the API, reduced to what one applies: no status, no server-set metadata."""
+def reapplicable(previous: dict, kind: str = "Deployment") -> dict:
+    """A workload read from the API, reduced to what one applies: no status, no server-set metadata."""
     metadata = previous["metadata"]
     kept = {key: metadata[key] for key in ("name", "namespace", "labels", "annotations") if metadata.get(key)}
     annotations = {k: v for k, v in kept.get("annotations", {}).items() if k != "deployment.kubernetes.io/revision"}
@@ -191,4 +223,4 @@ def reapplicable(previous: dict) -> dict:
         kept["annotations"] = annotations
     else:
         kept.pop("annotations", None)
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": kept, "spec": previous["spec"]}
+    return {"apiVersion": WORKLOAD_API[kind], "kind": kind, "metadata": kept, "spec": previous["spec"]}

@@ -11,6 +11,15 @@ VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"
 # Syncs the model from S3 into the pod before vLLM starts (read-only role of the fmops-serving account).
 AWS_CLI_IMAGE = "amazon/aws-cli:2.32.8"
 PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+# The endpoint picker of the Gateway API Inference Extension: v1.5.0 is its last release from that project
+# (v1.6.0 moved it to llm-d); it speaks the InferencePool v1 API the v1.6.0 CRD serves.
+EPP_IMAGE = "registry.k8s.io/gateway-api-inference-extension/epp:v1.5.0"
+# The key gate in front of vLLM runs fmops.serving.key_gate from the eval image (fmops with its serve extras).
+GATE_IMAGE = "ghcr.io/fmops/fmops-eval:0.1.0"
+# vLLM listens on loopback here; only the key gate on `port` is reachable from outside the pod.
+BACKEND_PORT = 8001
+# The label LeaderWorkerSet puts on every pod of a group: 0 is the leader, the one that serves HTTP.
+WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
 
 
 @dataclass(kw_only=True)
@@ -26,7 +35,10 @@ class ServingSpec:
     namespace: str = "fmops"
     image: str = VLLM_IMAGE
     gpus: int = 1
-    """GPUs per replica; vLLM's tensor parallel size."""
+    """GPUs per node of a replica; vLLM's tensor parallel size."""
+    nodes: int = 1
+    """Nodes per replica: above 1, a LeaderWorkerSet of that group size (vLLM's pipeline parallel size) replaces
+    the Deployment."""
     replicas: int = 1
     max_replicas: int = 0
     """Above `replicas`: a KEDA ScaledObject scales between them on queue depth; 0: no autoscaling."""
@@ -43,6 +55,12 @@ class ServingSpec:
     node_pool: str = "gpu-serve"
     progress_deadline_s: int = 1800
     prometheus_url: str = PROMETHEUS_URL
+    gateway: str = "fmops-inference"
+    """The Gateway (argocd/addons/inference-gateway) the HTTPRoute attaches the model's InferencePool to."""
+    gateway_namespace: str = "fmops-gateway"
+    epp_image: str = EPP_IMAGE
+    epp_service_account: str = "fmops-epp"
+    gate_image: str = GATE_IMAGE
 
     @property
     def labels(self) -> dict[str, str]:
@@ -52,6 +70,23 @@ class ServingSpec:
     @property
     def all_labels(self) -> dict[str, str]:
         return {**self.labels, "app.kubernetes.io/part-of": "fmops", "fmops.dev/model-version": self.version}
+
+    @property
+    def multi_node(self) -> bool:
+        return self.nodes > 1
+
+    @property
+    def workload_kind(self) -> str:
+        return "LeaderWorkerSet" if self.multi_node else "Deployment"
+
+    @property
+    def serving_labels(self) -> dict[str, str]:
+        """The pods that answer HTTP: every replica's pod, or with several nodes only each group's leader."""
+        return {**self.labels, WORKER_INDEX: "0"} if self.multi_node else self.labels
+
+    @property
+    def epp_name(self) -> str:
+        return f"{self.name}-epp"
 
     @property
     def autoscaled(self) -> bool:

@@ -3,11 +3,11 @@
 It speaks real HTTP and JSON to the real kubernetes client (through a kubeconfig), and keeps what a real
 API server would for these calls: objects by kind and name, server-side apply (content type
 `application/apply-patch+yaml` with a field manager, else 415/422), `metadata.generation` bumped when a
-spec changes, 404 Status objects, label-selected pod lists. What it does not have is a controller; the
-test decides instead whether a Deployment's pods become ready (`ready(deployment) -> bool`), and the
-fake reports the Deployment status and pods a real cluster would show in that case (a crash-looping
-container when they do not). Its own tests: test_fake_kube.py; `fmops deploy --target cluster` runs
-against it in tests/e2e/test_deploy_cluster.py.
+spec changes, 404 Status objects, label-selected pod lists (of Deployments and LeaderWorkerSet leaders).
+What it does not have is a controller; the test decides instead whether a workload's pods become ready
+(`ready(workload) -> bool`), and the fake reports the status and pods a real cluster would show in that
+case (a crash-looping container when they do not). Its own tests: test_fake_kube.py; `fmops deploy
+--target cluster` runs against it in tests/e2e/test_deploy_cluster.py.
 """
 
 from __future__ import annotations
@@ -141,8 +141,9 @@ class FakeKube:
         return 200, self.with_status(new)
 
     def with_status(self, obj: dict) -> dict:
-        """A Deployment as the controller would leave it: complete when ready, else stuck with a surge pod."""
-        if obj.get("kind") != "Deployment":
+        """A Deployment or LeaderWorkerSet as its controller would leave it: complete when ready, else stuck
+        with a surge pod (group)."""
+        if obj.get("kind") not in ("Deployment", "LeaderWorkerSet"):
             return obj
         wanted = obj["spec"].get("replicas", 1)
         generation = obj["metadata"]["generation"]
@@ -168,14 +169,19 @@ class FakeKube:
         wanted = dict(part.split("=", 1) for part in selector.split(",") if part)
         pods = []
         for (plural, ns, name), obj in self.objects.items():
-            template = obj.get("spec", {}).get("template", {})
+            spec = obj.get("spec", {})
+            template = spec.get("template") or spec.get("leaderWorkerTemplate", {}).get("leaderTemplate", {})
             labels = template.get("metadata", {}).get("labels", {})
-            if plural == "deployments" and ns == namespace and wanted.items() <= labels.items():
+            workload = plural in ("deployments", "leaderworkersets")
+            if workload and ns == namespace and wanted.items() <= labels.items():
                 pods.append(pod(name, ns, labels, self.ready(obj)))
         return {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods}
 
     def deployment(self, name: str, namespace: str = "fmops") -> dict | None:
         return self.objects.get(("deployments", namespace, name))
+
+    def leader_worker_set(self, name: str, namespace: str = "fmops") -> dict | None:
+        return self.objects.get(("leaderworkersets", namespace, name))
 
 
 def status(code: int, reason: str, message: str) -> dict:

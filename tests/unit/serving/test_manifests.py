@@ -1,5 +1,7 @@
 """The generated serving manifests: core kinds by the Kubernetes schema, monitoring kinds by structure,
-every PromQL expression (alerts, dashboard, autoscaler) by a PromQL parser."""
+every PromQL expression (alerts, dashboard, autoscaler) by a PromQL parser; the key gate in front of vLLM,
+the pods' security context, the Gateway objects and the multi-node LeaderWorkerSet variant. Their CRD
+schemas: tests/infra/test_gateway.py."""
 
 from __future__ import annotations
 
@@ -26,14 +28,27 @@ def spec(**overrides) -> ServingSpec:
 
 
 def by_kind(objects: list[dict]) -> dict[str, dict]:
-    return {obj["kind"]: obj for obj in objects}
+    """The rollout's own objects by kind (the endpoint picker's are named <name>-epp)."""
+    return {obj["kind"]: obj for obj in objects if not obj["metadata"]["name"].endswith("-epp")}
+
+
+def containers(pod: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in pod["containers"]}
 
 
 @pytest.mark.parametrize("autoscale", [False, True])
 def test_core_kinds_pass_the_strict_kubernetes_schema(autoscale):
     objects = manifests.all_manifests(spec(max_replicas=4 if autoscale else 0))
     core = [obj for obj in objects if obj["kind"] in ("Deployment", "Service", "ConfigMap")]
-    assert sorted(obj["kind"] for obj in core) == ["ConfigMap", "Deployment", "Service"]
+    kinds = sorted(f"{obj['kind']}/{obj['metadata']['name']}" for obj in core)
+    assert kinds == [
+        "ConfigMap/demo-dashboard",
+        "ConfigMap/demo-epp",
+        "Deployment/demo",
+        "Deployment/demo-epp",
+        "Service/demo",
+        "Service/demo-epp",
+    ]
     for obj in core:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
@@ -48,10 +63,12 @@ def test_the_schema_check_can_fail():
 def test_deployment_runs_pinned_vllm_on_the_gpu_serve_pool():
     d = manifests.deployment(spec(gpus=2, max_model_len=4096))
     pod = d["spec"]["template"]["spec"]
-    vllm = pod["containers"][0]
+    vllm, gate = containers(pod)["vllm"], containers(pod)["key-gate"]
     assert re.fullmatch(r"vllm/vllm-openai:v\d+\.\d+\.\d+", vllm["image"])
     assert vllm["command"] == ["vllm", "serve"]
     assert vllm["args"][:3] == ["/models/current", "--served-model-name", "demo"]
+    assert vllm["args"][vllm["args"].index("--host") + 1] == "127.0.0.1", "only the key gate is reachable"
+    assert "ports" not in vllm and gate["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
     assert vllm["args"][vllm["args"].index("--tensor-parallel-size") + 1] == "2"
     assert vllm["args"][vllm["args"].index("--max-model-len") + 1] == "4096"
     assert vllm["resources"]["limits"]["nvidia.com/gpu"] == "2"
@@ -59,9 +76,17 @@ def test_deployment_runs_pinned_vllm_on_the_gpu_serve_pool():
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert pod["serviceAccountName"] == "fmops-serving"
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
-        assert vllm[probe]["httpGet"] == {"path": "/health", "port": "http"}
-    key = next(env for env in vllm["env"] if env["name"] == "VLLM_API_KEY")
-    assert key["valueFrom"]["secretKeyRef"] == {"name": "fmops-serving-api-key", "key": "api-key"}
+        assert gate[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    # The gate drops the Authorization header it checked: a key in vLLM would refuse every request.
+    assert "VLLM_API_KEY" not in {env["name"] for env in vllm["env"]}
+    assert gate["command"] == ["python", "-m", "fmops.serving.key_gate"]
+    assert gate["args"][gate["args"].index("--upstream") + 1] == "http://127.0.0.1:8001"
+    key_file = gate["args"][gate["args"].index("--api-key-file") + 1]
+    (mount,) = gate["volumeMounts"]
+    assert key_file == f"{mount['mountPath']}/api-key" and mount["readOnly"]
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["projected"]["sources"] == [{"secret": {"name": "fmops-serving-api-key"}}]
+    assert pod["automountServiceAccountToken"] is False
     sync = pod["initContainers"][0]
     assert sync["command"][:3] == ["aws", "s3", "sync"]
     assert sync["command"][-2:] == ["s3://bucket/registry/models/demo/v20260101-000000/", "/models/current"]
@@ -86,7 +111,11 @@ def test_autoscaling_adds_a_scaled_object_and_leaves_replicas_to_it():
 
 def test_the_deployment_is_applied_last_and_the_service_selects_its_pods():
     objects = manifests.all_manifests(spec())
-    assert objects[-1]["kind"] == "Deployment"
+    assert objects[-1]["kind"] == "Deployment" and objects[-1]["metadata"]["name"] == "demo"
+    # A missing CRD fails the step before any Deployment is applied.
+    first_deployment = next(i for i, obj in enumerate(objects) if obj["kind"] == "Deployment")
+    assert all("/" in obj["apiVersion"] and "." in obj["apiVersion"] for obj in objects[1:4])
+    assert max(i for i, obj in enumerate(objects) if "." in obj["apiVersion"].split("/")[0]) < first_deployment
     selector = objects[0]["spec"]["selector"]
     assert objects[0]["kind"] == "Service"
     labels = objects[-1]["spec"]["template"]["metadata"]["labels"]

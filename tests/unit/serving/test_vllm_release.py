@@ -33,11 +33,21 @@ OTHER_FAMILIES = {"http_requests_total": "counter", "up": "gauge"}
 # What prometheus_client exposes per type: a Counter gains _total, a Histogram is read through its parts.
 SUFFIXES = {"gauge": [""], "counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
 
-# `vllm serve` options as vllm 0.33.0 defines them: --served-model-name, --max-model-len and
-# --tensor-parallel-size in vllm/engine/arg_utils.py (EngineArgs.add_cli_args); --host, --port and --api-key
+# `vllm serve` options as vllm 0.33.0 defines them: --served-model-name, --max-model-len,
+# --tensor-parallel-size, --pipeline-parallel-size and --distributed-executor-backend (the multi-node leader)
+# in vllm/engine/arg_utils.py (EngineArgs.add_cli_args); --host, --port and --api-key
 # in vllm/entrypoints/common/cli_args.py (FrontendArgs); the model is the positional model_tag
 # (vllm/entrypoints/cli/serve.py: "vllm serve [model_tag] [options]").
-VLLM_SERVE_FLAGS = {"--served-model-name", "--max-model-len", "--tensor-parallel-size", "--host", "--port", "--api-key"}
+VLLM_SERVE_FLAGS = {
+    "--served-model-name",
+    "--max-model-len",
+    "--tensor-parallel-size",
+    "--pipeline-parallel-size",
+    "--distributed-executor-backend",
+    "--host",
+    "--port",
+    "--api-key",
+}
 
 
 def exposed_series() -> set[str]:
@@ -71,7 +81,9 @@ def selectors(node) -> list[str]:
 def generated_queries() -> list[str]:
     """Every PromQL expression of an autoscaled rollout: alerts, dashboard panels and the KEDA trigger."""
     spec = ServingSpec(name="demo", model_uri="s3://bucket/models/demo/v1", version="v1", replicas=1, max_replicas=3)
-    objects = {obj["kind"]: obj for obj in manifests.all_manifests(spec)}
+    objects = {
+        obj["kind"]: obj for obj in manifests.all_manifests(spec) if not obj["metadata"]["name"].endswith("-epp")
+    }
     alerts = [rule["expr"] for group in objects["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
     (dashboard,) = [json.loads(text) for text in objects["ConfigMap"]["data"].values()]
     panels = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
@@ -105,12 +117,23 @@ def flags(args: list[str]) -> set[str]:
 
 def test_the_deployment_passes_only_flags_the_release_parses():
     spec = ServingSpec(name="demo", model_uri="s3://b/m", version="v1", gpus=2, max_model_len=8192)
-    (container,) = manifests.deployment(spec)["spec"]["template"]["spec"]["containers"]
+    (container,) = [
+        c for c in manifests.deployment(spec)["spec"]["template"]["spec"]["containers"] if c["name"] == "vllm"
+    ]
     assert container["command"] == ["vllm", "serve"]
     args = container["args"]
     assert args[0] == manifests.MODEL_DIR, "the model is vllm serve's positional model_tag"
     assert flags(args) == {"--served-model-name", "--host", "--port", "--tensor-parallel-size", "--max-model-len"}
     assert flags(args) <= VLLM_SERVE_FLAGS
+
+
+def test_the_multi_node_leader_passes_only_flags_the_release_parses():
+    from fmops.serving.leaderworkerset import leader_pod
+
+    spec = ServingSpec(name="demo", model_uri="s3://b/m", version="v1", gpus=8, nodes=2)
+    (container,) = [c for c in leader_pod(spec)["containers"] if c["name"] == "vllm"]
+    assert {"--pipeline-parallel-size", "--distributed-executor-backend"} <= flags(container["args"])
+    assert flags(container["args"]) <= VLLM_SERVE_FLAGS
 
 
 def test_fmops_serve_passes_only_flags_the_release_parses(monkeypatch):
