@@ -5,7 +5,7 @@
 #
 #   images/torch.lock               torch (images/constraints.txt) and setuptools (images/build.in): the
 #                                   first layer of both images
-#   images/train/requirements.lock  pyproject.toml's [train,deepspeed,liger] extras
+#   images/train/requirements.lock  pyproject.toml's [train,deepspeed,liger,curate] extras
 #   images/eval/requirements.lock   pyproject.toml's [eval,serve] extras
 #
 # Both image locks are resolved within torch.lock, so the two layers agree. Run from anywhere:
@@ -25,7 +25,7 @@ compile() {
 }
 
 compile images/constraints.txt images/build.in -o images/torch.lock "${@}"
-compile pyproject.toml images/build.in --extra train --extra deepspeed --extra liger -c images/torch.lock \
+compile pyproject.toml images/build.in --extra train --extra deepspeed --extra liger --extra curate -c images/torch.lock \
   -o images/train/requirements.lock "${@}"
 compile pyproject.toml images/build.in --extra eval --extra serve -c images/torch.lock \
   -o images/eval/requirements.lock "${@}"

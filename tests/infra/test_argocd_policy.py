@@ -179,7 +179,7 @@ def grants(role: dict) -> set[tuple[str, str, str]]:
 
 def test_roles_are_split_by_need():
     roles = {doc["metadata"]["name"]: grants(doc) for _, doc in argocd_documents() if doc["kind"] == "Role"}
-    assert set(roles) == {"fmops-executor", "fmops-launcher", "fmops-deploy"}
+    assert set(roles) == {"fmops-executor", "fmops-launcher", "fmops-deploy", "fmops-epp"}
     results = {("argoproj.io", "workflowtaskresults", verb) for verb in ("create", "patch")}
     assert roles["fmops-executor"] == results, "the executor of a training or eval step: task results only"
     jobs = {
@@ -192,6 +192,7 @@ def test_roles_are_split_by_need():
     serving = {("apps", "deployments"), ("", "services"), ("", "configmaps"), ("keda.sh", "scaledobjects")}
     assert {(g, r, v) for g, r in serving for v in ("create", "get", "patch", "delete")} <= roles["fmops-deploy"]
     assert not any(r.startswith("workflow") or r.endswith("jobs") for _, r, _ in roles["fmops-deploy"])
+    assert {verb for _, _, verb in roles["fmops-epp"]} == {"get", "list", "watch"}, "the endpoint picker only reads"
     for name, granted in roles.items():
         assert not any("*" in item for item in granted), name
         # Creating pods (or anything that makes pods from a spec it is given) would reach every Secret.
@@ -204,7 +205,9 @@ def test_roles_are_split_by_need():
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": "fmops"}]
     accounts = {doc["metadata"]["name"]: doc for _, doc in argocd_documents() if doc["kind"] == "ServiceAccount"}
     assert set(accounts) == set(roles) | {"fmops-workflow", "fmops-serving"}
-    assert all(account["automountServiceAccountToken"] is False for account in accounts.values())
+    # only the endpoint picker talks to the API server from its own process (it watches its pool's pods)
+    mounted = {name for name, account in accounts.items() if account["automountServiceAccountToken"] is not False}
+    assert mounted == {"fmops-epp"}
 
 
 def test_argo_server_is_not_exposed_and_authenticates():

@@ -46,6 +46,9 @@ PLUGINS = {
 REQUEST_TIMEOUT = "300s"
 
 
+PICKER_ROLE = {"fmops.io/network-role": "endpoint-picker"}
+
+
 def epp_labels(spec: ServingSpec) -> dict[str, str]:
     return {"app.kubernetes.io/name": "epp", "app.kubernetes.io/instance": spec.epp_name}
 
@@ -122,7 +125,8 @@ def epp_deployment(spec: ServingSpec) -> dict:
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": epp_labels(spec)},
             "template": {
-                "metadata": {"labels": {**spec.metadata()["labels"], **epp_labels(spec)}},
+                # the network role is what argocd/addons/fmops/networkpolicies.yaml lets reach vLLM and be reached
+                "metadata": {"labels": {**spec.metadata()["labels"], **epp_labels(spec), **PICKER_ROLE}},
                 "spec": {
                     "serviceAccountName": spec.epp_service_account,
                     "securityContext": {
