@@ -11,15 +11,17 @@ import copy
 
 import httpx
 import pytest
+import yaml
 from fmops.serving import key_gate
 from fmops.serving.keyed_proxy import proxy_app
+from fmops.serving.spec import EPP_IMAGE
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from tests.infra import crd_schemas
-from tests.infra.conftest import ARGOCD, yaml_documents
+from tests.infra.conftest import ARGOCD, applications, yaml_documents
 from tests.infra.pod_security import violations
 
 FILES = sorted((ARGOCD / "addons" / "serving-demo").glob("*.yaml"))
@@ -128,3 +130,79 @@ def test_key_gate_keys_everything_but_health_and_metrics(method, path, open_):
 def test_key_gate_refuses_to_start_without_a_key(tmp_path, monkeypatch):
     monkeypatch.delenv("FMOPS_API_KEY", raising=False)
     assert key_gate.main(["--api-key-file", str(tmp_path / "missing")]) == 2
+
+
+GATEWAY_FILES = sorted((ARGOCD / "addons" / "inference-gateway").glob("*.yaml"))
+(GATEWAY,) = [doc for path in GATEWAY_FILES for doc in yaml_documents(path) if doc["kind"] == "Gateway"]
+APPS = {doc["metadata"]["name"]: doc for _, doc in applications()}
+
+
+def wave(name: str) -> int:
+    return int(APPS[name]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+
+
+def test_the_gateway_validates_against_its_crd():
+    assert crd_schemas.errors(GATEWAY) == []
+    broken = copy.deepcopy(GATEWAY)
+    broken["spec"]["listeners"][0]["allowedRoutes"]["namespace"] = {"from": "All"}  # misspelled: namespaces
+    assert crd_schemas.errors(broken) == [
+        "spec.listeners.0.allowedRoutes: Additional properties are not allowed ('namespace' was unexpected)"
+    ]
+
+
+def test_every_route_attaches_to_the_gateway_argo_cd_installs():
+    (listener,) = GATEWAY["spec"]["listeners"]
+    allowed = listener["allowedRoutes"]["namespaces"]
+    assert allowed == {"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": "fmops"}}}
+    assert GATEWAY["spec"]["gatewayClassName"] == "istio"
+    routes = [doc for _, doc in DOCUMENTS if doc["kind"] == "HTTPRoute"]
+    assert routes
+    for route in routes:
+        assert route["metadata"]["namespace"] == "fmops"
+        (parent,) = route["spec"]["parentRefs"]
+        assert (parent["name"], parent["namespace"]) == (GATEWAY["metadata"]["name"], GATEWAY["metadata"]["namespace"])
+        assert parent.get("sectionName", listener["name"]) == listener["name"]
+
+
+def test_the_gateway_namespace_is_the_one_the_network_policies_admit():
+    app = APPS["inference-gateway"]
+    assert app["spec"]["destination"]["namespace"] == GATEWAY["metadata"]["namespace"]
+    labels = app["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]
+    assert labels["fmops.io/network-role"] == "gateway"
+    assert GATEWAY["metadata"]["annotations"]["networking.istio.io/service-type"] == "ClusterIP", "no public LB"
+
+
+def test_istio_runs_the_inference_extension_and_installs_in_order():
+    values = yaml.safe_load((ARGOCD / "addons" / "istiod" / "values.yaml").read_text())
+    assert values["pilot"]["env"]["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] == "true"
+    charts = {
+        app["metadata"]["name"]: source
+        for app in APPS.values()
+        for source in app["spec"].get("sources", [])
+        if "chart" in source
+    }
+    assert charts["istio-base"]["targetRevision"] == charts["istiod"]["targetRevision"], "one Istio release"
+    assert charts["lws"]["chart"] == "lws" and charts["lws"]["targetRevision"] == "0.10.0"
+    for crds in ("gateway-api-crds", "inference-extension-crds", "istio-base"):
+        assert wave(crds) < wave("istiod") < wave("inference-gateway") < wave("fmops-workflows"), crds
+    assert wave("lws") < wave("fmops-workflows")
+
+
+def test_crds_are_the_versions_the_schemas_are_read_at():
+    revisions = {
+        (source["repoURL"].removesuffix(".git").rsplit("/", 1)[1], source["targetRevision"])
+        for name in ("gateway-api-crds", "inference-extension-crds")
+        for source in APPS[name]["spec"].get("sources") or [APPS[name]["spec"]["source"]]
+    }
+    # InferenceObjective comes from v1.5.0, the version of the endpoint picker, which still watches it.
+    assert revisions == {
+        ("gateway-api", "v1.6.1"),
+        ("gateway-api-inference-extension", "v1.6.0"),
+        ("gateway-api-inference-extension", "v1.5.0"),
+    }
+    assert APPS["gateway-api-crds"]["spec"]["source"]["path"] == "config/crd/standard"
+    assert EPP_IMAGE.endswith(":v1.5.0")
+    for name in ("gateway-api-crds", "inference-extension-crds"):
+        assert APPS[name]["spec"]["syncPolicy"]["automated"]["prune"] is False, (
+            f"{name}: pruning a CRD deletes its objects"
+        )
