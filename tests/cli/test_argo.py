@@ -4,8 +4,8 @@ from tests.helpers import fmops
 
 
 def test_validate_and_render_check_pass_on_the_committed_workflows():
-    assert fmops("validate").stdout == "11 documents checked, 0 problem(s)\n"
-    assert fmops("render", "--check").stdout.endswith("15 files up to date\n")
+    assert fmops("validate").stdout == "13 documents checked, 0 problem(s)\n"
+    assert fmops("render", "--check").stdout.endswith("17 files up to date\n")
 
 
 def test_bad_input_is_exit_2_and_one_line():

@@ -239,3 +239,12 @@ def test_no_secret_values_in_git():
             assert not {"data", "stringData"} & set(doc), f"{path}: a value in Git"
     for path in ARGOCD.rglob("*.yaml"):
         assert not re.search(r"(?i)^\s*(password|token|secret(key)?)\s*:\s*\S", path.read_text(), re.M), path
+
+
+def test_argo_runs_only_workflows_from_templates():
+    assert values("argo-workflows")["controller"]["workflowRestrictions"] == {"templateReferencing": "Strict"}
+    for path in (ROOT / "workflows").glob("*.yaml"):
+        for doc in yaml_documents(path):
+            if doc.get("kind") == "CronWorkflow":
+                assert set(doc["spec"]["workflowSpec"]) == {"workflowTemplateRef", "arguments"}, path.name
+            assert doc.get("kind") != "Workflow", f"{path.name}: an inline Workflow, refused under Strict"

@@ -23,15 +23,26 @@ def documents() -> tuple[tuple[Path, dict], ...]:
     return tuple(found)
 
 
-def spec_of(doc: dict) -> dict:
+def own_spec(doc: dict) -> dict:
     spec = doc.get("spec") or {}
     return spec.get("workflowSpec", spec)
 
 
+def spec_of(doc: dict) -> dict:
+    """The workflow spec a document runs with: a workflowTemplateRef (every CronWorkflow's) is the named
+    WorkflowTemplate's spec with the referring document's arguments, as Argo merges them."""
+    spec = own_spec(doc)
+    ref = spec.get("workflowTemplateRef")
+    if not ref:
+        return spec
+    (target,) = [d for _, d in documents() if d["kind"] == "WorkflowTemplate" and d["metadata"]["name"] == ref["name"]]
+    return {**own_spec(target), "arguments": spec.get("arguments") or own_spec(target).get("arguments", {})}
+
+
 def templates() -> Iterator[tuple[str, dict]]:
-    """(document name, template) for every template of every WorkflowTemplate and CronWorkflow."""
+    """(document name, template) for every template of every WorkflowTemplate and CronWorkflow that holds any."""
     for _, doc in documents():
-        for template in spec_of(doc).get("templates") or []:
+        for template in own_spec(doc).get("templates") or []:
             yield doc["metadata"]["name"], template
 
 

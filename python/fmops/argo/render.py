@@ -30,8 +30,11 @@ def workflow_documents() -> dict[str, tuple[str, dict]]:
     documents = {}
     for module_name in MODULES:
         module = importlib.import_module(f"fmops.argo.templates.{module_name}")
-        manifest = module.workflow.to_dict()
-        documents[f"{manifest['metadata']['name']}.yaml"] = (f"python/fmops/argo/templates/{module_name}.py", manifest)
+        # A module defines one resource (`workflow`), or several (`workflows`: a template and its schedule).
+        for definition in getattr(module, "workflows", [module.workflow]):
+            manifest = definition.to_dict()
+            source = f"python/fmops/argo/templates/{module_name}.py"
+            documents[f"{manifest['metadata']['name']}.yaml"] = (source, manifest)
     return documents
 
 
@@ -90,12 +93,8 @@ def kustomization(documents: dict[str, tuple[str, dict]]) -> dict:
     }
 
 
-KUSTOMIZE_CONFIG = {
-    "images": [
-        {"path": "spec/templates/container/image", "kind": "WorkflowTemplate"},
-        {"path": "spec/workflowSpec/templates/container/image", "kind": "CronWorkflow"},
-    ]
-}
+# Only WorkflowTemplates hold templates: each CronWorkflow is a workflowTemplateRef (templateReferencing: Strict).
+KUSTOMIZE_CONFIG = {"images": [{"path": "spec/templates/container/image", "kind": "WorkflowTemplate"}]}
 
 
 def render() -> dict[str, str]:

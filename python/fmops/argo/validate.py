@@ -265,7 +265,8 @@ def gpu_problems(pod: dict[str, Any]) -> list[str]:
 
 def check_policy(document: Document) -> list[Problem]:
     problems = []
-    if "activeDeadlineSeconds" not in document.spec:
+    # A spec that runs a WorkflowTemplate (workflowTemplateRef) takes its deadline from that template.
+    if not {"activeDeadlineSeconds", "workflowTemplateRef"} & set(document.spec):
         problems.append(Problem(document, document.spec_path, "no activeDeadlineSeconds"))
     for path, template in document.templates():
         if not any(key in template for key in RUNNABLE):

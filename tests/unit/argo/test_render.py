@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 from fmops.argo import render
-from fmops.argo.documents import resource_manifest
+from fmops.argo.documents import Library, resource_manifest
+from fmops.argo.local.runner import effective
 from fmops.argo.templates import common
 from hera.workflows import DAG, Task, Workflow
 
@@ -27,8 +28,10 @@ EXPECTED_RESOURCES = {
     ("WorkflowTemplate", "fmops-deploy"),
     ("WorkflowTemplate", "fmops-pipeline"),
     ("WorkflowTemplate", "fmops-validate-cluster"),
-    ("CronWorkflow", "fmops-continuous-pretrain"),
-    ("CronWorkflow", "fmops-monitor"),
+    ("WorkflowTemplate", "fmops-continuous-pretrain"),
+    ("WorkflowTemplate", "fmops-monitor"),
+    ("CronWorkflow", "fmops-continuous-pretrain-cron"),
+    ("CronWorkflow", "fmops-monitor-cron"),
     ("ConfigMap", "fmops-settings"),
     ("ConfigMap", "fmops-semaphores"),
 }
@@ -70,9 +73,25 @@ def test_kustomization_lists_every_rendered_resource():
 def test_kustomization_replaces_settings_in_the_spec_each_kind_keeps():
     replacements = yaml.safe_load(RENDERED["kustomization.yaml"])["replacements"]
     storage = next(r for r in replacements if r["source"].get("fieldPath") == "data.storage-root")
-    paths = {t["select"]["name"]: t["fieldPaths"][0] for t in storage["targets"]}
-    assert paths["fmops-pipeline"] == "spec.arguments.parameters.[name=storage-root].value"
-    assert paths["fmops-monitor"] == "spec.workflowSpec.arguments.parameters.[name=storage-root].value"
+    paths = {(t["select"]["kind"], t["select"]["name"]): t["fieldPaths"][0] for t in storage["targets"]}
+    assert paths["WorkflowTemplate", "fmops-pipeline"] == "spec.arguments.parameters.[name=storage-root].value"
+    assert paths["WorkflowTemplate", "fmops-monitor"] == "spec.arguments.parameters.[name=storage-root].value"
+    cron = "spec.workflowSpec.arguments.parameters.[name=storage-root].value"
+    assert paths["CronWorkflow", "fmops-monitor-cron"] == cron
+
+
+@pytest.mark.parametrize("cron", ["fmops-monitor-cron", "fmops-continuous-pretrain-cron"])
+def test_each_cron_workflow_runs_its_template_with_the_same_arguments(cron):
+    """Under templateReferencing: Strict a CronWorkflow only names its WorkflowTemplate; `fmops run` and Argo
+    run that template's spec with the CronWorkflow's arguments over the template's."""
+    library = Library.load(WORKFLOWS)
+    resolved = effective(library, library.document(cron))
+    template = library.document(cron.removesuffix("-cron"))
+    assert template.kind == "WorkflowTemplate"
+    assert resolved.spec["entrypoint"] == template.spec["entrypoint"]
+    assert resolved.spec["templates"] == template.spec["templates"]
+    assert resolved.spec["arguments"] == template.spec["arguments"]
+    assert resolved.spec["activeDeadlineSeconds"] == template.spec["activeDeadlineSeconds"]
 
 
 def test_dependency_clauses_compose_with_heras_operators_into_argo_depends():

@@ -45,7 +45,7 @@ def test_committed_workflows_are_clean():
     assert validate([WORKFLOWS]) == []
     result = cli("validate")
     assert result.returncode == 0
-    assert result.stdout == "11 documents checked, 0 problem(s)\n"
+    assert result.stdout == "13 documents checked, 0 problem(s)\n"
 
 
 def test_misspelled_field_is_an_error_not_dropped(tmp_path):

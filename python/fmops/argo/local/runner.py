@@ -153,8 +153,9 @@ def effective(library: Library, document: Document) -> Document:
     given = {p["name"]: p for p in parameters(own.get("arguments"))}
     merged = [given.pop(p["name"], p) for p in parameters(base.spec.get("arguments"))] + list(given.values())
     spec["arguments"] = {**(base.spec.get("arguments") or {}), **(own.get("arguments") or {}), "parameters": merged}
-    manifest = {**document.manifest, "spec": spec}
-    resolved = Document(document.file, manifest)
+    # a CronWorkflow keeps its workflow spec under spec.workflowSpec, beside its schedule
+    outer = {**document.manifest["spec"], "workflowSpec": spec} if document.kind == "CronWorkflow" else spec
+    resolved = Document(document.file, {**document.manifest, "spec": outer})
     library.documents[resolved.name] = resolved
     return resolved
 

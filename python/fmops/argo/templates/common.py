@@ -11,7 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from hera.shared import global_config
-from hera.workflows import Container, EmptyDirVolume, Parameter, Resource, RetryStrategy, SecretEnv, Task
+from hera.workflows import (
+    Container,
+    CronWorkflow,
+    EmptyDirVolume,
+    Parameter,
+    Resource,
+    RetryStrategy,
+    SecretEnv,
+    Task,
+    WorkflowTemplate,
+)
 from hera.workflows.models import (
     Backoff,
     ConfigMapKeySelector,
@@ -24,6 +34,7 @@ from hera.workflows.models import (
     Toleration,
     TTLStrategy,
     ValueFrom,
+    WorkflowTemplateRef,
 )
 
 NAMESPACE = "fmops"
@@ -100,6 +111,21 @@ def cron_options(schedule: str, starting_deadline: int, keep_succeeded: int, kee
         "successful_jobs_history_limit": keep_succeeded,
         "failed_jobs_history_limit": keep_failed,
     }
+
+
+def scheduled(template: WorkflowTemplate, params: list[Parameter], options: dict[str, Any], title: str) -> CronWorkflow:
+    """The CronWorkflow `<template>-cron` that runs `template` on a schedule. The controller refuses any
+    Workflow without a workflowTemplateRef (templateReferencing: Strict), so its spec is only the reference
+    and the arguments (the same defaults, which kustomize fills in from fmops-settings)."""
+    return CronWorkflow(
+        name=f"{template.name}-cron",
+        namespace=NAMESPACE,
+        labels={"app.kubernetes.io/part-of": "fmops"},
+        annotations={"workflows.argoproj.io/title": title},
+        **options,
+        workflow_template_ref=WorkflowTemplateRef(name=template.name),
+        arguments=[argument(p) for p in params],
+    )
 
 
 def param(name: str, description: str, default: str | None = None, enum: list[str] | None = None) -> Parameter:

@@ -1,6 +1,7 @@
-"""CronWorkflow `fmops-continuous-pretrain`: nightly, continue pretraining `latest` on newly landed data, gated.
+"""WorkflowTemplate `fmops-continuous-pretrain`, run nightly by CronWorkflow `fmops-continuous-pretrain-cron`:
+continue pretraining `latest` on newly landed data, gated.
 
-    argo submit -n fmops --from cronwf/fmops-continuous-pretrain     # one cycle now; Argo CD syncs the schedule
+    argo submit -n fmops --from workflowtemplate/fmops-continuous-pretrain     # one cycle now
 
 A cycle continues from the stable-phase weights `latest` kept, on the shards under <data-root>/incoming/ that no
 earlier cycle trained on, with replay; evaluates the candidate and `latest` side by side; publishes the candidate
@@ -10,7 +11,7 @@ signatures of every promoted cycle, filtered, PII-redacted and decontaminated; t
 once the gate promotes. A cycle with no new shards trains nothing. Runs never overlap (concurrencyPolicy Forbid).
 """
 
-from hera.workflows import DAG, CronWorkflow, Task
+from hera.workflows import DAG, Task, WorkflowTemplate
 from hera.workflows.models import TemplateRef
 
 from fmops.argo.templates import common
@@ -105,9 +106,8 @@ def evaluation(name: str, model: str, output: str, **options) -> Task:
     )
 
 
-with CronWorkflow(
+with WorkflowTemplate(
     name="fmops-continuous-pretrain",
-    **common.cron_options("0 2 * * *", starting_deadline=HOUR, keep_succeeded=7, keep_failed=7),
     entrypoint="continuous-pretrain",
     on_exit="record-status",
     arguments=[common.argument(p) for p in PARAMS],
@@ -251,3 +251,11 @@ with CronWorkflow(
         gate.on_success(publish)
         [succeeded(gate), succeeded_or_skipped(publish)] >> record_history
         [succeeded(gate), succeeded_or_skipped(publish), succeeded_or_skipped(record_history)] >> record_cycle
+
+schedule = common.scheduled(
+    workflow,
+    PARAMS,
+    common.cron_options("0 2 * * *", starting_deadline=HOUR, keep_succeeded=7, keep_failed=7),
+    "fmops: continuous pretraining, nightly",
+)
+workflows = [workflow, schedule]

@@ -1,13 +1,14 @@
-"""CronWorkflow `fmops-monitor`: evaluate the served endpoint on a schedule and record drift.
+"""WorkflowTemplate `fmops-monitor` and CronWorkflow `fmops-monitor-cron`, which runs it on a schedule:
+evaluate the served endpoint and record drift.
 
 Every 30 minutes: run the evaluation tasks against the OpenAI-compatible endpoint, append quality and
 latency to <storage-root>/monitoring/<model-name>/history.jsonl, and fail (so Argo's metrics and the
 alerting on failed workflows see it) when they drift past the thresholds.
 
-    argo submit -n fmops --from cronwf/fmops-monitor     # one check now; Argo CD syncs the schedule
+    argo submit -n fmops --from workflowtemplate/fmops-monitor     # one check now; Argo CD syncs the schedule
 """
 
-from hera.workflows import Artifact, CronWorkflow, SecretEnv
+from hera.workflows import Artifact, SecretEnv, WorkflowTemplate
 
 from fmops.argo.templates import common
 from fmops.argo.templates.common import HOUR, RESULTS_DIR, param, result
@@ -28,9 +29,8 @@ W = "{{workflow.parameters.%s}}"
 # The endpoint's key, under the name the OpenAI client reads.
 API_KEY_ENV = SecretEnv(name="OPENAI_API_KEY", secret_name="fmops-serving-api-key", secret_key="api-key", optional=True)
 
-with CronWorkflow(
+with WorkflowTemplate(
     name="fmops-monitor",
-    **common.cron_options("*/30 * * * *", starting_deadline=600, keep_succeeded=3, keep_failed=10),
     entrypoint="monitor",
     arguments=[common.argument(p) for p in PARAMS],
     **common.workflow_options(
@@ -59,3 +59,11 @@ with CronWorkflow(
         ],
         deadline=HOUR,
     )
+
+schedule = common.scheduled(
+    workflow,
+    PARAMS,
+    common.cron_options("*/30 * * * *", starting_deadline=600, keep_succeeded=3, keep_failed=10),
+    "fmops: production monitoring, every 30 minutes",
+)
+workflows = [workflow, schedule]
