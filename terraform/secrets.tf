@@ -3,12 +3,13 @@
 # AWS Secrets Manager replace these with External Secrets (argocd/README.md). The Hugging Face token
 # is yours to add: `kubectl -n fmops create secret generic hf-token --from-literal=token=...`.
 # Namespaces that hold these Secrets, with the PodSecurity level their pods need: monitoring runs
-# node-exporter (hostNetwork, hostPID, hostPath), so it is privileged; fmops runs only fmops' own pods,
-# which pass baseline (tests/infra/test_pod_security.py), with restricted reported as warnings. The
+# node-exporter (hostNetwork, hostPID, hostPath), so it is privileged; fmops runs only fmops' own pods
+# (workflow steps, training replicas, vLLM, endpoint pickers), which all pass restricted
+# (tests/infra/test_pod_security.py). The
 # namespaces Argo CD creates get their levels from managedNamespaceMetadata in argocd/apps/.
 locals {
   namespace_pod_security = {
-    fmops      = "baseline"
+    fmops      = "restricted"
     monitoring = "privileged"
   }
 }

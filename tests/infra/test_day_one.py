@@ -22,7 +22,7 @@ def test_namespace_levels_admit_what_runs_there():
     levels = terraform_levels() | argocd_levels()
     assert levels["monitoring"] == "privileged", "node-exporter needs hostNetwork, hostPID and hostPath"
     assert levels["gpu-operator"] == "privileged"
-    assert levels["fmops"] in {"baseline", "restricted"}
+    assert levels["fmops"] == "restricted", "every pod fmops generates passes restricted"
     for namespace, level in levels.items():
         assert level in {"privileged", "baseline", "restricted"}, namespace
         if namespace not in PRIVILEGED:

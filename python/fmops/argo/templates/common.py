@@ -24,11 +24,14 @@ from hera.workflows import (
 )
 from hera.workflows.models import (
     Backoff,
+    Capabilities,
     ConfigMapKeySelector,
     ExecutorConfig,
     PodGC,
     PodSecurityContext,
     ResourceRequirements,
+    SeccompProfile,
+    SecurityContext,
     SemaphoreRef,
     Synchronization,
     Toleration,
@@ -81,7 +84,9 @@ def workflow_options(title: str, description: str, deadline: int) -> dict[str, A
         "active_deadline_seconds": deadline,
         "pod_gc": PodGC(strategy="OnPodSuccess"),
         "ttl_strategy": TTLStrategy(seconds_after_success=DAY, seconds_after_failure=7 * DAY),
-        "security_context": PodSecurityContext(run_as_non_root=True, run_as_user=1000, fs_group=1000),
+        "security_context": PodSecurityContext(
+            run_as_non_root=True, run_as_user=1000, fs_group=1000, seccomp_profile=RUNTIME_DEFAULT
+        ),
     }
 
 
@@ -95,6 +100,19 @@ def registry_writer() -> dict[str, Any]:
     role of DEPLOY_ACCOUNT, still without a Kubernetes token."""
     return {"service_account_name": DEPLOY_ACCOUNT}
 
+
+# PodSecurity `restricted` for every step: the pod runs as uid 1000 under the runtime's seccomp profile, and
+# each container template's main container (the images' own process) escalates nothing and holds no capability.
+RUNTIME_DEFAULT = SeccompProfile(type="RuntimeDefault")
+global_config.set_class_defaults(
+    Container,
+    security_context=SecurityContext(
+        allow_privilege_escalation=False,
+        capabilities=Capabilities(drop=["ALL"]),
+        run_as_non_root=True,
+        seccomp_profile=RUNTIME_DEFAULT,
+    ),
+)
 
 # Every resource template is Argo's executor calling the API for the step (create a job, wait for it,
 # delete it): it runs as LAUNCHER_ACCOUNT, the one identity allowed those kinds, unless it names another.

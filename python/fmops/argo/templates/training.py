@@ -110,6 +110,9 @@ POD_SECURITY = {
     "fsGroup": 1000,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+# The replicas' container: PodSecurity `restricted`. torchrun, NCCL and EFA (libfabric through the device
+# plugin's devices) run as uid 1000 and need no capability.
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
 def count(tag: str) -> str:
@@ -128,7 +131,7 @@ def pytorch_container(command: list[str], env: list[dict]) -> dict[str, Any]:
         "env": [*env, *EFA_ENV],
         "resources": {"requests": {**devices, **common.per_gpu(common.GPUS)}, "limits": dict(devices)},
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
-        "securityContext": {"allowPrivilegeEscalation": False},
+        "securityContext": dict(CONTAINER_SECURITY),
     }
 
 

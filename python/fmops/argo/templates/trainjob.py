@@ -49,7 +49,7 @@ def node_pod(kind: str) -> dict[str, Any]:
         # A p5.48xlarge node whole, unless the TrainJob's resourcesPerNode says otherwise (it always does).
         "resources": {"requests": {**P5_DEVICES, **common.per_gpu("8")}, "limits": dict(P5_DEVICES)},
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
-        "securityContext": {"allowPrivilegeEscalation": False},
+        "securityContext": dict(training.CONTAINER_SECURITY),
     }
     return {
         "metadata": {"labels": {STEP_KIND: kind}, "annotations": dict(common.DO_NOT_DISRUPT)},
