@@ -1,4 +1,4 @@
-"""Continuous pretraining over several cycles: `fmops run fmops-continuous-pretrain`, the committed CronWorkflow,
+"""Continuous pretraining over several cycles: `fmops run fmops-continuous-pretrain`, the committed WorkflowTemplate its CronWorkflow runs,
 with shards landing between cycles; each cycle gated before `latest` moves."""
 
 import json
