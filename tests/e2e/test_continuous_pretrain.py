@@ -1,5 +1,6 @@
-"""Continuous pretraining over several cycles: `fmops run fmops-continuous-pretrain`, the committed WorkflowTemplate its CronWorkflow runs,
-with shards landing between cycles; each cycle gated before `latest` moves."""
+"""Continuous pretraining over several cycles: `fmops run fmops-continuous-pretrain`, the committed
+WorkflowTemplate its CronWorkflow runs, with shards landing between cycles; each cycle gated before `latest`
+moves."""
 
 import json
 import random
