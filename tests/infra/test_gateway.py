@@ -129,7 +129,7 @@ def test_key_gate_keys_everything_but_health_and_metrics(method, path, open_):
 
 def test_key_gate_refuses_to_start_without_a_key(tmp_path, monkeypatch):
     monkeypatch.delenv("FMOPS_API_KEY", raising=False)
-    assert key_gate.main(["--api-key-file", str(tmp_path / "missing")]) == 2
+    assert key_gate.serve_gate(8000, "http://127.0.0.1:8001", str(tmp_path / "missing")) == 2
 
 
 GATEWAY_FILES = sorted((ARGOCD / "addons" / "inference-gateway").glob("*.yaml"))

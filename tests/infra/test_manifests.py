@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from fmops.argo.local.expressions import substitute
-from fmops.serving import manifests
+from fmops.serving import objects
 from fmops.serving.spec import ServingSpec
 
 from tests.helpers import shared_dir
@@ -84,7 +84,7 @@ def test_kustomized_objects_validate(built):
 def deploy_objects() -> list[dict]:
     """Both workload variants: one node per replica (a Deployment) and several (a LeaderWorkerSet)."""
     multi_node = ServingSpec(**{**SERVING.__dict__, "nodes": 2, "gpus": 8})
-    return manifests.all_manifests(SERVING) + [manifests.workload(multi_node)]
+    return objects.all_manifests(SERVING) + [objects.workload(multi_node)]
 
 
 @pytest.mark.parametrize("document", deploy_objects(), ids=lambda d: f"{d['kind']}:{d['metadata']['name']}")

@@ -141,43 +141,6 @@ def write(directory: Path, files: dict[str, str]) -> None:
         (directory / name).write_text(text, encoding="utf-8")
 
 
-SERVING_DEMO = "argocd/addons/serving-demo"
-SERVING_HEADER = (
-    "# What `fmops deploy --target cluster` applies for the demo model ({variant}), rendered by `fmops render`\n"
-    "# from python/fmops/serving/ for review and offline validation. No Argo CD Application syncs this\n"
-    "# directory: the deploy step applies these objects itself, with the version it deploys. Do not edit.\n"
-)
-
-
-def serving_demo_specs() -> dict[str, Any]:
-    """file name -> the ServingSpec of each variant: one node per replica with autoscaling, and the
-    multi-node size of a 70B model (two 8-GPU nodes per replica, a LeaderWorkerSet)."""
-    from fmops.serving.spec import ServingSpec
-
-    name = SETTINGS["model-name"]
-    common = {
-        "name": name,
-        "model_uri": f"{SETTINGS['storage-root']}/registry/models/{name}/v20260101-000000",
-        "version": "v20260101-000000",
-        "max_replicas": 3,
-    }
-    return {
-        "objects.yaml": ServingSpec(**common),
-        "objects-multinode.yaml": ServingSpec(**common, gpus=8, nodes=2, memory="512Gi", cpu="32"),
-    }
-
-
-def serving_demo_files() -> dict[str, str]:
-    from fmops.serving import manifests
-
-    files = {}
-    for name, spec in serving_demo_specs().items():
-        variant = f"{spec.workload_kind}, {spec.nodes} node(s) x {spec.gpus} GPU(s) per replica"
-        documents = "---\n".join(dump(obj) for obj in manifests.all_manifests(spec))
-        files[f"{SERVING_DEMO}/{name}"] = SERVING_HEADER.format(variant=variant) + documents
-    return files
-
-
 def cluster_files() -> dict[str, str]:
     """Path under the repository root -> exact content, for the files under argocd/ that code builds."""
     from fmops.argo.templates import trainjob
@@ -185,14 +148,10 @@ def cluster_files() -> dict[str, str]:
     runtime = HEADER.format(source="python/fmops/argo/templates/trainjob.py") + dump(
         trainjob.cluster_training_runtime()
     )
-    return {
-        f"argocd/addons/trainer/clustertrainingruntime-{trainjob.RUNTIME}.yaml": runtime,
-        **serving_demo_files(),
-    }
+    return {f"argocd/addons/trainer/clustertrainingruntime-{trainjob.RUNTIME}.yaml": runtime}
 
 
-def stale_cluster_files(root: Path) -> list[str]:
-    files = cluster_files()
+def stale_cluster_files(root: Path, files: dict[str, str]) -> list[str]:
     return sorted(
         name
         for name, text in files.items()
@@ -200,7 +159,7 @@ def stale_cluster_files(root: Path) -> list[str]:
     )
 
 
-def write_cluster_files(root: Path) -> None:
-    for name, text in cluster_files().items():
+def write_cluster_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")

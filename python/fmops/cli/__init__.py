@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("fmops.cli.serving", "roll out a model behind vLLM (or locally) and smoke-test it"),
     "serve": ("fmops.cli.serving", "serve a model on localhost with an OpenAI-compatible API"),
     "monitor": ("fmops.cli.serving", "evaluate a served endpoint and record drift"),
+    "key-gate": ("fmops.cli.serving", "the API-key proxy in front of vLLM in a serving pod"),
     "bench": ("fmops.cli.bench", "benchmarks: serving load test, pretraining throughput"),
     "registry": ("fmops.cli.core", "publish model versions and move latest/production"),
     "launch": ("fmops.cli.steps", "run a stage on one process or under accelerate/torchrun"),

@@ -13,6 +13,7 @@ from fmops.argo.documents import default_dir
 from fmops.argo.local.runner import RunOptions, run_workflow
 from fmops.cli.command import Command
 from fmops.core.errors import InputError
+from fmops.serving import demo_objects
 
 RUN = """Run a committed WorkflowTemplate (or any Argo Workflow) on this machine, end to end.
 
@@ -102,14 +103,16 @@ def render(args: argparse.Namespace) -> int:
     directory = args.output or default_dir()
     files = rendering.render()
     root = None if args.output else directory.parent  # argocd/ beside the default workflows/ only
+    cluster_files = {**rendering.cluster_files(), **demo_objects.serving_demo_files()}
     if not args.check:
         rendering.write(directory, files)
         if root is not None:
-            rendering.write_cluster_files(root)
+            rendering.write_cluster_files(root, cluster_files)
         print(f"wrote {len(files)} files to {directory}")
         return 0
     stale = [str(directory / name) for name in rendering.stale_files(directory, files)]
-    stale += [str(root / name) for name in rendering.stale_cluster_files(root)] if root is not None else []
+    if root is not None:
+        stale += [str(root / name) for name in rendering.stale_cluster_files(root, cluster_files)]
     for name in stale:
         print(f"{name}: not what `fmops render` writes", file=sys.stderr)
     if stale:

@@ -13,6 +13,7 @@ from fmops.cli.command import Command
 from fmops.core import config, registry, storage
 from fmops.core.errors import InputError
 from fmops.serving import deploy as deployment
+from fmops.serving import key_gate as gating
 from fmops.serving import monitor as monitoring
 from fmops.serving import serve as serving
 from fmops.serving.config import DeployConfig, MonitorConfig
@@ -187,7 +188,28 @@ def monitor(args: argparse.Namespace) -> int:
     return 1 if report["alerts"] else 0
 
 
+KEY_GATE = """The API-key proxy in front of vLLM in a serving pod (the pod's only open port).
+
+    fmops key-gate --port 8000 --upstream http://127.0.0.1:8001 --api-key-file /var/run/fmops/api-key
+
+Every route but GET /health and GET /metrics needs `Authorization: Bearer KEY` (vLLM checks its own key only
+on /v1). The key comes from the file or $FMOPS_API_KEY, never the command line; none: exit 2.
+Manual: python/fmops/serving/README.md
+"""
+
+
+def key_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (all interfaces)")
+    parser.add_argument("--upstream", default="http://127.0.0.1:8001", help="vLLM's loopback base URL")
+    parser.add_argument("--api-key-file", default="", help="file holding the key; else $FMOPS_API_KEY")
+
+
+def key_gate(args: argparse.Namespace) -> int:
+    return gating.serve_gate(args.port, args.upstream, args.api_key_file)
+
+
 COMMANDS = {
+    "key-gate": Command(KEY_GATE, key_gate_arguments, key_gate),
     "deploy": Command(DEPLOY, deploy_arguments, deploy),
     "serve": Command(SERVE, serve_arguments, serve),
     "monitor": Command(MONITOR, monitor_arguments, monitor),

@@ -111,7 +111,7 @@ def deploy_local(inputs: Inputs, cfg: DeployConfig, target: str) -> dict[str, An
 
 
 def deploy_cluster(inputs: Inputs, cfg: DeployConfig, target: str, version: str) -> dict[str, Any]:
-    from fmops.serving import manifests, rollout
+    from fmops.serving import manifests, objects, rollout
     from fmops.serving.spec import ServingSpec
 
     deadline = inputs.timeout or 1800.0
@@ -132,14 +132,14 @@ def deploy_cluster(inputs: Inputs, cfg: DeployConfig, target: str, version: str)
         memory=cfg.memory,
         progress_deadline_s=int(deadline),
     )
-    objects = manifests.all_manifests(spec)
+    rollout_objects = objects.all_manifests(spec)
     endpoint = inputs.endpoint or manifests.service_url(spec)
-    outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": objects, "applied": []}
+    outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": rollout_objects, "applied": []}
     cluster = rollout.Cluster(rollout.connect(), inputs.namespace)
     kind = spec.workload_kind  # a LeaderWorkerSet when the model needs several nodes per replica
     previous = cluster.read_workload(inputs.name, kind)
     try:
-        for body in objects:  # the workload comes last: a failure before it changes nothing that serves
+        for body in rollout_objects:  # the workload comes last: a failure before it changes nothing that serves
             cluster.apply(body)
             outcome["applied"].append(f"{body['kind']}/{body['metadata']['name']}")
     except rollout.ApplyFailed as error:

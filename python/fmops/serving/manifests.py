@@ -4,7 +4,7 @@ The workload runs the official vLLM image: a Deployment, or for a model that nee
 a LeaderWorkerSet (python/fmops/serving/leaderworkerset.py). An init container copies the model version from
 S3 into an emptyDir (the pod's service account `fmops-serving` may only read the bucket), then vLLM serves it
 under the rollout's name on loopback. The only port reachable from outside the pod is the key gate's
-(fmops.serving.key_gate): every route but `/health` and `/metrics` needs the API key, which it reads from the
+(`fmops key-gate`): every route but `/health` and `/metrics` needs the API key, which it reads from the
 Secret `fmops-serving-api-key` (key `api-key`, mounted as a file), so vLLM's routes outside `/v1` are keyed as
 well. Every container runs as a non-root user with no capabilities and a read-only root filesystem
 (PodSecurity `restricted`; caches and /tmp are emptyDirs). GPU pods land on the
@@ -135,7 +135,7 @@ def key_gate_container(spec: ServingSpec) -> dict:
     return {
         "name": "key-gate",
         "image": spec.gate_image,
-        "command": ["python", "-m", "fmops.serving.key_gate"],
+        "command": ["fmops", "key-gate"],
         "args": [
             "--port",
             str(spec.port),
@@ -217,45 +217,3 @@ def service(spec: ServingSpec) -> dict:
 def service_url(spec: ServingSpec) -> str:
     """The in-cluster OpenAI base URL of the rollout."""
     return f"http://{spec.name}.{spec.namespace}.svc.cluster.local:{spec.port}/v1"
-
-
-def workload(spec: ServingSpec) -> dict:
-    """The Deployment, or the LeaderWorkerSet of a model that needs several nodes per replica."""
-    if spec.multi_node:
-        from fmops.serving.leaderworkerset import leader_worker_set
-
-        return leader_worker_set(spec)
-    return deployment(spec)
-
-
-def all_manifests(spec: ServingSpec) -> list[dict]:
-    """Every object of a rollout, in apply order: the custom kinds first (a missing CRD fails the step before
-    any pod changes), then the endpoint picker, and the workload last, once what routes to and watches it
-    exists."""
-    from fmops.serving import gateway, monitoring
-
-    objects = [
-        service(spec),
-        gateway.inference_pool(spec),
-        gateway.http_route(spec),
-        monitoring.service_monitor(spec),
-        monitoring.prometheus_rule(spec),
-        monitoring.dashboard_configmap(spec),
-    ]
-    if spec.autoscaled:
-        scaled = monitoring.scaled_object(spec)
-        # The same trigger scales either workload kind (a LeaderWorkerSet has a scale subresource).
-        target = {"apiVersion": workload_api_version(spec), "kind": spec.workload_kind, "name": spec.name}
-        scaled["spec"]["scaleTargetRef"] = target
-        objects.append(scaled)
-    return deployments_reviewed([*objects, *gateway.endpoint_picker(spec), workload(spec)])
-
-
-def deployments_reviewed(objects: list[dict]) -> list[dict]:
-    from fmops.serving.review import annotated
-
-    return [annotated(obj) if obj["kind"] == "Deployment" else obj for obj in objects]
-
-
-def workload_api_version(spec: ServingSpec) -> str:
-    return "leaderworkerset.x-k8s.io/v1" if spec.multi_node else "apps/v1"

@@ -14,7 +14,7 @@ PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
 # The endpoint picker of the Gateway API Inference Extension: v1.5.0 is its last release from that project
 # (v1.6.0 moved it to llm-d); it speaks the InferencePool v1 API the v1.6.0 CRD serves.
 EPP_IMAGE = "registry.k8s.io/gateway-api-inference-extension/epp:v1.5.0"
-# The key gate in front of vLLM runs fmops.serving.key_gate from the eval image (fmops with its serve extras).
+# The key gate in front of vLLM runs `fmops key-gate` from the eval image (fmops with its serve extras).
 GATE_IMAGE = "ghcr.io/fmops/fmops-eval:0.1.0"
 # vLLM listens on loopback here; only the key gate on `port` is reachable from outside the pod.
 BACKEND_PORT = 8001

@@ -11,7 +11,7 @@ import re
 import kubernetes_validate
 import promql_parser
 import pytest
-from fmops.serving import manifests, monitoring
+from fmops.serving import manifests, monitoring, objects
 from fmops.serving.spec import ServingSpec
 
 K8S_VERSION = "1.33.0"
@@ -38,8 +38,8 @@ def containers(pod: dict) -> dict[str, dict]:
 
 @pytest.mark.parametrize("autoscale", [False, True])
 def test_core_kinds_pass_the_strict_kubernetes_schema(autoscale):
-    objects = manifests.all_manifests(spec(max_replicas=4 if autoscale else 0))
-    core = [obj for obj in objects if obj["kind"] in ("Deployment", "Service", "ConfigMap")]
+    rendered = objects.all_manifests(spec(max_replicas=4 if autoscale else 0))
+    core = [obj for obj in rendered if obj["kind"] in ("Deployment", "Service", "ConfigMap")]
     kinds = sorted(f"{obj['kind']}/{obj['metadata']['name']}" for obj in core)
     assert kinds == [
         "ConfigMap/demo-dashboard",
@@ -79,7 +79,7 @@ def test_deployment_runs_pinned_vllm_on_the_gpu_serve_pool():
         assert gate[probe]["httpGet"] == {"path": "/health", "port": "http"}
     # The gate drops the Authorization header it checked: a key in vLLM would refuse every request.
     assert "VLLM_API_KEY" not in {env["name"] for env in vllm["env"]}
-    assert gate["command"] == ["python", "-m", "fmops.serving.key_gate"]
+    assert gate["command"] == ["fmops", "key-gate"]
     assert gate["args"][gate["args"].index("--upstream") + 1] == "http://127.0.0.1:8001"
     key_file = gate["args"][gate["args"].index("--api-key-file") + 1]
     (mount,) = gate["volumeMounts"]
@@ -95,9 +95,9 @@ def test_deployment_runs_pinned_vllm_on_the_gpu_serve_pool():
 
 
 def test_autoscaling_adds_a_scaled_object_and_leaves_replicas_to_it():
-    plain = by_kind(manifests.all_manifests(spec()))
+    plain = by_kind(objects.all_manifests(spec()))
     assert "ScaledObject" not in plain and plain["Deployment"]["spec"]["replicas"] == 1
-    scaled = by_kind(manifests.all_manifests(spec(replicas=2, max_replicas=6, queue_per_replica=3)))
+    scaled = by_kind(objects.all_manifests(spec(replicas=2, max_replicas=6, queue_per_replica=3)))
     assert "replicas" not in scaled["Deployment"]["spec"]
     keda = scaled["ScaledObject"]
     assert keda["apiVersion"] == "keda.sh/v1alpha1"
@@ -110,17 +110,17 @@ def test_autoscaling_adds_a_scaled_object_and_leaves_replicas_to_it():
 
 
 def test_the_deployment_is_applied_last_and_the_service_selects_its_pods():
-    objects = manifests.all_manifests(spec())
-    assert objects[-1]["kind"] == "Deployment" and objects[-1]["metadata"]["name"] == "demo"
+    rendered = objects.all_manifests(spec())
+    assert rendered[-1]["kind"] == "Deployment" and rendered[-1]["metadata"]["name"] == "demo"
     # A missing CRD fails the step before any Deployment is applied.
-    first_deployment = next(i for i, obj in enumerate(objects) if obj["kind"] == "Deployment")
-    assert all("/" in obj["apiVersion"] and "." in obj["apiVersion"] for obj in objects[1:4])
-    assert max(i for i, obj in enumerate(objects) if "." in obj["apiVersion"].split("/")[0]) < first_deployment
-    selector = objects[0]["spec"]["selector"]
-    assert objects[0]["kind"] == "Service"
-    labels = objects[-1]["spec"]["template"]["metadata"]["labels"]
+    first_deployment = next(i for i, obj in enumerate(rendered) if obj["kind"] == "Deployment")
+    assert all("/" in obj["apiVersion"] and "." in obj["apiVersion"] for obj in rendered[1:4])
+    assert max(i for i, obj in enumerate(rendered) if "." in obj["apiVersion"].split("/")[0]) < first_deployment
+    selector = rendered[0]["spec"]["selector"]
+    assert rendered[0]["kind"] == "Service"
+    labels = rendered[-1]["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= labels.items()
-    assert objects[-1]["spec"]["selector"]["matchLabels"] == selector
+    assert rendered[-1]["spec"]["selector"]["matchLabels"] == selector
 
 
 def test_service_monitor_scrapes_metrics_of_the_service():

@@ -9,7 +9,7 @@ import json
 
 import promql_parser
 import pytest
-from fmops.serving import local, manifests
+from fmops.serving import local, manifests, objects
 from fmops.serving.spec import VLLM_IMAGE, ServingSpec
 
 VLLM_RELEASE = "0.33.0"
@@ -81,13 +81,11 @@ def selectors(node) -> list[str]:
 def generated_queries() -> list[str]:
     """Every PromQL expression of an autoscaled rollout: alerts, dashboard panels and the KEDA trigger."""
     spec = ServingSpec(name="demo", model_uri="s3://bucket/models/demo/v1", version="v1", replicas=1, max_replicas=3)
-    objects = {
-        obj["kind"]: obj for obj in manifests.all_manifests(spec) if not obj["metadata"]["name"].endswith("-epp")
-    }
-    alerts = [rule["expr"] for group in objects["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
-    (dashboard,) = [json.loads(text) for text in objects["ConfigMap"]["data"].values()]
+    by_kind = {obj["kind"]: obj for obj in objects.all_manifests(spec) if not obj["metadata"]["name"].endswith("-epp")}
+    alerts = [rule["expr"] for group in by_kind["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
+    (dashboard,) = [json.loads(text) for text in by_kind["ConfigMap"]["data"].values()]
     panels = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
-    trigger = [trigger["metadata"]["query"] for trigger in objects["ScaledObject"]["spec"]["triggers"]]
+    trigger = [trigger["metadata"]["query"] for trigger in by_kind["ScaledObject"]["spec"]["triggers"]]
     return alerts + panels + trigger
 
 

@@ -14,12 +14,19 @@ from typing import Any
 import pytest
 from fmops.core import config
 from fmops.core.errors import InputError
+from fmops.curate.config import CurateConfig
 from fmops.evaluation.rules import Rules
 from fmops.finetune.config import DPOStageConfig, SFTStageConfig
 from fmops.training.config import PretrainConfig
 
 RECIPES = Path(str(resources.files("fmops") / "recipes"))
-CONFIGS = {"pretrain": PretrainConfig, "sft": SFTStageConfig, "dpo": DPOStageConfig, "gate": Rules}
+CONFIGS = {
+    "pretrain": PretrainConfig,
+    "sft": SFTStageConfig,
+    "dpo": DPOStageConfig,
+    "gate": Rules,
+    "curate": CurateConfig,
+}
 SIZED = re.compile(r"(?P<billions>\d+)b-h100x(?P<gpus>\d+)(-lora)?")
 EXPECT = re.compile(r"^# expect: gpus=(\d+) tokens_per_step=(\d+) memory_per_gpu_gib=(\d+)$", re.MULTILINE)
 LAUNCH = re.compile(r"fmops launch --nodes (\d+) --gpus-per-node (\d+) --strategy (\w+) -- (\w+) .*?--config (\S+)")
