@@ -97,3 +97,13 @@ def bucket_keys(bucket: str, prefix: str) -> list[str]:
 
     listing = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+class Payload:
+    """Unpickling this creates `path`: the stand-in for arbitrary code in a planted pickle."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):  # noqa: ANN204 (the pickle protocol)
+        return (open, (self.path, "w"))

@@ -15,33 +15,12 @@ import yaml
 
 from tests.helpers import shared_dir
 from tests.infra.conftest import ARGOCD, argocd_documents, unavailable
+from tests.infra.crd_schemas import strict
 
 CRDS = {"Application": "application-crd.yaml", "AppProject": "appproject-crd.yaml"}
 METADATA_KEYS = {"name", "namespace", "labels", "annotations", "finalizers"}
 KUBERNETES_VERSION = "1.33"  # the newest release kubernetes-validate knows offline is enough for core kinds
 CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding", "Secret", "NetworkPolicy"}
-
-
-def strict(schema: dict) -> dict:
-    """A copy where objects with `properties` forbid others, unless the schema keeps unknown fields."""
-    schema = copy.deepcopy(schema)
-
-    def walk(node):
-        if isinstance(node, dict):
-            if (
-                "properties" in node
-                and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")
-            ):
-                node["additionalProperties"] = False
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
-    return schema
 
 
 @cache

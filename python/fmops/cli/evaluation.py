@@ -8,7 +8,6 @@ import sys
 
 from fmops.cli import options
 from fmops.cli.command import Command
-from fmops.core.errors import InputError
 from fmops.evaluation import evaluate as evaluation
 from fmops.evaluation import gate as gating
 from fmops.evaluation import rules
@@ -51,18 +50,9 @@ def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_config_arguments(parser)
 
 
-def int_flag(name: str, text: str) -> int | None:
-    """'' (what templates pass for unset) -> None, else the integer."""
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"{name} {text}: expected an integer") from None
-
-
 def evaluate(args: argparse.Namespace) -> int:
-    limit, batch_size = int_flag("--limit", args.limit), int_flag("--batch-size", args.batch_size)
+    limit = options.optional_number("--limit", args.limit, int)
+    batch_size = options.optional_number("--batch-size", args.batch_size, int)
     config = options.load_config(
         EvaluateConfig, "evaluate", args, tasks=args.tasks or None, limit=limit, batch_size=batch_size
     )

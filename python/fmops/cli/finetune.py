@@ -6,7 +6,6 @@ import argparse
 
 from fmops.cli import options
 from fmops.cli.command import Command
-from fmops.core.errors import InputError
 from fmops.finetune import runner
 from fmops.finetune.config import DPOStageConfig, SFTStageConfig
 
@@ -58,18 +57,8 @@ def dpo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", default="", help="TRL loss_type, comma-separated ('' = the config's)")
 
 
-def float_or_none(flag: str, text: str) -> float | None:
-    """'' (what templates pass for unset) -> None, else the number."""
-    if text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise InputError(f"{flag} {text}: expected a number") from None
-
-
 def dpo(args: argparse.Namespace) -> int:
-    beta = float_or_none("--beta", args.beta)
+    beta = options.optional_number("--beta", args.beta, float)
     config = options.load_config(DPOStageConfig, "dpo", args, beta=beta, loss_type=args.loss or None, lora=args.lora)
     runner.dpo(model=args.model, data=args.data, output=args.output, config=config, results_dir=args.results_dir)
     return 0

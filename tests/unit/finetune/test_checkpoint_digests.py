@@ -18,15 +18,7 @@ from fmops.core.errors import InputError
 from fmops.finetune import checkpoints
 from fmops.training import checkpoint_store
 
-
-class Payload:
-    """Unpickling this creates `path`: the stand-in for arbitrary code."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):  # noqa: ANN204 (the pickle protocol)
-        return (open, (self.path, "w"))
+from tests.helpers import Payload
 
 
 @pytest.fixture(params=["local", "remote"])

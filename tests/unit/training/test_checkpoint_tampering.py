@@ -18,17 +18,8 @@ from fmops.core.errors import InputError
 from fmops.training import checkpoint, checkpoint_store
 from fmops.training.state import TrainState
 
+from tests.helpers import Payload
 from tests.unit.training.test_checkpoint_store import OneProcess, roots, step, training
-
-
-class Payload:
-    """Unpickling this creates `path`: the stand-in for arbitrary code."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):  # noqa: ANN204 (the pickle protocol)
-        return (open, (self.path, "w"))
 
 
 @pytest.fixture(params=["local", "remote"])
