@@ -1,18 +1,26 @@
 """Measure `fmops run` (the demo lifecycle) and record the wall time of every phase.
 
-    python benchmarks/pipeline.py            # runs fmops run in a temporary directory
-    python benchmarks/pipeline.py RUN_DIR    # reads an existing run's run.json instead
+    python benchmarks/pipeline.py                              # runs fmops run in a temporary directory
+    python benchmarks/pipeline.py RUN_DIR                      # reads an existing run's run.json instead
+    python benchmarks/pipeline.py --against 3a2ecf0 --rounds 2 # this checkout against an earlier commit
 
 Writes benchmarks/pipeline-cpu.json: device, date, versions, total and per-step seconds, and the held-out
 evaluation of each model, so the gain of every phase is on record. Fields it does not measure (`previous`,
 `note`: history kept by hand) are carried over from the file it replaces.
+
+`--against COMMIT` checks the commit out into a temporary git worktree and runs it and this checkout in turn,
+`--rounds` times each (earlier commit first), in this environment (the earlier code is put first on
+PYTHONPATH, so its own workflows/ run): both see the same machine load, so their ratio holds where absolute
+seconds drift. The `comparison` field records every run's seconds and the ratio of the medians.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,14 +69,60 @@ def carried_over(path: Path, measured: dict) -> dict:
     return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k not in measured}
 
 
+def run_pipeline(run_dir: Path, code: Path | None = None) -> Path:
+    """`fmops run` into `run_dir`, from this checkout or (code) from another checkout's python/ directory."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code / "python"), env.get("PYTHONPATH")]))
+    subprocess.run([sys.executable, "-m", "fmops", "run", "--workdir", str(run_dir)], check=True, env=env)
+    return run_dir
+
+
+def compare(against: str, rounds: int, scratch: Path) -> tuple[dict, Path]:
+    """Alternate runs of `against` and of this checkout; returns the comparison and this checkout's last run."""
+    earlier = scratch / "earlier"
+    subprocess.run(["git", "-C", str(HERE.parent), "worktree", "add", "--detach", str(earlier), against], check=True)
+    seconds: dict[str, list[float]] = {"against": [], "this": []}
+    try:
+        for index in range(rounds):
+            for side, code in (("against", earlier), ("this", None)):
+                run_dir = run_pipeline(scratch / f"{side}-{index}", code)
+                seconds[side].append(measure(run_dir)["total_s"])
+                print(f"round {index + 1}/{rounds} {side}: {seconds[side][-1]} s", file=sys.stderr)
+        commit = subprocess.run(
+            ["git", "-C", str(earlier), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    finally:
+        subprocess.run(["git", "-C", str(HERE.parent), "worktree", "remove", "--force", str(earlier)], check=False)
+    medians = {side: statistics.median(values) for side, values in seconds.items()}
+    comparison = {
+        "against": commit,
+        "order": "alternated, the earlier commit first in each round",
+        "total_s": seconds,
+        "median_s": medians,
+        "ratio": round(medians["this"] / medians["against"], 3),
+    }
+    return comparison, run_dir
+
+
 def main() -> int:
-    if len(sys.argv) > 1:
-        run_dir = Path(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", nargs="?", type=Path, help="read this existing run instead of running")
+    parser.add_argument("--against", help="an earlier commit to run alternately with this checkout")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side with --against")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="fmops-bench-"))
+    comparison = None
+    if args.run_dir:
+        run_dir = args.run_dir
+    elif args.against:
+        comparison, run_dir = compare(args.against, args.rounds, scratch)
     else:
-        run_dir = Path(tempfile.mkdtemp(prefix="fmops-bench-")) / "run"
-        subprocess.run([sys.executable, "-m", "fmops", "run", "--workdir", str(run_dir)], check=True)
+        run_dir = run_pipeline(scratch / "run")
     record = HERE / "pipeline-cpu.json"
     measured = measure(run_dir)
+    if comparison:
+        measured["comparison"] = comparison
     result = {**measured, **carried_over(record, measured)}
     record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

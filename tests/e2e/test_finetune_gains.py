@@ -53,7 +53,7 @@ def exact_match(model_dir: Path, items: list[dict]) -> float:
         )
         generated = model.generate(
             **encoded,
-            max_new_tokens=10,
+            max_new_tokens=40,
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,18 @@ def git_commit() -> str:
         return result.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def torch_runtime() -> dict[str, str] | None:
+    """The torch build and the CPU kernels it ran with, where this process ran torch (None where it did not).
+
+    `ATEN_CPU_CAPABILITY` (default | avx2 | avx512 on x86) picks the kernels and changes float results, so two
+    runs of the same recipe on different CPUs can differ: the manifest says which kernels produced the output.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    return {"version": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def describe_inputs(uris: dict[str, str | list[str]]) -> dict[str, Any]:
@@ -87,6 +100,7 @@ def write(
             "config": config,
             "git_commit": git_commit(),
             "package_version": __version__,
+            "torch": torch_runtime(),
             "metrics": metrics,
             "started_at": started_at,
             "finished_at": now(),

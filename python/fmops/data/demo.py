@@ -14,10 +14,10 @@ from fmops.core import storage
 
 SEED = 1234
 EVAL_SIZE = 300
-PROBLEMS_PER_PRETRAIN_LINE = 16
-# The one-digit addition table (0+0 .. 9+9) is repeated through the pretraining corpus: the units digit of every
-# two-digit sum is a one-digit sum mod 10, and a tiny model that has not found that lookup leaves the units
-# digit at chance (benchmarks/addition-skill-cpu.json).
+PROBLEMS_PER_PRETRAIN_DOCUMENT = 4
+TABLE_FACTS_PER_DOCUMENT = 16
+# The one-digit addition table (0+0 .. 9+9), every step of a worked sum, is repeated through the pretraining
+# corpus on its own as well.
 DIGIT_TABLE_REPEATS = 20
 FILES = {
     "pretrain.jsonl": "pretraining corpus (fmops pretrain --data)",
@@ -35,24 +35,38 @@ def question(a: int, b: int) -> str:
     return f"What is {a}+{b}?"
 
 
-def equation(a: int, b: int, total: int) -> str:
-    """How the pretraining text writes a sum, and how the assistant answers a question: "22+13=35".
+def column_sums(a: int, b: int, slip: tuple[str, int] | None = None) -> tuple[int, int, int]:
+    """(units sum, carry, tens sum) of a+b done column by column. `slip` = (column, +1 or -1) misremembers that
+    column's one fact of the addition table, and everything after it follows from the mistake."""
+    column, delta = slip or ("", 0)
+    units = a % 10 + b % 10 + (delta if column == "units" else 0)
+    carry = units // 10
+    tens = a // 10 + b // 10 + carry + (delta if column == "tens" else 0)
+    return units, carry, tens
 
-    The answer restates the problem: the model then finds the operands right before "=" as in pretraining,
-    and SFT only has to teach the chat format (answering with the bare sum, SFT had to re-learn the
-    arithmetic at new positions and kept 3-36% of it; restated, 89-100%: benchmarks/addition-skill-cpu.json).
+
+def answer(a: int, b: int, slip: tuple[str, int] | None = None) -> str:
+    """How the pretraining text writes a sum, and how the assistant answers a question: worked column by column,
+    "27+15: 7+5=12, 2+1+1=4, so 27+15=42".
+
+    Each step is one fact of the addition table or a copy of a digit written just before, which a tiny model
+    learns in a few hundred optimizer steps on any CPU's kernels; the bare sum ("27+15=42") needs the carry
+    before its first digit, and the model learned it or not depending on the seed and the CPU
+    (benchmarks/addition-skill-cpu.json). The answer starts by restating the problem, so SFT only has to teach
+    the chat format: the model finds the operands right before ":" as in pretraining.
     """
-    return f"{a}+{b}={total}"
+    units, carry, tens = column_sums(a, b, slip)
+    total = tens * 10 + units % 10
+    return f"{a}+{b}: {a % 10}+{b % 10}={units}, {a // 10}+{b // 10}+{carry}={tens}, so {a}+{b}={total}"
 
 
-def near_miss(total: int, rng: random.Random) -> int:
-    """The sum with one digit off by one: what a model that almost learned addition says."""
-    digits = list(str(total))
-    position = rng.randrange(len(digits))
-    digit = int(digits[position])
-    choices = [d for d in (digit - 1, digit + 1) if 0 <= d <= 9 and not (position == 0 and d == 0 and len(digits) > 1)]
-    digits[position] = str(rng.choice(choices))
-    return int("".join(digits))
+def near_miss(a: int, b: int, rng: random.Random) -> str:
+    """A worked answer with one slip in one column, carried through: what a model that almost learned addition
+    says (its final sum is off in one or two digits, and every step but one is right)."""
+    column = rng.choice(("units", "tens"))
+    units = a % 10 + b % 10
+    deltas = [d for d in (-1, 1) if column == "tens" or 0 <= units + d <= 18]
+    return answer(a, b, (column, rng.choice(deltas)))
 
 
 def user(text: str) -> dict[str, str]:
@@ -69,18 +83,17 @@ def split_problems(rng: random.Random) -> tuple[list[tuple[int, int]], list[tupl
     return problems[EVAL_SIZE:], problems[:EVAL_SIZE]
 
 
-def equation_blocks(problems: list[tuple[int, int]]) -> list[str]:
-    lines = [equation(a, b, a + b) for a, b in problems]
-    size = PROBLEMS_PER_PRETRAIN_LINE
+def documents(lines: list[str], size: int) -> list[str]:
     return ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
 
 
 def pretrain_records(train: list[tuple[int, int]], rng: random.Random) -> list[dict]:
-    digit_table = [(a, b) for a in range(10) for b in range(10)] * DIGIT_TABLE_REPEATS
+    digit_table = [f"{a}+{b}={a + b}" for a in range(10) for b in range(10)] * DIGIT_TABLE_REPEATS
     rng.shuffle(digit_table)
-    blocks = equation_blocks(train) + equation_blocks(digit_table)
-    rng.shuffle(blocks)
-    return [{"text": block} for block in blocks]
+    worked = [answer(a, b) for a, b in train]
+    texts = documents(worked, PROBLEMS_PER_PRETRAIN_DOCUMENT) + documents(digit_table, TABLE_FACTS_PER_DOCUMENT)
+    rng.shuffle(texts)
+    return [{"text": text} for text in texts]
 
 
 def replay_records(rng: random.Random) -> list[dict]:
@@ -89,31 +102,29 @@ def replay_records(rng: random.Random) -> list[dict]:
 
 
 def sft_records(train: list[tuple[int, int]]) -> list[dict]:
-    return [{"messages": [user(question(a, b)), assistant(equation(a, b, a + b))]} for a, b in train[:3000]]
+    return [{"messages": [user(question(a, b)), assistant(answer(a, b))]} for a, b in train[:3000]]
 
 
 def dpo_records(train: list[tuple[int, int]], rng: random.Random) -> list[dict]:
     return [
         {
             "prompt": [user(question(a, b))],
-            "chosen": [assistant(equation(a, b, a + b))],
-            "rejected": [assistant(equation(a, b, near_miss(a + b, rng)))],
+            "chosen": [assistant(answer(a, b))],
+            "rejected": [assistant(near_miss(a, b, rng))],
         }
         for a, b in train[3000:4000]
     ]
 
 
 def eval_records(held_out: list[tuple[int, int]], rng: random.Random) -> dict[str, list[dict]]:
-    addition = [{"question": question(a, b), "answer": equation(a, b, a + b)} for a, b in held_out]
+    addition = [{"question": question(a, b), "answer": answer(a, b)} for a, b in held_out]
     choice, preference = [], []
     for a, b in held_out:
-        right = equation(a, b, a + b)
-        options = [right, equation(a, b, near_miss(a + b, rng))]
+        right = answer(a, b)
+        options = [right, near_miss(a, b, rng)]
         rng.shuffle(options)
         choice.append({"question": question(a, b), "choices": options, "label": options.index(right)})
-        preference.append(
-            {"prompt": question(a, b), "chosen": right, "rejected": equation(a, b, near_miss(a + b, rng))}
-        )
+        preference.append({"prompt": question(a, b), "chosen": right, "rejected": near_miss(a, b, rng)})
     return {"eval/addition.jsonl": addition, "eval/choice.jsonl": choice, "eval/preference.jsonl": preference}
 
 

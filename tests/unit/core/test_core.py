@@ -1,6 +1,7 @@
 """The core library: error places, config loading (recipe, include, flags, --set), storage, manifests."""
 
 import json
+import sys
 import os
 from datetime import datetime
 
@@ -149,6 +150,17 @@ def test_manifest_records_inputs_config_and_times(tmp_path, monkeypatch):
     )
     assert datetime.fromisoformat(written["finished_at"]).tzinfo is not None
     assert written["package_version"] == fmops.__version__
+
+
+def test_manifest_names_the_cpu_kernels_torch_ran_with(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    manifest.write(str(tmp_path), stage="t", inputs={}, config={}, metrics={}, started_at="then")
+    assert manifest.read(str(tmp_path))["torch"] == {"version": torch.__version__, "cpu_capability": "AVX2"}
+    monkeypatch.delitem(sys.modules, "torch")
+    manifest.write(str(tmp_path), stage="t", inputs={}, config={}, metrics={}, started_at="then")
+    assert manifest.read(str(tmp_path))["torch"] is None
 
 
 def test_require_complete_model(tmp_path):

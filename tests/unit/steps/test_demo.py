@@ -39,15 +39,28 @@ def test_held_out_problems_never_appear_in_training_files(demo_dir):
     assert trained and not held_out & trained
 
 
-def test_rejected_answers_are_near_misses(demo_dir):
+def test_answers_are_worked_column_by_column_and_right(demo_dir):
+    assert demo.answer(27, 15) == "27+15: 7+5=12, 2+1+1=4, so 27+15=42"
+    assert demo.answer(87, 25) == "87+25: 7+5=12, 8+2+1=11, so 87+25=112"
+    for record in records(demo_dir / "sft.jsonl"):
+        a, b = map(int, re.fullmatch(r"What is (\d+)\+(\d+)\?", record["messages"][0]["content"]).groups())
+        worked = record["messages"][1]["content"]
+        assert worked == demo.answer(a, b) and worked.endswith(f"={a + b}")
+
+
+def test_rejected_answers_slip_in_one_column_and_carry_the_slip_through(demo_dir):
+    step = re.compile(r"(\d+)\+(\d+): (\d)\+(\d)=(\d+), (\d)\+(\d)\+(\d)=(\d+), so \1\+\2=(\d+)")
+    slipped = {"units": 0, "tens": 0}
     for record in records(demo_dir / "dpo.jsonl"):
-        chosen, rejected = (record[key][0]["content"].split("=") for key in ("chosen", "rejected"))
-        assert chosen[0] == rejected[0]
-        assert record["prompt"][0]["content"] == demo.question(*map(int, chosen[0].split("+")))
-        chosen, rejected = chosen[1], rejected[1]
-        assert len(chosen) == len(rejected)
-        assert sum(x != y for x, y in zip(chosen, rejected, strict=True)) == 1
-        assert sum(abs(int(x) - int(y)) for x, y in zip(chosen, rejected, strict=True)) == 1
+        chosen, rejected = (record[key][0]["content"] for key in ("chosen", "rejected"))
+        a, b, a0, b0, units, a1, b1, carry, tens, total = map(int, step.fullmatch(rejected).groups())
+        assert record["prompt"][0]["content"] == demo.question(a, b) and chosen == demo.answer(a, b)
+        assert (a0, b0, a1, b1) == (a % 10, b % 10, a // 10, b // 10)
+        assert carry == units // 10 and total == 10 * tens + units % 10 != a + b
+        units_slip, tens_slip = units - (a0 + b0), tens - (a1 + b1 + carry)
+        assert sorted(map(abs, (units_slip, tens_slip))) == [0, 1]
+        slipped["units" if units_slip else "tens"] += 1
+    assert min(slipped.values()) > 300, slipped
 
 
 def test_every_held_out_set_is_large_enough(demo_dir):
