@@ -57,22 +57,27 @@ def test_demo_model_beats_unigram_entropy_and_documents_itself(pretrained_model)
     assert "<|im_start|>" in (pretrained_model / "chat_template.jinja").read_text() or tokenizer.get("chat_template")
 
 
-def test_demo_model_writes_sums_in_the_corpus_format(pretrained_model, demo_dir):
+def test_demo_model_works_sums_in_the_corpus_format(pretrained_model, demo_dir):
     import torch
+    from fmops.data.demo import answer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(pretrained_model).eval()
     tokenizer = AutoTokenizer.from_pretrained(pretrained_model)
     items = [json.loads(line) for line in (demo_dir / "eval" / "addition.jsonl").read_text().splitlines()][:100]
-    prompts = [re.fullmatch(r"What is (\d+)\+(\d+)\?", item["question"]).groups() for item in items]
+    problems = [tuple(map(int, re.fullmatch(r"What is (\d+)\+(\d+)\?", item["question"]).groups())) for item in items]
     tokenizer.padding_side = "left"
-    batch = tokenizer([f"{a}+{b}=" for a, b in prompts], return_tensors="pt", padding=True)
+    batch = tokenizer([f"{a}+{b}:" for a, b in problems], return_tensors="pt", padding=True)
     with torch.no_grad():
-        out = model.generate(**batch, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    answers = [text.split("\n")[0].strip() for text in tokenizer.batch_decode(out[:, batch.input_ids.shape[1] :])]
-    # The a+b=c pattern: every held-out prompt is completed by a number of the right size, then a newline.
-    sized = [answer for answer in answers if answer.isdigit() and 20 <= int(answer) <= 198]
-    assert len(sized) >= 95, answers
+        out = model.generate(**batch, max_new_tokens=32, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    lines = [text.split("\n")[0] for text in tokenizer.batch_decode(out[:, batch.input_ids.shape[1] :])]
+    worked = [f"{a}+{b}:{line}" for (a, b), line in zip(problems, lines, strict=True)]
+    # The corpus's worked pattern on every held-out problem, and (benchmarks/addition-skill-cpu.json: at least
+    # 98% on each CPU kernel set) nearly every one right, although none of them was in the corpus.
+    shaped = r"\d+\+\d+: \d\+\d=\d+, \d\+\d\+\d=\d+, so \d+"
+    assert all(re.fullmatch(shaped, text) for text in worked), worked
+    right = sum(text == answer(a, b) for (a, b), text in zip(problems, worked, strict=True))
+    assert right >= 90, worked
 
 
 def test_continue_from_registry_pointer_with_replay(pretrained_model, demo_dir, tmp_path):

@@ -40,16 +40,16 @@ def test_held_out_problems_never_appear_in_training_files(demo_dir):
 
 
 def test_answers_are_worked_column_by_column_and_right(demo_dir):
-    assert demo.answer(27, 15) == "27+15: 7+5=12, 2+1+1=4, so 27+15=42"
-    assert demo.answer(87, 25) == "87+25: 7+5=12, 8+2+1=11, so 87+25=112"
+    assert demo.answer(27, 15) == "27+15: 7+5=12, 2+1+1=4, so 42"
+    assert demo.answer(87, 25) == "87+25: 7+5=12, 8+2+1=11, so 112"
     for record in records(demo_dir / "sft.jsonl"):
         a, b = map(int, re.fullmatch(r"What is (\d+)\+(\d+)\?", record["messages"][0]["content"]).groups())
         worked = record["messages"][1]["content"]
-        assert worked == demo.answer(a, b) and worked.endswith(f"={a + b}")
+        assert worked == demo.answer(a, b) and worked.endswith(f", so {a + b}")
 
 
 def test_rejected_answers_slip_in_one_column_and_carry_the_slip_through(demo_dir):
-    step = re.compile(r"(\d+)\+(\d+): (\d)\+(\d)=(\d+), (\d)\+(\d)\+(\d)=(\d+), so \1\+\2=(\d+)")
+    step = re.compile(r"(\d+)\+(\d+): (\d)\+(\d)=(\d+), (\d)\+(\d)\+(\d)=(\d+), so (\d+)")
     slipped = {"units": 0, "tens": 0}
     for record in records(demo_dir / "dpo.jsonl"):
         chosen, rejected = (record[key][0]["content"] for key in ("chosen", "rejected"))
