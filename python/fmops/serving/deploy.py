@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fmops.core import manifest, registry, storage
+from fmops.core import kube, manifest, registry, storage
 from fmops.core.errors import InputError
 from fmops.serving.config import DeployConfig
 
@@ -135,7 +135,7 @@ def deploy_cluster(inputs: Inputs, cfg: DeployConfig, target: str, version: str)
     rollout_objects = objects.all_manifests(spec)
     endpoint = inputs.endpoint or manifests.service_url(spec)
     outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": rollout_objects, "applied": []}
-    cluster = rollout.Cluster(rollout.connect(), inputs.namespace)
+    cluster = rollout.Cluster(kube.connect(), inputs.namespace)
     kind = spec.workload_kind  # a LeaderWorkerSet when the model needs several nodes per replica
     previous = cluster.read_workload(inputs.name, kind)
     try:
