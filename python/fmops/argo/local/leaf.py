@@ -45,7 +45,7 @@ def run_leaf(
         if remaining is not None and remaining <= 0:
             return engine.update(node, "Failed", "Step exceeded its deadline")
         if deletes_a_pytorchjob(template):
-            return engine.update(node, "Succeeded", "deletes the PyTorchJob on a cluster; locally it has ended")
+            return engine.update(node, "Succeeded", "deletes the Kubeflow job on a cluster; locally it has ended")
         if reports_a_trainjob_failure(template):
             node.exit_code = "1"
             return engine.update(node, "Failed", local_trainjob_failure(engine, node))
