@@ -179,7 +179,7 @@ def grants(role: dict) -> set[tuple[str, str, str]]:
 
 def test_roles_are_split_by_need():
     roles = {doc["metadata"]["name"]: grants(doc) for _, doc in argocd_documents() if doc["kind"] == "Role"}
-    assert set(roles) == {"fmops-executor", "fmops-launcher", "fmops-deploy", "fmops-epp"}
+    assert set(roles) == {"fmops-executor", "fmops-launcher", "fmops-trainjob-reader", "fmops-deploy", "fmops-epp"}
     results = {("argoproj.io", "workflowtaskresults", verb) for verb in ("create", "patch")}
     assert roles["fmops-executor"] == results, "the executor of a training or eval step: task results only"
     jobs = {
@@ -193,6 +193,7 @@ def test_roles_are_split_by_need():
     assert {(g, r, v) for g, r in serving for v in ("create", "get", "patch", "delete")} <= roles["fmops-deploy"]
     assert not any(r.startswith("workflow") or r.endswith("jobs") for _, r, _ in roles["fmops-deploy"])
     assert {verb for _, _, verb in roles["fmops-epp"]} == {"get", "list", "watch"}, "the endpoint picker only reads"
+    assert roles["fmops-trainjob-reader"] == {("trainer.kubeflow.org", "trainjobs", v) for v in ("get", "list")}
     for name, granted in roles.items():
         assert not any("*" in item for item in granted), name
         # Creating pods (or anything that makes pods from a spec it is given) would reach every Secret.

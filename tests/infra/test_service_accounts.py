@@ -2,7 +2,8 @@
 that does not call the API. A container or script step runs `fmops` in its own container: it gets a
 token only when the template names an API caller's account (`fmops deploy`); Argo's executor reports
 results with fmops-executor's token, which Argo mounts into the executor's containers alone. A resource
-template *is* the executor calling the API, as fmops-launcher, which must be allowed the kind it manages."""
+template *is* the executor calling the API, as fmops-launcher, which must be allowed the kind it manages.
+The step that says why a TrainJob failed reads it as fmops-trainjob-reader, allowed nothing else."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from tests.infra.conftest import argocd_documents
 from tests.infra.workflow_docs import documents, spec_of
 
 # Templates whose own container calls the Kubernetes API, and as whom.
-API_CALLERS = {("fmops-deploy", "deploy"): "fmops-deploy"}
+API_CALLERS = {
+    ("fmops-deploy", "deploy"): "fmops-deploy",
+    **{(f"fmops-{stage}", "trainjob-failure"): "fmops-trainjob-reader" for stage in ("pretrain", "sft", "dpo")},
+}
 PLURALS = {"PyTorchJob": ("kubeflow.org", "pytorchjobs"), "TrainJob": ("trainer.kubeflow.org", "trainjobs")}
 
 

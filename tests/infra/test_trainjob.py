@@ -13,10 +13,12 @@ import pytest
 import yaml
 from fmops.argo.local.expressions import substitute
 from fmops.argo.templates import common, trainjob
+from fmops.cli import COMMANDS
+from kubernetes.client import ApiClient, V1Condition
 
 from tests.infra import crd_schemas
 from tests.infra.conftest import argocd_documents
-from tests.infra.workflow_docs import trainjobs
+from tests.infra.workflow_docs import documents, spec_of, trainjobs
 
 JOBS = trainjobs()
 IDS = [f"{name}:{template['name']}" for name, template, _ in JOBS]
@@ -74,11 +76,133 @@ def test_trainjob_is_queued_suspended_bounded_and_waited_on(name, template, job)
     resource = template["resource"]
     assert resource["setOwnerReference"] is True, "deleted with its Workflow"
     assert resource["successCondition"] == "status.jobsStatus.0.succeeded > 0"
-    assert resource["failureCondition"] == "status.jobsStatus.0.failed > 0"
+    assert resource["failureCondition"] == ", ".join(f"status.conditions.{i}.type == Failed" for i in range(3))
     assert template["retryStrategy"]["limit"], "a failed gang is retried as a new TrainJob"
     resources = document["spec"]["trainer"]["resourcesPerNode"]
     assert resources["requests"]["vpc.amazonaws.com/efa"] == resources["limits"]["vpc.amazonaws.com/efa"] == "32"
     assert resources["requests"]["cpu"] == "32" and resources["requests"]["memory"] == "256Gi"
+
+
+# A requirement of a resource step's condition as Argo's executor reads it: a Kubernetes label-selector
+# requirement whose key is a JSON path (gjson: dotted names and list indices) into the watched object.
+REQUIREMENT = re.compile(r"^(?P<key>\S+) *(?P<op>==|!=|=|>|<) *(?P<value>\S+)$")
+LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+
+def requirements(condition: str) -> list[bool]:
+    """Parse every comma-separated requirement; its key must be a label key, or Argo refuses the condition."""
+    parsed = [REQUIREMENT.match(part.strip()) for part in condition.split(",")]
+    assert all(parsed), condition
+    assert all(LABEL_NAME.fullmatch(m["key"]) for m in parsed), condition
+    return parsed
+
+
+def holds(requirement: re.Match, obj: dict) -> bool:
+    value = obj
+    for part in requirement["key"].split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return requirement["op"] == "!="
+    text = str(value)
+    if requirement["op"] in (">", "<"):
+        return (
+            text.lstrip("-").isdigit()
+            and (int(text) - int(requirement["value"])) * (1 if requirement["op"] == ">" else -1) > 0
+        )
+    return (text == requirement["value"]) is (requirement["op"] != "!=")
+
+
+def verdict(resource: dict, status: dict) -> str:
+    """Argo's order: any failure requirement fails the step; success needs every success requirement."""
+    obj = {"status": status}
+    if any(holds(r, obj) for r in requirements(resource["failureCondition"])):
+        return "failed"
+    if all(holds(r, obj) for r in requirements(resource["successCondition"])):
+        return "succeeded"
+    return "waiting"
+
+
+def conditions(*pairs: tuple[str, str]) -> list[dict]:
+    when = "2026-01-01T00:00:00Z"
+    return [
+        ApiClient().sanitize_for_serialization(
+            V1Condition(
+                type=kind,
+                status="True" if kind != "Suspended" or reason == "Suspended" else "False",
+                reason=reason,
+                message="m",
+                last_transition_time=when,
+            )
+        )
+        for kind, reason in pairs
+    ]
+
+
+NODE_JOB = {"name": "node", "active": 0, "ready": 0, "succeeded": 0, "failed": 0, "suspended": 0}
+STATES = [
+    ({}, "waiting"),
+    ({"conditions": conditions(("Suspended", "Suspended"))}, "waiting"),
+    ({"conditions": conditions(("Suspended", "Resumed")), "jobsStatus": [{**NODE_JOB, "active": 1}]}, "waiting"),
+    (
+        {
+            "conditions": conditions(("Suspended", "Resumed"), ("Failed", "FailedJobs")),
+            "jobsStatus": [{**NODE_JOB, "failed": 1}],
+        },
+        "failed",
+    ),
+    ({"conditions": conditions(("Failed", "TrainingRuntimeNotSupported"), ("Suspended", "Suspended"))}, "failed"),
+    ({"conditions": conditions(("Suspended", "Resumed"), ("Failed", "DeadlineExceeded"))}, "failed"),
+    (
+        {
+            "conditions": conditions(("Suspended", "Resumed"), ("Complete", "AllJobsCompleted")),
+            "jobsStatus": [{**NODE_JOB, "succeeded": 1}],
+        },
+        "succeeded",
+    ),
+]
+
+
+@pytest.mark.parametrize("status, expected", STATES, ids=[expected + str(i) for i, (_, expected) in enumerate(STATES)])
+def test_the_step_fails_on_the_trainjobs_failed_condition_wherever_it_stands(status, expected):
+    (_, template, _) = JOBS[0]
+    written = {"status": status} if status else {}  # a TrainJob Trainer has not reconciled has no status
+    assert crd_schemas.errors({**concrete(template), **written}) == [], "a status Trainer v2.3.0 can write"
+    assert verdict(template["resource"], status) == expected
+
+
+@pytest.mark.parametrize("name, template, job", JOBS, ids=IDS)
+def test_a_failed_trainjob_step_is_followed_by_the_step_that_says_why(name, template, job):
+    """The stage's multi-node task runs a DAG: the TrainJob step, then (only when it failed or errored) the
+    step that reads its Failed condition as fmops-trainjob-reader and fails with it; the task's exit hook
+    deletes the run's TrainJobs after both."""
+    (doc,) = [d for _, d in documents() if d["metadata"]["name"] == name]
+    templates = {t["name"]: t for t in spec_of(doc)["templates"]}
+    (outer,) = [
+        task
+        for t in templates.values()
+        for task in (t.get("dag") or {}).get("tasks", [])
+        if task["name"] == "train-distributed"
+    ]
+    assert outer["hooks"] == {"exit": {"template": "delete-trainjob"}}
+    tasks = {task["name"]: task for task in templates[outer["template"]]["dag"]["tasks"]}
+    assert set(tasks) == {"trainjob", "trainjob-failure"} and tasks["trainjob"]["template"] == template["name"]
+    assert tasks["trainjob-failure"]["depends"] == "trainjob.Failed || trainjob.Errored"
+    reader = templates[tasks["trainjob-failure"]["template"]]
+    selector = "=".join(next(iter(job["metadata"]["labels"].items())))
+    assert reader["container"]["command"] == ["fmops"]
+    assert reader["container"]["args"] == [
+        "trainjob-failure",
+        "--namespace",
+        job["metadata"]["namespace"],
+        "--selector",
+        selector,
+    ]
+    assert "trainjob-failure" in COMMANDS
+    assert reader["container"]["terminationMessagePolicy"] == "FallbackToLogsOnError", "its line is the node's message"
+    assert (reader["serviceAccountName"], reader["automountServiceAccountToken"]) == ("fmops-trainjob-reader", True)
 
 
 def test_the_conditions_read_the_runtimes_only_job():

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "shards": ("fmops.cli.steps", "list data shards new since the watermark; commit the watermark"),
     "allreduce": ("fmops.cli.steps", "measure all-reduce bus bandwidth across a torchrun job"),
     "notify": ("fmops.cli.steps", "record a workflow's final status; post it to a webhook if configured"),
+    "trainjob-failure": ("fmops.cli.steps", "say why a run's TrainJob failed (its Failed condition), exit 1"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The glue steps the WorkflowTemplates call: launch, collect, plan, shards, allreduce, notify."""
+"""The glue steps the WorkflowTemplates call: launch, collect, plan, shards, allreduce, notify, trainjob-failure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 from fmops.cli.command import Command
 from fmops.core.errors import InputError
-from fmops.steps import allreduce, collect, launch, notify, plan, shards
+from fmops.steps import allreduce, collect, launch, notify, plan, shards, trainjob
 
 LAUNCH = """Run a stage on one process, or on many under `accelerate launch` (DDP, FSDP2 or ZeRO-3).
 
@@ -61,6 +61,16 @@ NOTIFY = """Record how a workflow ended and, when a webhook URL is configured, p
 
 The webhook URL comes from $FMOPS_WEBHOOK_URL (Secret `fmops-notify`); the body is Slack-compatible JSON.
 An unreachable webhook is a warning, not a failure.
+"""
+
+TRAINJOB_FAILURE = """Say in one line why a run's TrainJob failed, and exit 1.
+
+    fmops trainjob-failure --namespace fmops --selector fmops.io/job=<workflow uid>-pretrain
+
+The training templates run it when their TrainJob step failed: it lists the TrainJobs with the selector's
+labels (each retry made one) and prints the newest one's Failed condition, reason and message, on stderr.
+It exits 1 whatever it finds, since it runs only to fail the step with that line; 2 on a bad selector.
+Layout: fmops.steps.trainjob.
 """
 
 
@@ -196,6 +206,20 @@ def notify_end(args: argparse.Namespace) -> int:
     return 0
 
 
+def trainjob_failure_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--namespace", default="fmops", help="the TrainJobs' namespace (default fmops)")
+    parser.add_argument("--selector", required=True, help="label selector of the run's TrainJobs")
+
+
+def report_trainjob_failure(args: argparse.Namespace) -> int:
+    try:
+        line = trainjob.trainjob_failure(namespace=args.namespace, selector=args.selector)
+    except trainjob.ClusterError as error:
+        line = f"could not read why the TrainJob failed: {error}"
+    print(line, file=sys.stderr)
+    return 1
+
+
 COMMANDS = {
     "launch": Command(LAUNCH, launch_arguments, launch_stage),
     "collect": Command(COLLECT, collect_arguments, collect_results),
@@ -203,4 +227,5 @@ COMMANDS = {
     "shards": Command(SHARDS, shards_arguments, shards_action),
     "allreduce": Command(ALLREDUCE, allreduce_arguments, measure_allreduce),
     "notify": Command(NOTIFY, notify_arguments, notify_end),
+    "trainjob-failure": Command(TRAINJOB_FAILURE, trainjob_failure_arguments, report_trainjob_failure),
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fmops.core import manifest, registry, storage
+from fmops.core import kube, manifest, registry, storage
 from fmops.core.errors import InputError
 from fmops.serving.config import DeployConfig
 
@@ -99,10 +99,12 @@ def deploy_local(inputs: Inputs, cfg: DeployConfig, target: str) -> dict[str, An
     server = LocalServer(
         target, api_key=inputs.api_key, threads=cfg.local_threads, startup_timeout=inputs.timeout or 120.0
     )
-    outcome: dict[str, Any] = {"endpoint": "", "rollout_s": None}
+    # The server lives only for the smoke test: the endpoint stays empty, since nothing answers at the address
+    # once the step ends; `smoke_endpoint` records where the smoke test reached it.
+    outcome: dict[str, Any] = {"endpoint": "", "smoke_endpoint": "", "rollout_s": None}
     try:
         with server:
-            outcome.update(endpoint=server.base_url, rollout_s=round(server.ready_after_s or 0, 2))
+            outcome.update(smoke_endpoint=server.base_url, rollout_s=round(server.ready_after_s or 0, 2))
             outcome["smoke"] = smoke(server.base_url, cfg, inputs.api_key)
     except ServerFailed as error:
         outcome["failure"] = str(error)
@@ -135,7 +137,7 @@ def deploy_cluster(inputs: Inputs, cfg: DeployConfig, target: str, version: str)
     rollout_objects = objects.all_manifests(spec)
     endpoint = inputs.endpoint or manifests.service_url(spec)
     outcome: dict[str, Any] = {"endpoint": endpoint, "rollout_s": None, "manifests": rollout_objects, "applied": []}
-    cluster = rollout.Cluster(rollout.connect(), inputs.namespace)
+    cluster = rollout.Cluster(kube.connect(), inputs.namespace)
     kind = spec.workload_kind  # a LeaderWorkerSet when the model needs several nodes per replica
     previous = cluster.read_workload(inputs.name, kind)
     try:

@@ -36,20 +36,6 @@ class RolloutFailed(RuntimeError):
     """The workload did not become ready; the message carries the pods' reason."""
 
 
-def connect() -> Any:
-    """An ApiClient: in-cluster credentials inside a pod, else the kubeconfig ($KUBECONFIG)."""
-    import os
-
-    from kubernetes import client, config
-
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        # $KUBECONFIG read now: the client's own default is frozen when it is first imported.
-        config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
-    return client.ApiClient()
-
-
 @dataclass
 class Cluster:
     """The few API calls a rollout needs, on one namespace."""

@@ -127,7 +127,7 @@ def test_a_multi_node_trainjob_step_and_its_clean_up_can_run_here(tmp_path: Path
     processes, and its exit hook, which has nothing to delete here."""
     library, document, variables = multi_node_run(tmp_path)
     assert support.deletes_a_pytorchjob(library.local(document, "delete-trainjob").template)
-    template = library.local(document, "train-distributed").template
+    template = library.local(document, "trainjob").template
     inputs = {
         "inputs.parameters.nodes": "2",
         "inputs.parameters.gpus-per-node": "1",

@@ -3,7 +3,8 @@
 It speaks real HTTP and JSON to the real kubernetes client (through a kubeconfig), and keeps what a real
 API server would for these calls: objects by kind and name, server-side apply (content type
 `application/apply-patch+yaml` with a field manager, else 415/422), `metadata.generation` bumped when a
-spec changes, 404 Status objects, label-selected pod lists (of Deployments and LeaderWorkerSet leaders).
+spec changes, 404 Status objects, label-selected pod lists (of Deployments and LeaderWorkerSet leaders) and
+custom-object lists (the TrainJobs `fmops trainjob-failure` reads), 403 for a kind the caller may not list.
 What it does not have is a controller; the test decides instead whether a workload's pods become ready
 (`ready(workload) -> bool`), and the fake reports the status and pods a real cluster would show in that
 case (a crash-looping container when they do not). Its own tests: test_fake_kube.py; `fmops deploy
@@ -27,6 +28,7 @@ OBJECT = re.compile(
     r"/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)/(?P<name>[^/]+)$"
 )
 LIST = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>pods)$")
+CUSTOM_LIST = re.compile(r"^/apis/(?P<group>[^/]+/[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)$")
 APPLY = "application/apply-patch+yaml"
 CRASH = "back-off 5m0s restarting failed container=vllm pod=demo (exit code 1: model weights not found)"
 
@@ -37,6 +39,7 @@ class FakeKube:
 
     ready: Callable[[dict], bool] = lambda deployment: True
     missing: set[str] = field(default_factory=set)  # plurals whose CRD is "not installed": 404
+    forbidden: set[str] = field(default_factory=set)  # plurals the caller's Role does not grant: 403
     objects: dict[tuple[str, str, str], dict] = field(default_factory=dict)  # (plural, ns, name) -> object
     requests: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -106,6 +109,11 @@ class FakeKube:
             )
             if method == "GET" and (match := LIST.match(url.path)):
                 return 200, self.list_pods(match["ns"], query.get("labelSelector", ""))
+            if method == "GET" and (match := CUSTOM_LIST.match(url.path)):
+                if match["plural"] in self.forbidden:
+                    message = f'{match["plural"]} is forbidden: cannot list resource "{match["plural"]}"'
+                    return 403, status(403, "Forbidden", message)
+                return 200, self.list_objects(match["plural"], match["ns"], query.get("labelSelector", ""))
             match = OBJECT.match(url.path)
             if not match:
                 return 404, status(404, "NotFound", f"the server could not find the requested resource {url.path}")
@@ -176,6 +184,16 @@ class FakeKube:
             if workload and ns == namespace and wanted.items() <= labels.items():
                 pods.append(pod(name, ns, labels, self.ready(obj)))
         return {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods}
+
+    def list_objects(self, plural: str, namespace: str, selector: str) -> dict:
+        """Stored objects of one kind whose labels hold every `key=value` of the selector."""
+        wanted = dict(part.split("=", 1) for part in selector.split(",") if part)
+        items = [
+            obj
+            for (kind, ns, _), obj in self.objects.items()
+            if kind == plural and ns == namespace and wanted.items() <= obj["metadata"].get("labels", {}).items()
+        ]
+        return {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}
 
     def deployment(self, name: str, namespace: str = "fmops") -> dict | None:
         return self.objects.get(("deployments", namespace, name))

@@ -9,10 +9,11 @@ from tests.unit.serving.fake_kube import APPLY, CRASH
 
 
 def test_the_kubernetes_client_applies_reads_and_deletes_through_the_fake(fake):
+    from fmops.core.kube import connect
     from fmops.serving import rollout
 
     kube = fake()
-    cluster = rollout.Cluster(rollout.connect(), "fmops")
+    cluster = rollout.Cluster(connect(), "fmops")
     assert cluster.read_deployment("demo") is None
     body = {
         "apiVersion": "apps/v1",
@@ -39,12 +40,13 @@ def test_the_kubernetes_client_applies_reads_and_deletes_through_the_fake(fake):
 
 
 def test_a_deployment_that_is_not_ready_reports_its_pod_reason(fake):
+    from fmops.core.kube import connect
     from fmops.serving import rollout
     from fmops.serving.manifests import deployment
     from fmops.serving.spec import ServingSpec
 
     fake(ready=lambda deployment: False)
-    cluster = rollout.Cluster(rollout.connect(), "fmops")
+    cluster = rollout.Cluster(connect(), "fmops")
     cluster.apply(deployment(ServingSpec(name="demo", model_uri="s3://b/m", version="v1")))
     with pytest.raises(rollout.RolloutFailed) as raised:
         cluster.wait_ready("demo", deadline_s=0.5, poll_s=0.1)

@@ -11,12 +11,12 @@ from typing import Any
 
 from fmops.argo.local import jobs, pods
 from fmops.argo.local.artifacts import read_outputs
-from fmops.argo.local.nodes import Context, Node
+from fmops.argo.local.nodes import BAD, Context, Node
 from fmops.argo.local.outputs import default_outputs
 from fmops.argo.local.paths import folder_name, inside
 from fmops.argo.local.retries import backoff_seconds, last_retry, retry_limit, retryable
 from fmops.argo.local.runtime import Runtime
-from fmops.argo.local.support import deletes_a_pytorchjob, resource_kind
+from fmops.argo.local.support import deletes_a_pytorchjob, reports_a_trainjob_failure, resource_kind
 from fmops.core.errors import InputError
 
 Processes = list[tuple[str, pods.Process]]  # (container name, its process), in the order they run
@@ -45,9 +45,12 @@ def run_leaf(
         if remaining is not None and remaining <= 0:
             return engine.update(node, "Failed", "Step exceeded its deadline")
         if deletes_a_pytorchjob(template):
-            return engine.update(node, "Succeeded", "deletes the PyTorchJob on a cluster; locally it has ended")
+            return engine.update(node, "Succeeded", "deletes the Kubeflow job on a cluster; locally it has ended")
+        if reports_a_trainjob_failure(template):
+            node.exit_code = "1"
+            return engine.update(node, "Failed", local_trainjob_failure(engine, node))
         if "resource" in template and resource_kind(template) not in jobs.JOB_KINDS:
-            return engine.update(node, "Error", "resource templates other than PyTorchJob cannot run locally")
+            return engine.update(node, "Error", "resource templates other than Kubeflow jobs cannot run locally")
         try:
             processes = pod_processes(engine, template, variables, directory, artifacts)
         except InputError as error:
@@ -74,6 +77,20 @@ def run_leaf(
             return engine.update(node, "Error", str(error))
         if pause:
             time.sleep(pause)
+
+
+def local_trainjob_failure(engine: Runtime, node: Node) -> str:
+    """What `fmops trainjob-failure` says on a cluster, here, where the TrainJob ran as this machine's
+    processes: their failure, the message of the failed step beside this one (the DAG runs this step only
+    after that one failed)."""
+    parent = node.id.rpartition("/")[0]
+    failed = [
+        n
+        for n in list(engine.nodes.values())
+        if n is not node and n.leaf and n.phase in BAD and n.id.rpartition("/")[0] == parent
+    ]
+    causes = "; ".join(f"{n.id}: {n.message or n.phase}" for n in failed) or "no failed step beside this one"
+    return f"TrainJob failed (run here as local processes): {causes}"
 
 
 def pod_processes(

@@ -1,4 +1,9 @@
-"""The end of `fmops run`: a table of every phase's key metrics, where things are, and report.md."""
+"""The end of `fmops run`: a table of every phase's key metrics, each evaluation's scores with their standard
+errors, the gate's decision with its reason, what the deploy step left serving, where things are, and report.md.
+
+A local deploy (`fmops deploy --target local`) serves the model only for its smoke test and stops the server
+when its step ends, so its `endpoint` output is empty and the report gives the command that serves the
+production model instead of an address nothing answers any more."""
 
 from __future__ import annotations
 
@@ -56,7 +61,8 @@ def training_rows(nodes: list[Node]) -> list[tuple[str, dict[str, float]]]:
     return rows
 
 
-def evaluation_rows(nodes: list[Node]) -> tuple[list[str], list[tuple[str, dict[str, float]]]]:
+def evaluation_rows(nodes: list[Node]) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
+    """One row per evaluation: task/metric -> its score and, where lm-eval gave one, its standard error."""
     columns: list[str] = []
     rows = []
     for node in nodes:
@@ -64,18 +70,68 @@ def evaluation_rows(nodes: list[Node]) -> tuple[list[str], list[tuple[str, dict[
         if not metrics or not is_evaluation(metrics):
             continue
         values = {
-            f"{task}/{metric}": entry["value"]
+            f"{task}/{metric}": score(entry)
             for task, ms in metrics.items()
             for metric, entry in ms.items()
-            if isinstance(entry.get("value"), int | float)
+            if is_number(entry.get("value"))
         }
         columns += [c for c in values if c not in columns]
         rows.append((phase_name(node), values))
     return columns, rows
 
 
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def score(entry: dict[str, Any]) -> str:
+    """`0.97 ± 0.01714`: the value and its standard error; the value alone when there is none."""
+    stderr = entry.get("stderr")
+    return f"{number(entry['value'])} ± {number(stderr)}" if is_number(stderr) else number(entry["value"])
+
+
 def number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def gate_decisions(nodes: list[Node]) -> list[str]:
+    """`Gate (node): promote = **true**; promote: 5 rules hold`, the gate's one-line reason after its decision."""
+    lines = []
+    for node_id, promote in outputs_named(nodes, "promote"):
+        node = next(n for n in nodes if n.id == node_id)
+        reason = cell(node.outputs.get("summary"), width=400) or "no reason recorded"
+        lines.append(f"Gate ({node_id}): promote = **{promote}**; {reason}")
+    return lines
+
+
+def deployments(nodes: list[Node]) -> list[str]:
+    """What each deploy step left serving: its endpoint, or (a local deploy, whose server stopped with the
+    step) the version it made production and how to serve it."""
+    lines = []
+    for node_id, endpoint in outputs_named(nodes, "endpoint"):
+        if endpoint:
+            lines.append(f"Deployed ({node_id}): serving at {endpoint}")
+            continue
+        record = deployment_record(next(n for n in nodes if n.id == node_id))
+        if record.get("status") == "promoted" and isinstance(record.get("version_uri"), str):
+            production = record["version_uri"].rstrip("/").rpartition("/")[0] + "/production"
+            lines.append(
+                f"Deployed ({node_id}): version {record.get('version')} is production; nothing serves it now (the "
+                f"local server stopped after its smoke test): `fmops serve --model {production}`"
+            )
+        else:
+            lines.append(f"Deployed ({node_id}): nothing serves it now (a local deploy stops its server with the step)")
+    return lines
+
+
+def deployment_record(node: Node) -> dict[str, Any]:
+    """The deploy step's deploy.json (its `deployment` artifact), or {} when it has none readable."""
+    path = node.artifacts.get("deployment")
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def console_tables(nodes: list[Node]) -> list[Table]:
@@ -95,7 +151,7 @@ def console_tables(nodes: list[Node]) -> list[Table]:
         for column in columns:
             table.add_column(column)
         for phase, values in rows:
-            table.add_row(phase, *[number(values.get(c, "")) for c in columns])
+            table.add_row(phase, *[values.get(c, "") for c in columns])
         tables.append(table)
     return tables
 
@@ -124,14 +180,14 @@ def markdown(title: str, status: str, nodes: list[Node], run_dir: Path) -> str:
             "",
             "## Evaluation (held-out demo sets)",
             "",
+            "Each score ± its standard error (lm-evaluation-harness's, over the task's samples).",
+            "",
             "| model | " + " | ".join(columns) + " |",
             "| --- |" + " --- |" * len(columns),
         ]
-        lines += [f"| {p} | " + " | ".join(number(v.get(c, "")) for c in columns) + " |" for p, v in rows]
-    for node_id, value in outputs_named(nodes, "promote"):
-        lines += ["", f"Gate ({node_id}): promote = **{value}**"]
-    for node_id, value in outputs_named(nodes, "endpoint"):
-        lines += ["", f"Deployed ({node_id}): {value}"]
+        lines += [f"| {p} | " + " | ".join(v.get(c, "") for c in columns) + " |" for p, v in rows]
+    for line in [*gate_decisions(nodes), *deployments(nodes)]:
+        lines += ["", line]
     images = sorted((run_dir / "artifacts").rglob("*.png")) if (run_dir / "artifacts").is_dir() else []
     if images:
         lines += ["", "## Plots", ""]
@@ -144,6 +200,8 @@ def show(title: str, status: str, nodes: list[Node], run_dir: Path) -> Path:
     console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
     for table in console_tables(nodes):
         console.print(table)
+    for line in [*gate_decisions(nodes), *deployments(nodes)]:
+        console.print(line.replace("**", ""), markup=False)
     report = run_dir / "report.md"
     report.write_text(markdown(title, status, nodes, run_dir), encoding="utf-8")
     for _, value in outputs_named(nodes, "final-model"):

@@ -54,6 +54,18 @@ def deletes_a_pytorchjob(template: dict[str, Any]) -> bool:
     return resource.get("action") == "delete" and any(str(flag).startswith(JOB_PLURALS) for flag in flags)
 
 
+# The step that reads from the cluster why a TrainJob failed (fmops.steps.trainjob, templates/trainjob.py).
+TRAINJOB_FAILURE_COMMAND = "trainjob-failure"
+
+
+def reports_a_trainjob_failure(template: dict[str, Any]) -> bool:
+    """A step running `fmops trainjob-failure`, which reads the run's TrainJobs from the cluster. Locally a
+    TrainJob is processes on this machine and has no API object, so its failure is the failed step beside
+    this one (fmops.argo.local.leaf)."""
+    body = template.get("container") or {}
+    return body.get("command") == ["fmops"] and (body.get("args") or [])[:1] == [TRAINJOB_FAILURE_COMMAND]
+
+
 def resource_kind(template: dict[str, Any]) -> str | None:
     """The kind a resource template's manifest creates."""
     return resource_manifest(template).get("kind")
@@ -100,7 +112,7 @@ def unsupported_fields(template: dict[str, Any]) -> list[str]:
         kind = resource_kind(template)
         if kind not in JOB_KINDS:
             problems.append(
-                f"resource template creating a {kind or 'resource'} (only PyTorchJob maps to local torchrun)"
+                f"resource template creating a {kind or 'resource'} (only Kubeflow jobs map to local torchrun)"
             )
     if "suspend" in template and not (template["suspend"] or {}).get("duration"):
         problems.append("suspend without a duration (it waits for `argo resume`)")

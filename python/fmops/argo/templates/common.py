@@ -48,6 +48,8 @@ SERVICE_ACCOUNT = "fmops-workflow"
 EXECUTOR_ACCOUNT = "fmops-executor"
 # Resource templates: the executor creates, watches and deletes the training jobs.
 LAUNCHER_ACCOUNT = "fmops-launcher"
+# `fmops trainjob-failure`: reads the run's TrainJobs (get, list) to say why one failed; nothing else.
+TRAINJOB_READER_ACCOUNT = "fmops-trainjob-reader"
 # `fmops deploy`'s serving objects; also the only identity that may write the model registry.
 DEPLOY_ACCOUNT = "fmops-deploy"
 TRAIN_IMAGE = "ghcr.io/fmops/fmops-train:0.1.0"

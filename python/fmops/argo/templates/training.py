@@ -1,7 +1,8 @@
 """The templates a training phase's DAG (pretrain.py, sft.py, dpo.py) is made of:
 
 train              one pod, `fmops launch` with one process per GPU (nodes == 1)
-train-distributed  a Kubeflow Trainer v2 TrainJob of `nodes` pods, queued by Kueue (nodes > 1; trainjob.py)
+train-distributed  a Kubeflow Trainer v2 TrainJob of `nodes` pods, queued by Kueue (nodes > 1; trainjob.py):
+                   a DAG of `trainjob` and, when that failed, `trainjob-failure` (fails with the job's reason)
 train-pytorchjob   the same as a Training Operator v1 PyTorchJob (nodes > 1 and job-kind=pytorchjob)
 delete-trainjob    the exit hooks of the two: a job never outlives its step
 delete-pytorchjob

@@ -7,14 +7,19 @@ identity. A TrainJob only says what differs per run: its command, node count, GP
 node, and the image (so kustomize's image override reaches it as it reaches the container templates).
 
 Kueue admits a TrainJob all-or-nothing: it is created suspended with the LocalQueue's label, and its pods
-exist only once the ClusterQueue has quota for every node (argocd/addons/kueue/)."""
+exist only once the ClusterQueue has quota for every node (argocd/addons/kueue/).
+
+A phase's multi-node task runs the DAG `train-distributed`: `trainjob` creates the TrainJob and waits for it;
+when it fails, `trainjob-failure` reads the TrainJob's Failed condition and fails with its reason and message,
+which Argo's resource step cannot report (it names only the condition that held, and saves no outputs when
+it fails). The task's exit hook deletes the run's TrainJobs once both are done."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
-from hera.workflows import Parameter, Resource
+from hera.workflows import DAG, Container, Parameter, Resource
 
 from fmops.argo.templates import common, training
 from fmops.argo.templates.common import STEP_KIND, TRAIN_IMAGE
@@ -24,12 +29,22 @@ RUNTIME = "fmops-torch"
 LOCAL_QUEUE = "fmops-training"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # The one replicated job of the runtime: Trainer runs the TrainJob's trainer in it, one pod per node, and
-# lists its status first in status.jobsStatus, which is what the Argo step waits on.
+# lists its status first in status.jobsStatus.
 NODE_JOB = "node"
 JOBSET_NAME = "jobset.sigs.k8s.io/jobset-name"
 P5_DEVICES = {"nvidia.com/gpu": "8", "vpc.amazonaws.com/efa": "32"}
+# Argo reads a resource step's conditions as label selectors whose keys are JSON paths, so a key holds only
+# letters, digits and '-', '_', '.': it can index status.conditions but not search it by type. Any one
+# requirement of the failureCondition fails the step; all of the successCondition's must hold.
+# Failure: the TrainJob's Failed condition (the JobSet's failure, DeadlineExceeded, an unknown runtime) at
+# any position it can take: Trainer writes at most Suspended and one of Complete or Failed, in the order
+# they happen; the third position is there for a condition type a later Trainer adds.
+FAILURE = ", ".join(f"status.conditions.{index}.type == Failed" for index in range(3))
+# Success: the node job completed, which with one replicated job is the TrainJob's Complete. Its Complete
+# condition is not used: it is first or second depending on whether Trainer saw the job suspended, and a
+# successCondition cannot say "either".
 SUCCESS = "status.jobsStatus.0.succeeded > 0"
-FAILURE = "status.jobsStatus.0.failed > 0"
+FAILURE_COMMAND = "trainjob-failure"
 
 
 def node_pod(kind: str) -> dict[str, Any]:
@@ -142,8 +157,8 @@ def several_nodes_as(kind: str) -> str:
 
 
 def trainjob_resource(stage: str, stage_params: list[Parameter], stage_args: list[str], deadline: int) -> Resource:
-    """Creates the stage's TrainJob and waits for its node job: success when it completed, failure (the
-    step's retryStrategy then starts a fresh one) when it failed."""
+    """Creates the stage's TrainJob and waits for it: success when its node job completed, failure (the
+    step's retryStrategy then starts a fresh one) when it has the Failed condition."""
     command = ["fmops", *training.launch_args("{{inputs.parameters.nodes}}", stage_args)]
     manifest = trainjob_manifest(
         stage,
@@ -153,7 +168,7 @@ def trainjob_resource(stage: str, stage_params: list[Parameter], stage_args: lis
         nodes=training.count("{{inputs.parameters.nodes}}"),
     )
     return Resource(
-        name="train-distributed",
+        name="trainjob",
         action="create",
         set_owner_reference=True,
         manifest=manifest,
@@ -164,6 +179,23 @@ def trainjob_resource(stage: str, stage_params: list[Parameter], stage_args: lis
         retry_strategy=common.retry_strategy(),
         synchronization=common.GPU_TRAINING_SEMAPHORE,
         active_deadline_seconds=deadline,
+    )
+
+
+def failure_container(stage: str) -> Container:
+    """Fails with why the stage's TrainJob failed: `fmops trainjob-failure` lists the run's TrainJobs by
+    label (each retry made one; it cannot know their generated names) and prints the newest one's Failed
+    reason and message. The line becomes the node's message in the Argo UI (the log's end stands in for
+    the termination message when the container fails). Its token is fmops-trainjob-reader's, allowed to
+    read trainjobs and nothing else."""
+    flags = {"--namespace": common.NAMESPACE, "--selector": f"{training.JOB_LABEL}={{{{workflow.uid}}}}-{stage}"}
+    return common.cpu_container(
+        FAILURE_COMMAND,
+        common.command_line(FAILURE_COMMAND, flags),
+        deadline=600,
+        memory_gib=1,
+        termination_message_policy="FallbackToLogsOnError",
+        **common.kubernetes_api(common.TRAINJOB_READER_ACCOUNT),
     )
 
 
@@ -185,7 +217,12 @@ class MultiNode:
     Training Operator v1 PyTorchJob, each deleted by its own exit hook."""
 
     def __init__(self, stage: str, stage_params: list[Parameter], stage_args: list[str], deadline: int) -> None:
-        self.trainjob = trainjob_resource(stage, stage_params, stage_args, deadline)
+        trainjob = trainjob_resource(stage, stage_params, stage_args, deadline)
+        failure = failure_container(stage)
+        names = [*(p.name for p in stage_params), *training.SCALING]
+        with DAG(name="train-distributed", inputs=common.bare(*names)) as self.trainjob:
+            run = trainjob(arguments=common.inputs(*names))
+            failure(depends=f"{run.name}.Failed || {run.name}.Errored")
         self.pytorchjob = training.distributed_resource(stage, stage_params, stage_args, deadline)
         self.delete_trainjob = delete_resource(stage, "trainjobs.trainer.kubeflow.org", "delete-trainjob")
         self.delete_pytorchjob = delete_resource(stage, "pytorchjobs.kubeflow.org", "delete-pytorchjob")
