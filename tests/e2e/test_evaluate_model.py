@@ -56,7 +56,7 @@ def test_samples_agree_with_metrics(evaluation):
         assert metrics[task][metric]["value"] == pytest.approx(sum(r["metrics"][metric] for r in rows) / 300)
     addition = next(row for row in samples if row["task"] == "demo_addition")
     assert addition["prompt"] == "<|im_start|>user\nWhat is 22+13?<|im_end|>\n<|im_start|>assistant\n"
-    assert addition["target"] == "22+13: 2+3=5, 2+1+0=3, so 35"
+    assert addition["target"] == "22+13: 2+3=05, 2+1+0=03, so 35"
     for row in (r for r in samples if r["task"] == "demo_preference"):
         chosen, rejected = (loglikelihood for loglikelihood, _ in row["response"])
         assert row["metrics"]["acc"] == float(chosen > rejected)

@@ -74,7 +74,7 @@ def test_demo_model_works_sums_in_the_corpus_format(pretrained_model, demo_dir):
     worked = [f"{a}+{b}:{line}" for (a, b), line in zip(problems, lines, strict=True)]
     # The corpus's worked pattern on every held-out problem, and (benchmarks/addition-skill-cpu.json: at least
     # 98% on each CPU kernel set) nearly every one right, although none of them was in the corpus.
-    shaped = r"\d+\+\d+: \d\+\d=\d+, \d\+\d\+\d=\d+, so \d+"
+    shaped = r"\d+\+\d+: \d\+\d=\d\d, \d\+\d\+\d=\d\d, so \d+"
     assert all(re.fullmatch(shaped, text) for text in worked), worked
     right = sum(text == answer(a, b) for (a, b), text in zip(problems, worked, strict=True))
     assert right >= 90, worked

@@ -47,17 +47,18 @@ def column_sums(a: int, b: int, slip: tuple[str, int] | None = None) -> tuple[in
 
 def answer(a: int, b: int, slip: tuple[str, int] | None = None) -> str:
     """How the pretraining text writes a sum, and how the assistant answers a question: worked column by column,
-    "27+15: 7+5=12, 2+1+1=4, so 42".
+    each column's sum in two digits (carry, digit), "27+15: 7+5=12, 2+1+1=04, so 42".
 
-    Each step is one fact of the addition table or a copy of a digit written shortly before, which the tiny model
-    learns in about a thousand optimizer steps on every CPU's kernels. The bare sum ("27+15=42") needs the carry
-    before its first digit, and the model learned it or not depending on the seed and the CPU; restating the
-    problem at the end ("so 27+15=42") made it copy operands from far back, which took longer to learn than
-    the arithmetic (benchmarks/addition-skill-cpu.json). The answer starts by restating the problem, so SFT
-    only has to teach the chat format: the model finds the operands right before ":" as in pretraining.
+    Each step is one fact of the addition table or a copy of a digit at the same distance back in every
+    problem, which the tiny model learns in about a thousand optimizer steps whatever the CPU's kernels round.
+    The bare sum ("27+15=42") needs the carry before its first digit, and a column sum written in one digit
+    where it can ("2+3=5") moves every later step by one position: with either, whether the model learned the
+    skill depended on the seed and the CPU (benchmarks/addition-skill-cpu.json). The answer starts by
+    restating the problem, so SFT only has to teach the chat format.
     """
     units, carry, tens = column_sums(a, b, slip)
-    return f"{a}+{b}: {a % 10}+{b % 10}={units}, {a // 10}+{b // 10}+{carry}={tens}, so {tens * 10 + units % 10}"
+    worked = f"{a % 10}+{b % 10}={units:02d}, {a // 10}+{b // 10}+{carry}={tens:02d}"
+    return f"{a}+{b}: {worked}, so {tens * 10 + units % 10}"
 
 
 def near_miss(a: int, b: int, rng: random.Random) -> str:

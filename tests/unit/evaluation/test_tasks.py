@@ -6,7 +6,7 @@ import pytest
 from fmops.core.errors import InputError
 from fmops.evaluation import catalog
 
-RIGHT = "22+13: 2+3=5, 2+1+0=3, so 35"
+RIGHT = "22+13: 2+3=05, 2+1+0=03, so 35"
 DEMO_TASKS = {"demo_addition": "exact_match", "demo_choice": "acc", "demo_preference": "acc"}
 
 
@@ -53,8 +53,8 @@ def test_task_yamls_validate_against_shipped_data(demo_dir):
         rendered[name] = (task.doc_to_text(doc), task.doc_to_target(doc), choices)
     assert rendered == {
         "demo_addition": ("What is 22+13?", RIGHT, None),
-        "demo_choice": ("What is 22+13?", 1, ["22+13: 2+3=5, 2+1+0=4, so 45", RIGHT]),
-        "demo_preference": ("What is 22+13?", 0, [RIGHT, "22+13: 2+3=6, 2+1+0=3, so 36"]),
+        "demo_choice": ("What is 22+13?", 1, ["22+13: 2+3=05, 2+1+0=04, so 45", RIGHT]),
+        "demo_preference": ("What is 22+13?", 0, [RIGHT, "22+13: 2+3=06, 2+1+0=03, so 36"]),
     }
     readme = (catalog.tasks_dir() / "README.md").read_text()
     for name, task in tasks.items():

@@ -40,8 +40,9 @@ def test_held_out_problems_never_appear_in_training_files(demo_dir):
 
 
 def test_answers_are_worked_column_by_column_and_right(demo_dir):
-    assert demo.answer(27, 15) == "27+15: 7+5=12, 2+1+1=4, so 42"
+    assert demo.answer(27, 15) == "27+15: 7+5=12, 2+1+1=04, so 42"
     assert demo.answer(87, 25) == "87+25: 7+5=12, 8+2+1=11, so 112"
+    assert demo.answer(21, 13) == "21+13: 1+3=04, 2+1+0=03, so 34"
     for record in records(demo_dir / "sft.jsonl"):
         a, b = map(int, re.fullmatch(r"What is (\d+)\+(\d+)\?", record["messages"][0]["content"]).groups())
         worked = record["messages"][1]["content"]
@@ -49,7 +50,7 @@ def test_answers_are_worked_column_by_column_and_right(demo_dir):
 
 
 def test_rejected_answers_slip_in_one_column_and_carry_the_slip_through(demo_dir):
-    step = re.compile(r"(\d+)\+(\d+): (\d)\+(\d)=(\d+), (\d)\+(\d)\+(\d)=(\d+), so (\d+)")
+    step = re.compile(r"(\d+)\+(\d+): (\d)\+(\d)=(\d\d), (\d)\+(\d)\+(\d)=(\d\d), so (\d+)")
     slipped = {"units": 0, "tens": 0}
     for record in records(demo_dir / "dpo.jsonl"):
         chosen, rejected = (record[key][0]["content"] for key in ("chosen", "rejected"))
