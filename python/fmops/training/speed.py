@@ -9,6 +9,7 @@ and the saved model do not depend on which settings a run used.
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 import torch
@@ -62,8 +63,22 @@ def speed_up(model: Any, config: TrainConfig, device: torch.device) -> Any:
     if config.activation_checkpointing != "none":
         checkpoint_activations(model, selective=config.activation_checkpointing == "selective")
     if config.torch_compile:
-        compile_in_place(model, config.torch_compile_scope)
+        compile_in_place(model, config.torch_compile_scope, device)
     return model
+
+
+def compiler_missing(device: torch.device) -> bool:
+    """On a CPU, torch.compile builds C++ kernels: without a compiler it would fail at the first step, not here.
+    Asks inductor's own compiler search, so $CXX and its settings count as they will when it compiles."""
+    if device.type != "cpu":
+        return False
+    from torch._inductor.cpp_builder import get_cpp_compiler
+
+    try:
+        get_cpp_compiler()
+    except (RuntimeError, OSError):
+        return True
+    return False
 
 
 def check_device(config: TrainConfig, device: torch.device) -> None:
@@ -95,13 +110,20 @@ def checkpoint_activations(model: Any, selective: bool) -> None:
     model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
 
 
-def compile_in_place(model: Any, scope: str) -> None:
+def compile_in_place(model: Any, scope: str, device: torch.device) -> None:
     blocks = transformer_blocks(model) if scope == "blocks" else [model]
     if not blocks:
         raise InputError(
             f"torch_compile_scope=blocks: {type(model).__name__} has no transformer blocks to compile one by one; "
             "use torch_compile_scope=model"
         )
+    if compiler_missing(device):
+        print(
+            "torch_compile=true: torch.compile builds CPU kernels with a C++ compiler and finds none (g++, or "
+            "$CXX); training eagerly instead",
+            file=sys.stderr,
+        )
+        return
     for block in blocks:
         block.compile()  # in place: the module keeps its name in the state dict (no `_orig_mod.`)
 

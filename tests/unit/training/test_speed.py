@@ -82,6 +82,20 @@ def test_compile_by_blocks_needs_blocks():
         speed.speed_up(torch.nn.Linear(2, 2), TrainConfig(torch_compile=True), torch.device("cpu"))
 
 
+def test_compile_without_a_cpu_compiler_trains_eagerly_with_a_note(monkeypatch, capsys):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CXX", raising=False)
+    model = speed.speed_up(small_model(), TrainConfig(torch_compile=True), torch.device("cpu"))
+    assert "finds none (g++, or $CXX); training eagerly instead" in capsys.readouterr().err
+    assert not any(getattr(block, "_compiled_call_impl", None) for block in speed.transformer_blocks(model))
+
+
+def test_compile_with_a_compiler_compiles_each_block(monkeypatch):
+    monkeypatch.setattr(speed, "compiler_missing", lambda device: False)
+    model = speed.speed_up(small_model(), TrainConfig(torch_compile=True), torch.device("cpu"))
+    assert all(block._compiled_call_impl is not None for block in speed.transformer_blocks(model))
+
+
 def test_selective_checkpointing_keeps_matmuls_and_recomputes_the_rest():
     from torch.utils.checkpoint import CheckpointPolicy
 
