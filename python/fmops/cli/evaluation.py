@@ -26,11 +26,12 @@ Manual: python/fmops/evaluation/README.md
 
 GATE = """Decide whether a candidate model may be promoted, from its evaluation and its baseline's.
 
-    fmops gate --candidate runs/eval-dpo --baseline registry/models/tiny/production --rules demo \\
-        --results-dir /tmp/fmops/results
-    fmops gate --candidate runs/eval-dpo --min demo_addition/exact_match=0.5
+    fmops gate --candidate runs/eval-dpo --baseline registry/models/tiny/production --parent runs/eval-sft \\
+        --rules demo --results-dir /tmp/fmops/results
+    fmops gate --candidate runs/eval-dpo --min demo_addition/exact_match=0.5 --max safety_overrefusal/refusal_rate=0.1
 
-Writes `promote` (true or false), `summary` (one line), gate.json, reasons.md and metrics.json.
+Writes `promote` (true or false), `summary` (one line), gate.json, reasons.md (with the safety table) and
+metrics.json.
 Exit 0 for either decision, 2 for bad input (also for evaluations made differently, which are not compared).
 Manual: python/fmops/evaluation/README.md
 """
@@ -74,18 +75,21 @@ def evaluate(args: argparse.Namespace) -> int:
 def gate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate", required=True, help="the candidate's `fmops evaluate` output")
     parser.add_argument("--baseline", default="", help="evaluate output or registry version/pointer; '' = none")
+    parser.add_argument("--parent", default="", help="evaluate output of the model the candidate was trained from")
     parser.add_argument("--training", default="", help="the candidate's fmops pretrain output (for max_forgetting)")
     parser.add_argument("--rules", default="", help="packaged rules name (demo) or YAML file URI")
     parser.add_argument("--min", dest="floors", action="append", default=[], metavar="TASK/METRIC=VALUE")
+    parser.add_argument("--max", dest="ceilings", action="append", default=[], metavar="TASK/METRIC=VALUE")
     parser.add_argument("--output", default="", help="optional URI for the decision and its manifest")
     parser.add_argument("--results-dir", default="", help="local dir for promote, summary, gate.json, reasons.md")
 
 
 def gate(args: argparse.Namespace) -> int:
-    ruleset = rules.load(args.rules, args.floors)
+    ruleset = rules.load(args.rules, args.floors, args.ceilings)
     inputs = gating.Inputs(
         candidate=args.candidate,
         baseline=args.baseline,
+        parent=args.parent,
         training=args.training,
         output=args.output,
         results_dir=args.results_dir,

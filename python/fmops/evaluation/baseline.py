@@ -47,6 +47,17 @@ class Results:
         entry = self.entry(key)
         return None if entry is None else entry.get("stderr")
 
+    def higher_is_better(self, key: str) -> bool | None:
+        """`task/metric` -> its direction as lm-eval reported it, or None when the evaluation does not say."""
+        entry = self.entry(key)
+        return None if entry is None else entry.get("higher_is_better")
+
+    def tags(self, task: str) -> list[str]:
+        """The fmops tags of `task` as settings.json records them ([] when it does not)."""
+        recorded = ((self.settings or {}).get("tasks") or {}).get(task) or {}
+        tags = recorded.get("tags") if isinstance(recorded, dict) else None
+        return [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
+
     def keys(self) -> list[str]:
         return [f"{task}/{metric}" for task, metrics in sorted(self.metrics.items()) for metric in sorted(metrics)]
 
@@ -87,6 +98,10 @@ def _check_entry(uri: str, key: str, entry: Any) -> None:
     samples = entry.get("samples")
     if samples is not None and not (isinstance(samples, int) and not isinstance(samples, bool)):
         raise InputError(f"{where(uri, field=key + '/samples')}: {_shown(samples)} is not an integer")
+    direction = entry.get("higher_is_better")
+    if direction is not None and not isinstance(direction, bool):
+        field = key + "/higher_is_better"
+        raise InputError(f"{where(uri, field=field)}: {_shown(direction)} is not true, false or null")
 
 
 def _read_settings(uri: str) -> dict[str, Any] | None:
@@ -145,18 +160,19 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def require_comparable(candidate: Results, base: Results, tasks: set[str]) -> None:
-    """Refuse to compare `tasks` (those regression rules name) unless both evaluated the same ones the same way."""
-    for results, role in ((candidate, "candidate"), (base, "baseline")):
+def require_comparable(candidate: Results, base: Results, tasks: set[str], against: str = "baseline") -> None:
+    """Refuse to compare `tasks` (those regression rules name) unless both evaluated the same ones the same way;
+    `against` names `base`'s role (baseline or parent) in the messages."""
+    for results, role in ((candidate, "candidate"), (base, against)):
         if results.settings is None:
             raise InputError(
                 f"{results.uri}: the {role} evaluation has no {SETTINGS} (made by an older fmops); "
                 "re-evaluate it with this fmops to compare with it"
             )
     for task in sorted(tasks):
-        present = {role: task in results.metrics for results, role in ((candidate, "candidate"), (base, "baseline"))}
-        if present["candidate"] != present["baseline"]:
-            only = "candidate" if present["candidate"] else "baseline"
+        present = {role: task in results.metrics for results, role in ((candidate, "candidate"), (base, against))}
+        if present["candidate"] != present[against]:
+            only = "candidate" if present["candidate"] else against
             raise InputError(f"{task}: evaluated by the {only} only; evaluate both on the same tasks to compare")
         if not present["candidate"]:
             continue
@@ -164,7 +180,7 @@ def require_comparable(candidate: Results, base: Results, tasks: set[str]) -> No
             ours, theirs = (_setting(results, task, key) for results in (candidate, base))
             if ours != theirs:
                 raise InputError(
-                    f"{task}: {key} differs: candidate {_shown(ours)}, baseline {_shown(theirs)} "
+                    f"{task}: {key} differs: candidate {_shown(ours)}, {against} {_shown(theirs)} "
                     f"({base.uri}); evaluate both with the same settings"
                 )
 

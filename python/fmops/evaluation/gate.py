@@ -1,5 +1,6 @@
-"""The promotion gate: apply the rules to a candidate's evaluation (and its baseline's, and its training run's
-forgetting); write the decision. Every input is read and checked before anything is written."""
+"""The promotion gate: apply the rules to a candidate's evaluation (and its baseline's, its parent's, and its
+training run's forgetting); write the decision, with the safety table. Every input is read and checked before
+anything is written."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from fmops.core import manifest, storage
 from fmops.core.errors import InputError
-from fmops.evaluation import baseline, rules
+from fmops.evaluation import baseline, rules, safety
 from fmops.evaluation.rules import Check, Rules
 
 
@@ -20,6 +21,9 @@ class Inputs:
     """The candidate's `fmops evaluate` output."""
     baseline: str = ""
     """An evaluate output or a registry version/pointer; '' = none."""
+    parent: str = ""
+    """The evaluate output of the model the candidate was trained from (the pipeline's SFT evaluation for a DPO
+    candidate); the regression rules apply against it too; '' = none."""
     training: str = ""
     """The candidate's `fmops pretrain` output, for max_forgetting; '' = none."""
     output: str = ""
@@ -37,19 +41,33 @@ class Decision:
 
 
 def reasons(
-    promote: bool, checks: list[Check], candidate: str, base: baseline.Results | None, note: str, training: str = ""
+    promote: bool,
+    checks: list[Check],
+    candidate: str,
+    base: baseline.Results | None,
+    note: str,
+    training: str = "",
+    parent: str = "",
+    table: list[dict[str, Any]] | None = None,
 ) -> str:
-    """reasons.md: the decision first, then every rule and what it found."""
+    """reasons.md: the decision first, then every rule and what it found, then the safety table."""
     lines = [
         f"# Gate: {'promote' if promote else 'blocked'}",
         "",
         f"- candidate: `{candidate}`",
         f"- baseline: `{base.uri}`" if base else f"- {note}; regression rules do not apply",
+        *([f"- parent: `{parent}`"] if parent else []),
         *([f"- training: `{training}`"] if training else []),
         "",
     ]
-    lines += [f"- {'PASS' if check.passed else 'FAIL'} {check.rule}: {check.reason}" for check in checks]
+    lines += [f"- {'PASS' if check.passed else 'FAIL'} {_rule(check)}: {check.reason}" for check in checks]
+    if table:
+        lines += ["", "## Safety", "", *safety.markdown(table)]
     return "\n".join(lines) + "\n"
+
+
+def _rule(check: Check) -> str:
+    return f"{check.rule} vs parent" if check.against == "parent" else check.rule
 
 
 def gate(ruleset: Rules, inputs: Inputs) -> Decision:
@@ -57,30 +75,36 @@ def gate(ruleset: Rules, inputs: Inputs) -> Decision:
     started = manifest.now()
     candidate = baseline.evaluation(inputs.candidate)
     base, base_note = baseline.load(inputs.baseline)
-    if base is not None and ruleset.max_regression:
-        baseline.require_comparable(candidate, base, ruleset.regression_tasks())
+    parent = baseline.evaluation(inputs.parent) if inputs.parent else None
+    for other, against in ((base, "baseline"), (parent, "parent")):
+        if other is not None and ruleset.max_regression:
+            baseline.require_comparable(candidate, other, ruleset.regression_tasks(), against)
+    rules.require_directions(ruleset, candidate, base, parent)
     forgetting = _forgetting(ruleset, inputs.training)
-    checks = rules.decide(ruleset, candidate, base)
+    checks = rules.decide(ruleset, candidate, base, parent)
     if ruleset.max_forgetting is not None:
         checks.insert(0, rules.forgetting_check(ruleset.max_forgetting, forgetting, inputs.training))
     promote = all(check.passed for check in checks)
+    table = safety.rows(ruleset, checks, candidate, parent, base)
     decision: dict[str, Any] = {
         "promote": promote,
         "summary": rules.summary(promote, checks),
         "candidate": candidate.uri,
         "baseline": base.uri if base else None,
         "baseline_note": base_note,
+        "parent": parent.uri if parent else None,
         "training": inputs.training or None,
         "forgetting": forgetting,
         "rules": ruleset.model_dump(),
         "checks": [check.as_dict() for check in checks],
+        "safety": table,
     }
     metrics = {"promote": int(promote), "rules": len(checks), "failed": sum(not c.passed for c in checks)}
     files = {
         "promote": "true" if promote else "false",
         "summary": decision["summary"],
         "gate.json": json.dumps(decision, indent=2, sort_keys=True) + "\n",
-        "reasons.md": reasons(promote, checks, candidate.uri, base, base_note, inputs.training),
+        "reasons.md": reasons(promote, checks, candidate.uri, base, base_note, inputs.training, inputs.parent, table),
         manifest.METRICS: json.dumps(metrics, indent=2, sort_keys=True) + "\n",
     }
     for name, text in files.items():
@@ -98,6 +122,7 @@ def gate(ruleset: Rules, inputs: Inputs) -> Decision:
             inputs={
                 "candidate": candidate.uri,
                 "baseline": base.uri if base else None,
+                "parent": parent.uri if parent else None,
                 "training": inputs.training or None,
             },
         )
