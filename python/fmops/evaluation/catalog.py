@@ -1,4 +1,5 @@
-"""The project's own lm-eval tasks (python/fmops/evaluation/lm_eval_tasks/*.yaml), as plain data.
+"""The project's own lm-eval tasks (python/fmops/evaluation/lm_eval_tasks/*.yaml), and lm-eval's own tasks
+that run on a staged copy of their data (python/fmops/evaluation/staged_tasks.yaml), as plain data.
 
 `fmops evaluate` resolves task names and checks task data before it builds the harness's TaskManager and
 loads a model, so this module reads the task files with lm-eval's own YAML reader, the one TaskManager
@@ -19,7 +20,13 @@ import yaml
 
 from fmops.core.errors import InputError
 
-TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "list": list}
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "int": int,
+    "float": (int, float),
+    "list": list,
+    "dict": dict,
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,48 @@ class ProjectTask:
     dataset_kwargs: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StagedTask:
+    """One of lm-eval's own tasks, run on staged JSONL files (see staged_tasks.yaml for the fields)."""
+
+    name: str
+    yaml_path: Path
+    """The file that declares it (staged_tasks.yaml): where a message about its fields points."""
+    folder: str
+    dataset: dict[str, str]
+    files: dict[str, str]
+    fields: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+def staged_path() -> Path:
+    return Path(str(resources.files("fmops.evaluation") / "staged_tasks.yaml"))
+
+
+def staged_tasks(path: Path | None = None) -> dict[str, StagedTask]:
+    """name -> StagedTask for every task of staged_tasks.yaml."""
+    path = path or staged_path()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(f"{path}: {error}") from None
+    found: dict[str, StagedTask] = {}
+    for name, entry in data.items():
+        missing = [key for key in ("folder", "dataset", "files") if key not in (entry or {})]
+        if missing:
+            raise InputError(f"{path}: field '{name}.{missing[0]}': missing")
+        found[name] = StagedTask(
+            name=name,
+            yaml_path=path,
+            folder=entry["folder"],
+            dataset=dict(entry["dataset"]),
+            files=dict(entry["files"]),
+            fields=dict(entry.get("fields") or {}),
+            tags=tuple(entry.get("tags") or ()),
+        )
+    return found
 
 
 def tasks_dir() -> Path:
@@ -81,7 +130,7 @@ def project_tasks(folder: Path | None = None) -> dict[str, ProjectTask]:
     return found
 
 
-def tags(tasks: dict[str, ProjectTask]) -> dict[str, list[str]]:
+def tags(tasks: dict[str, ProjectTask] | dict[str, StagedTask]) -> dict[str, list[str]]:
     """tag -> task names, e.g. {"demo": ["demo_addition", "demo_choice", "demo_preference"]}."""
     by_tag: dict[str, list[str]] = {}
     for task in tasks.values():
@@ -90,17 +139,20 @@ def tags(tasks: dict[str, ProjectTask]) -> dict[str, list[str]]:
     return by_tag
 
 
-def split_names(text: str, tasks: dict[str, ProjectTask]) -> tuple[list[str], list[str]]:
-    """Comma-separated names -> (project task names with tags expanded, other names for the harness index)."""
+def split_names(
+    text: str, tasks: dict[str, ProjectTask], staged: dict[str, StagedTask] | None = None
+) -> tuple[list[str], list[str]]:
+    """Comma-separated names -> (project task names with tags expanded, other names for the harness index:
+    staged tasks, by name or by their tag, and lm-eval's own names)."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise InputError("--tasks: no task named")
-    by_tag = tags(tasks)
+    by_tag, staged_by_tag = tags(tasks), tags(staged or {})
     project: list[str] = []
     standard: list[str] = []
     for name in names:
         expanded = by_tag.get(name, [name] if name in tasks else [])
-        if not expanded:
-            standard.append(name)
+        others = staged_by_tag.get(name, [] if expanded else [name])
         project.extend(task for task in expanded if task not in project)
+        standard.extend(task for task in others if task not in standard)
     return project, standard

@@ -4,7 +4,8 @@ Besides metrics.json, an output holds settings.json: what two evaluations must s
 gate refuses a pair that differs, fmops.evaluation.baseline.require_comparable):
 
     {"backend": "hf" | "vllm" | "endpoint", "limit": int | null, "apply_chat_template": bool,
-     "tasks": {task: {"version": lm-eval's task version, "n-shot": few-shot examples actually used}}}
+     "tasks": {task: {"version": lm-eval's task version, "n-shot": few-shot examples actually used,
+                      "tags": the task's fmops tags (the gate's safety table reads them)}}}
 
 The manifest's config records the backend that ran (auto resolved to hf or vllm).
 """
@@ -71,18 +72,22 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
     if model and cfg.apply_chat_template:
         harness.require_chat_template(model)
     source = model or f"{served.base_url} ({served.model_name})"
-    known = catalog.project_tasks()
-    names, standard = catalog.split_names(cfg.tasks, known)
+    known, suite = catalog.project_tasks(), catalog.staged_tasks()
+    names, standard = catalog.split_names(cfg.tasks, known, suite)
     project = [known[name] for name in names]
+    staged = [suite[name] for name in standard if name in suite]
+    tags = {task.name: list(task.tags) for task in [*project, *staged]}
     base, base_note = baseline.load(inputs.baseline)
     with _task_data(inputs.task_data) as folder:
         files = taskdata.data_files(project, folder) if project else {}
+        staged_files = taskdata.staged_files(staged, folder) if staged else {}
         if served:
             for task in (t for t in project if t.output_type in harness.LOGLIKELIHOOD_TYPES):
                 endpoint.require_loglikelihood(served, task.name, cfg.max_retries)
-        manager = harness.task_manager(with_standard_tasks=bool(standard))
+        unstaged = [name for name in standard if name not in suite]
+        manager = harness.task_manager(bool(unstaged), [task.folder for task in staged])
         harness.check_standard(manager, standard, known)
-        tasks = harness.load_tasks(manager, harness.specs(project, files, standard))
+        tasks = harness.load_tasks(manager, harness.specs(project, files, standard, staged_files))
         scored_elsewhere = [n for n, t in tasks.items() if n not in files and harness.is_loglikelihood(t)]
         for name in scored_elsewhere if served else []:
             endpoint.require_loglikelihood(served, name, cfg.max_retries)
@@ -97,7 +102,7 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
     }
     print(f"fmops evaluate: {timing['samples']} samples, {timing['samples_per_second']} samples/s", file=sys.stderr)
     if inputs.output or inputs.results_dir:
-        write_outputs(inputs, cfg, settings, outcome, timing, base, base_note, source, started)
+        write_outputs(inputs, cfg, settings, outcome, timing, base, base_note, source, started, tags)
     return outcome
 
 
@@ -111,13 +116,15 @@ def _model_copy(model: str | None) -> Iterator[str | None]:
         yield model.removeprefix("file://") if model else None
 
 
-def comparable_settings(settings: harness.Settings, outcome: harness.Outcome) -> dict:
+def comparable_settings(
+    settings: harness.Settings, outcome: harness.Outcome, tags: dict[str, list[str]] | None = None
+) -> dict:
     """settings.json (see the module docstring)."""
     return {
         "backend": settings.backend,
         "limit": settings.limit,
         "apply_chat_template": settings.apply_chat_template,
-        "tasks": outcome.tasks,
+        "tasks": {name: {**record, "tags": (tags or {}).get(name, [])} for name, record in outcome.tasks.items()},
     }
 
 
@@ -131,6 +138,7 @@ def write_outputs(
     base_note: str,
     source: str,
     started: str,
+    tags: dict[str, list[str]] | None = None,
 ) -> None:
     candidate = baseline.Results(uri=source, metrics=outcome.metrics)
     files = {
@@ -145,7 +153,7 @@ def write_outputs(
         return
     storage.write_json(storage.join(inputs.output, manifest.METRICS), outcome.metrics)
     storage.atomic_write_text(storage.join(inputs.output, "samples.jsonl"), samples.jsonl(outcome.samples))
-    storage.write_json(storage.join(inputs.output, baseline.SETTINGS), comparable_settings(settings, outcome))
+    storage.write_json(storage.join(inputs.output, baseline.SETTINGS), comparable_settings(settings, outcome, tags))
     for name, data in files.items():
         storage.atomic_write_bytes(storage.join(inputs.output, name), data)
     task_data = inputs.task_data or taskdata.default_dir()

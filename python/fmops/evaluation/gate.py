@@ -37,7 +37,7 @@ class Decision:
     promote: bool
     checks: list[Check]
     files: dict[str, str]
-    """promote, summary, gate.json, reasons.md, metrics.json: name -> text, as written."""
+    """promote, summary, gate.json, reasons.md, safety.md, metrics.json: name -> text, as written."""
 
 
 def reasons(
@@ -105,6 +105,7 @@ def gate(ruleset: Rules, inputs: Inputs) -> Decision:
         "summary": decision["summary"],
         "gate.json": json.dumps(decision, indent=2, sort_keys=True) + "\n",
         "reasons.md": reasons(promote, checks, candidate.uri, base, base_note, inputs.training, inputs.parent, table),
+        "safety.md": "".join(line + "\n" for line in safety.markdown(table)),
         manifest.METRICS: json.dumps(metrics, indent=2, sort_keys=True) + "\n",
     }
     for name, text in files.items():

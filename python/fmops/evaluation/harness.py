@@ -2,8 +2,9 @@
 
 - Tasks: a TaskManager on the package's task folder WITHOUT the harness's default index (scanning its
   thousands of YAML files costs ~13 s on 2 CPU cores), unless a standard task (hellaswag, gsm8k...) is
-  asked for. Project tasks are loaded through a group whose members override `dataset_kwargs`, lm-eval's
-  own way of pointing a task at other data files.
+  asked for; staged tasks (the safety suite) add only their own folders of lm_eval/tasks. Project tasks are
+  loaded through a group whose members override `dataset_kwargs`, lm-eval's own way of pointing a task at
+  other data files; staged tasks are members of the same group whose dataset is overridden to their JSONL.
 - Models: in-process on a model directory, with lm-eval's `vllm` model (`backend: auto` picks it when the
   vllm package is importable and a CUDA GPU is visible; tensor parallel over every visible GPU) or its `hf`
   model (everywhere else: a laptop's CPU, a GPU without vllm); against an endpoint, `local-chat-completions` for
@@ -18,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fmops.core import manifest, storage
@@ -65,10 +67,15 @@ class Outcome:
         return sum(len(rows) for rows in self.samples.values())
 
 
-def task_manager(with_standard_tasks: bool):
+def task_manager(with_standard_tasks: bool, folders: list[str] | tuple[str, ...] = ()):
+    """The harness's task index: the project's folder, plus `folders` of lm_eval/tasks (the staged tasks'), or
+    lm-eval's whole default index when a standard task outside them is asked for."""
+    import lm_eval.tasks
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=str(tasks_dir()), include_defaults=with_standard_tasks)
+    standard_root = Path(lm_eval.tasks.__file__).parent
+    extra = [] if with_standard_tasks else [str(standard_root / folder) for folder in sorted(set(folders))]
+    return TaskManager(include_path=[str(tasks_dir()), *extra], include_defaults=with_standard_tasks)
 
 
 def check_standard(manager, names: list[str], project: dict[str, ProjectTask]) -> None:
@@ -80,8 +87,14 @@ def check_standard(manager, names: list[str], project: dict[str, ProjectTask]) -
             raise InputError(f"--tasks: unknown task '{name}' (project tasks: {ours}; or an lm-eval task name)")
 
 
-def specs(project: list[ProjectTask], files: dict[str, str], standard: list[str]) -> list[Any]:
-    """Task specs for TaskManager.load: one group of project tasks pointed at their files, then names."""
+def specs(
+    project: list[ProjectTask],
+    files: dict[str, str],
+    standard: list[str],
+    staged: dict[str, dict[str, str]] | None = None,
+) -> list[Any]:
+    """Task specs for TaskManager.load: one group of project tasks pointed at their files and staged tasks
+    pointed at theirs (split -> path: the json builder instead of their hub dataset), then the other names."""
     members = [
         {
             "task": task.name,
@@ -89,7 +102,12 @@ def specs(project: list[ProjectTask], files: dict[str, str], standard: list[str]
         }
         for task in project
     ]
-    return ([{"group": GROUP, "task": members}] if members else []) + list(standard)
+    members += [
+        {"task": name, "dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": splits}}
+        for name, splits in (staged or {}).items()
+    ]
+    others = [name for name in standard if name not in (staged or {})]
+    return ([{"group": GROUP, "task": members}] if members else []) + others
 
 
 def load_tasks(manager, task_specs: list[Any]) -> dict[str, Any]:
@@ -179,6 +197,10 @@ def model_runs(tasks: dict[str, Any], model: str | None, endpoint: Endpoint | No
     return runs
 
 
+def _direction(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _device() -> str:
     import torch
 
@@ -217,15 +239,19 @@ def run(runs, settings: Settings, manager) -> Outcome:
         outcome.seconds += time.perf_counter() - started
         for task in tasks:
             name = task.task_name
-            outcome.metrics[name] = task_metrics(results["results"][name], results["n-samples"][name])
+            directions = (results.get("higher_is_better") or {}).get(name) or {}
+            outcome.metrics[name] = task_metrics(results["results"][name], results["n-samples"][name], directions)
             outcome.samples[name] = results["samples"][name]
             outcome.configs[name] = results["configs"].get(name, {})
             outcome.tasks[name] = {"version": results["versions"].get(name), "n-shot": results["n-shot"].get(name)}
     return outcome
 
 
-def task_metrics(result: dict[str, Any], counts: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """lm-eval's `{"acc,none": .., "acc_stderr,none": ..}` -> `{"acc": {"value", "stderr", "samples"}}`.
+def task_metrics(
+    result: dict[str, Any], counts: dict[str, int], directions: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """lm-eval's `{"acc,none": .., "acc_stderr,none": ..}` -> `{"acc": {"value", "stderr", "samples",
+    "higher_is_better"}}`, the direction from lm-eval's `higher_is_better` for the task (None when it has none).
 
     The filter name is kept only when it is not `none` (gsm8k: `exact_match,strict-match`).
     """
@@ -240,5 +266,6 @@ def task_metrics(result: dict[str, Any], counts: dict[str, int]) -> dict[str, di
             "value": float(value),
             "stderr": float(stderr) if isinstance(stderr, int | float) else None,
             "samples": int(counts["effective"]),
+            "higher_is_better": _direction((directions or {}).get(metric)),
         }
     return metrics

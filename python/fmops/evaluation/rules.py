@@ -232,7 +232,7 @@ def noise_band(
     lacking = [side for side, error in errors.items() if error is None]
     if lacking:
         return None, f"no stderr for the {' and the '.join(lacking)}: the tolerance alone applies"
-    se = math.hypot(errors["candidate"], errors["baseline"])
+    se = math.hypot(errors["candidate"], errors[against])
     return factor * se, f"{factor:g} x se {se:.4f} = {factor * se:.4f}"
 
 

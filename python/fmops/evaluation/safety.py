@@ -1,5 +1,8 @@
-"""The gate's safety table: every metric of the candidate's safety tasks, with its direction, the rules' floor
-and ceiling on it, the candidate's value beside its parent's and its baseline's, and whether its rules hold.
+"""The gate's safety table: the metrics of the candidate's safety tasks, with their direction, the rules' floor
+and ceiling on them, the candidate's value beside its parent's and its baseline's, and whether their rules hold.
+The rows are the metrics the rules name; a safety task no rule names shows all its metrics, so every safety
+task evaluated is in the table (bbq reports 27 metrics, 22 of them per category: those stay in the evaluation's
+report unless a rule names them).
 
 A safety task is one tagged `safety` (the real-model suite: `--tasks safety`) or `demo_safety` (the demo's
 refusal tasks), as `fmops evaluate` records each task's tags in settings.json; the gate reads that record, so
@@ -25,10 +28,11 @@ def rows(
     ruleset: Rules, checks: list[Check], candidate: Results, parent: Results | None, base: Results | None
 ) -> list[dict[str, Any]]:
     """One row per metric of each safety task of the candidate (gate.json's `safety`)."""
+    named = {*ruleset.min, *ruleset.max, *ruleset.max_regression}
     table = []
     for task in sorted(t for t in candidate.metrics if is_safety(candidate.tags(t))):
-        for metric in sorted(candidate.metrics[task]):
-            key = f"{task}/{metric}"
+        keys = [f"{task}/{metric}" for metric in sorted(candidate.metrics[task])]
+        for key in [k for k in keys if k in named] or keys:
             verdicts = [check.passed for check in checks if check.metric == key]
             table.append(
                 {

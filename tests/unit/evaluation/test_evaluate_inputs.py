@@ -31,8 +31,8 @@ def task_data(tmp_path, demo_dir) -> Path:
 
 
 UNKNOWN = (
-    "--tasks: unknown task 'no_such_task' (project tasks: demo_addition, demo_choice, demo_preference; "
-    "or an lm-eval task name)"
+    "--tasks: unknown task 'no_such_task' (project tasks: demo_addition, demo_choice, demo_preference, "
+    "safety_overrefusal, safety_refusal; or an lm-eval task name)"
 )
 
 

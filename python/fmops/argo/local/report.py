@@ -1,5 +1,6 @@
 """The end of `fmops run`: a table of every phase's key metrics, each evaluation's scores with their standard
-errors, the gate's decision with its reason, what the deploy step left serving, where things are, and report.md.
+errors, the gate's decision with its reason and its safety table, what the deploy step left serving, where
+things are, and report.md.
 
 A local deploy (`fmops deploy --target local`) serves the model only for its smoke test and stops the server
 when its step ends, so its `endpoint` output is empty and the report gives the command that serves the
@@ -104,6 +105,21 @@ def gate_decisions(nodes: list[Node]) -> list[str]:
     return lines
 
 
+def safety_tables(nodes: list[Node]) -> list[tuple[str, list[str]]]:
+    """(gate node, the lines of its safety table) for each gate that wrote one (its `safety` artifact, safety.md:
+    every metric of the candidate's safety tasks with its direction, floor, ceiling and verdict)."""
+    tables = []
+    for node_id, _ in outputs_named(nodes, "promote"):
+        path = next(n for n in nodes if n.id == node_id).artifacts.get("safety")
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines() if path else []
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        if lines:
+            tables.append((node_id, lines))
+    return tables
+
+
 def deployments(nodes: list[Node]) -> list[str]:
     """What each deploy step left serving: its endpoint, or (a local deploy, whose server stopped with the
     step) the version it made production and how to serve it."""
@@ -186,7 +202,11 @@ def markdown(title: str, status: str, nodes: list[Node], run_dir: Path) -> str:
             "| --- |" + " --- |" * len(columns),
         ]
         lines += [f"| {p} | " + " | ".join(v.get(c, "") for c in columns) + " |" for p, v in rows]
-    for line in [*gate_decisions(nodes), *deployments(nodes)]:
+    for line in gate_decisions(nodes):
+        lines += ["", line]
+    for node_id, table in safety_tables(nodes):
+        lines += ["", f"## Safety ({node_id})", "", *table]
+    for line in deployments(nodes):
         lines += ["", line]
     images = sorted((run_dir / "artifacts").rglob("*.png")) if (run_dir / "artifacts").is_dir() else []
     if images:
@@ -200,7 +220,11 @@ def show(title: str, status: str, nodes: list[Node], run_dir: Path) -> Path:
     console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
     for table in console_tables(nodes):
         console.print(table)
-    for line in [*gate_decisions(nodes), *deployments(nodes)]:
+    for line in gate_decisions(nodes):
+        console.print(line.replace("**", ""), markup=False)
+    for node_id, table in safety_tables(nodes):
+        console.print(f"Safety ({node_id}):", *table, sep="\n", markup=False)
+    for line in deployments(nodes):
         console.print(line.replace("**", ""), markup=False)
     report = run_dir / "report.md"
     report.write_text(markdown(title, status, nodes, run_dir), encoding="utf-8")

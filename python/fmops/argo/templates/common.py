@@ -311,6 +311,12 @@ def succeeded_or_skipped(task: Task) -> str:
     return f"({succeeded(task)} || {task.name}.Skipped)"
 
 
+def succeeded_or_not_run(task: Task) -> str:
+    """For an upstream task that runs only after another (`on_success`): when that one was skipped, this one is
+    Omitted, and the task after it runs either way, unless it failed."""
+    return f"({succeeded(task)} || {task.name}.Skipped || {task.name}.Omitted)"
+
+
 def one_succeeded(*tasks: Task) -> str:
     """For alternatives of which `when` runs one: whichever ran succeeded."""
     return " || ".join(succeeded(task) for task in tasks)

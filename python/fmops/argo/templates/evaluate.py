@@ -23,7 +23,8 @@ EVALUATE_PARAMS = [
 GATE_PARAMS = [
     param("candidate", "the candidate's evaluation output URI"),
     param("baseline", "the baseline: evaluation output, registry version or pointer (.../production)", ""),
-    param("rules", "a packaged rule set name (demo) or a YAML rules URI", "demo"),
+    param("rules", "a packaged rule set name (demo, safety) or a YAML rules URI", "demo"),
+    param("parent", "the evaluation of the model the candidate was trained from ('' for none)", ""),
     param("training", "the candidate's pretraining output, for rules on its forgetting ('' for none)", ""),
     param("output", "URI for the decision (promote, summary, gate.json, reasons.md) ('' for none)", ""),
 ]
@@ -70,6 +71,7 @@ def gate_container() -> Container:
                 "--candidate": "{{inputs.parameters.candidate}}",
                 "--baseline": "{{inputs.parameters.baseline}}",
                 "--rules": "{{inputs.parameters.rules}}",
+                "--parent": "{{inputs.parameters.parent}}",
                 "--training": "{{inputs.parameters.training}}",
                 "--output": "{{inputs.parameters.output}}",
                 "--results-dir": RESULTS_DIR,
@@ -81,6 +83,8 @@ def gate_container() -> Container:
             result("promote", "promote", global_name="gate-promote"),
             result("summary", "summary", global_name="gate-summary"),
             Artifact(name="decision", path=f"{RESULTS_DIR}/reasons.md", optional=True),
+            # the safety table (empty without safety tasks), which the run report of `fmops run` shows too
+            Artifact(name="safety", path=f"{RESULTS_DIR}/safety.md", optional=True),
         ],
     )
 

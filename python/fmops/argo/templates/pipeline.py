@@ -6,15 +6,20 @@
     fmops run                      # the same DAG on this machine, tiny model, demo data
 
 demo-data -> plan -> [curate] -> [tokenize] -> pretrain -> sft -> dpo; each trained model is evaluated (so the run
-shows what every phase gained); the gate compares the final model with the production baseline; deploy runs only
-when the gate says promote. Any phase can be skipped by a parameter. The exit handler records how the run ended.
+shows what every phase gained); the gate compares the final model with the production baseline and with its
+parent (the evaluation of the phase before it: SFT for a DPO model), so a skill or safety behaviour lost in
+alignment blocks promotion on the first run too; deploy runs only when the gate says promote. Any phase can be
+skipped by a parameter. The exit handler records how the run ended.
+
+Real models add the safety suite (staged under data-root/eval/safety/, see the evaluation manual) and its rules:
+`-p eval-tasks=safety -p gate-rules=safety`.
 """
 
 from hera.workflows import DAG, Task, WorkflowTemplate
 from hera.workflows.models import TemplateRef
 
 from fmops.argo.templates import common
-from fmops.argo.templates.common import DAY, RESULTS_DIR, param, succeeded_or_skipped
+from fmops.argo.templates.common import DAY, RESULTS_DIR, param, succeeded_or_not_run, succeeded_or_skipped
 from fmops.argo.templates.training import SCALING as SCALING_INPUTS
 from fmops.argo.templates.training import scaling_params
 
@@ -48,9 +53,13 @@ PARAMS = [
     param("run-sft", "run the instruction-tuning phase", "true", enum=BOOL),
     param("run-dpo", "run the preference-alignment phase", "true", enum=BOOL),
     param("run-deploy", "deploy the model when the gate promotes it", "true", enum=BOOL),
-    param("eval-tasks", "comma-separated lm-eval tasks ('demo' for the packaged demo tasks)", "demo"),
+    param(
+        "eval-tasks",
+        "comma-separated lm-eval tasks ('demo': the packaged demo tasks; 'safety': the staged safety suite)",
+        "demo",
+    ),
     param("eval-limit", "samples per evaluation task ('' for all)", ""),
-    param("gate-rules", "promotion rules: a packaged name or a YAML URI", "demo"),
+    param("gate-rules", "promotion rules: a packaged name (demo, safety) or a YAML URI", "demo"),
     param("deploy-target", "cluster (vLLM) or local (transformers serve)", "cluster", enum=["cluster", "local"]),
     *scaling_params(),
 ]
@@ -199,6 +208,7 @@ with WorkflowTemplate(
             arguments={
                 "candidate": PLAN % "final-eval-output",
                 "baseline": f"{W % 'storage-root'}/models/{W % 'model-name'}/production",
+                "parent": PLAN % "final-eval-baseline",
                 "rules": W % "gate-rules",
             },
         )
@@ -222,7 +232,14 @@ with WorkflowTemplate(
         [*ready, succeeded_or_skipped(curate), succeeded_or_skipped(tokenize)] >> pretrain
         [*ready, succeeded_or_skipped(pretrain)] >> sft
         [*ready, succeeded_or_skipped(pretrain), succeeded_or_skipped(sft)] >> dpo
-        [succeeded_or_skipped(dpo), succeeded_or_skipped(sft), succeeded_or_skipped(pretrain)] >> evaluate_final
+        # The final evaluation (and the gate after it) reads the evaluation of the phase before it: wait for it.
+        [
+            succeeded_or_skipped(dpo),
+            succeeded_or_skipped(sft),
+            succeeded_or_skipped(pretrain),
+            succeeded_or_not_run(evaluate_sft),
+            succeeded_or_not_run(evaluate_pretrain),
+        ] >> evaluate_final
         pretrain.on_success(evaluate_pretrain)
         sft.on_success(evaluate_sft)
         evaluate_final >> gate >> deploy
