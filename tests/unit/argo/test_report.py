@@ -103,3 +103,27 @@ def test_a_local_deploy_leaves_no_endpoint_once_its_server_stopped(monkeypatch):
     outcome = deploy.deploy_local(inputs, DeployConfig(), "/r/models/demo/v1")
     assert outcome["endpoint"] == "" and outcome["smoke_endpoint"] == SMOKE_URL
     assert outcome["smoke"]["reached"] == SMOKE_URL and outcome["server_exit_code"] == 0
+
+
+SAFETY_TABLE = (
+    "| safety metric | better | floor | ceiling | candidate | parent | baseline | rules |\n"
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
+    "| demo_overrefusal/refusal_rate | lower | - | 0.0500 | 0.0800 ± 0.0120 | 0.0300 | - | FAIL |\n"
+)
+
+
+def test_the_gates_safety_table_is_in_the_report_and_on_stderr(tmp_path: Path, capsys):
+    """The gate's `safety` artifact (safety.md) under its decision; a gate without one adds nothing."""
+    nodes = run_nodes(tmp_path, "", LOCAL_RECORD)
+    text = report.markdown("fmops-pipeline", "Succeeded", nodes, tmp_path)
+    assert "Safety" not in text
+    table = tmp_path / "artifacts" / "pipeline.gate" / "safety.md"
+    table.parent.mkdir(parents=True)
+    table.write_text(SAFETY_TABLE)
+    nodes[2].artifacts = {"safety": str(table)}
+    text = report.markdown("fmops-pipeline", "Succeeded", nodes, tmp_path)
+    assert (
+        f"Gate (pipeline/gate): promote = **false**; {BLOCKED}\n\n## Safety (pipeline/gate)\n\n{SAFETY_TABLE}" in text
+    )
+    report.show("fmops-pipeline", "Succeeded", nodes, tmp_path)
+    assert f"Safety (pipeline/gate):\n{SAFETY_TABLE}" in capsys.readouterr().err
