@@ -55,7 +55,7 @@ def reasons(
         f"# Gate: {'promote' if promote else 'blocked'}",
         "",
         f"- candidate: `{candidate}`",
-        f"- baseline: `{base.uri}`" if base else f"- {note}; regression rules do not apply",
+        f"- baseline: `{base.uri}`" if base else f"- {note}; regression rules {_without_baseline(parent)}",
         *([f"- parent: `{parent}`"] if parent else []),
         *([f"- training: `{training}`"] if training else []),
         "",
@@ -64,6 +64,10 @@ def reasons(
     if table:
         lines += ["", "## Safety", "", *safety.markdown(table)]
     return "\n".join(lines) + "\n"
+
+
+def _without_baseline(parent: str) -> str:
+    return "apply against the parent only" if parent else "do not apply"
 
 
 def _rule(check: Check) -> str:

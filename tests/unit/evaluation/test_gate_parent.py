@@ -31,7 +31,7 @@ def test_a_skill_lost_against_the_parent_blocks_with_no_model_in_production(tmp_
     summary = "blocked: demo_addition/exact_match drop 0.0770 vs parent > 0.05 and > 2 se 0.0566"
     assert decision["summary"] == (tmp_path / "results" / "summary").read_text() == summary
     assert "\n" not in summary
-    assert f"- parent: `{parent}`\n" in reasons
+    assert f"does not exist yet; regression rules apply against the parent only\n- parent: `{parent}`\n" in reasons
     assert (
         "- FAIL max_regression vs parent: demo_addition/exact_match 0.7800 vs parent 0.8570: drop 0.0770 beyond "
         "tolerance 0.05 and beyond 2 x se 0.0283 = 0.0566\n"
