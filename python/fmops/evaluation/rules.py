@@ -149,22 +149,30 @@ def load(name_or_uri: str, floors: list[str], ceilings: list[str] = ()) -> Rules
     return rules
 
 
-def higher_is_better(metric: str, *evaluations: Results | None) -> bool:
-    """The metric's direction as the evaluations record it (lm-eval's `higher_is_better` for its task); True
-    when none does. Evaluations that disagree cannot be compared."""
+def recorded_direction(metric: str, *evaluations: Results | None) -> bool | None:
+    """The metric's direction as the evaluations record it (lm-eval's `higher_is_better` for its task), or None
+    when none does (an older evaluation, a metric none has). Evaluations that disagree cannot be compared."""
     found = {results.uri: results.higher_is_better(metric) for results in evaluations if results is not None}
     known = {uri: value for uri, value in found.items() if value is not None}
     if len(set(known.values())) > 1:
         said = ", ".join(f"{uri}: {value}" for uri, value in known.items())
         raise InputError(f"{metric}: the evaluations disagree on higher_is_better ({said}); re-evaluate them alike")
-    return next(iter(known.values()), True)
+    return next(iter(known.values()), None)
+
+
+def higher_is_better(metric: str, *evaluations: Results | None) -> bool:
+    """The recorded direction; higher is better when none is recorded (lm-eval's own default)."""
+    recorded = recorded_direction(metric, *evaluations)
+    return True if recorded is None else recorded
 
 
 def require_directions(rules: Rules, *evaluations: Results | None) -> None:
-    """A floor guards a metric only where higher is better, a ceiling only where lower is better."""
+    """A floor guards a metric only where higher is better, a ceiling only where lower is better (as recorded:
+    a bound on a metric the evaluations lack fails as missing instead)."""
     for bound, wanted, instead in (("min", True, "max"), ("max", False, "min")):
         for metric in sorted(getattr(rules, bound)):
-            if higher_is_better(metric, *evaluations) != wanted:
+            recorded = recorded_direction(metric, *evaluations)
+            if recorded is not None and recorded != wanted:
                 direction = "lower" if wanted else "higher"
                 raise InputError(
                     f"{bound} {metric}: {direction} is better (its task's higher_is_better), so a "

@@ -50,7 +50,8 @@ def data_files(tasks: list[ProjectTask], folder: Path) -> dict[str, str]:
             raise InputError(f"{task.yaml_path}: field 'dataset_kwargs.data_files': no file for the test split")
         path = (folder / task.data_file).resolve()
         if not storage.exists(str(path)):
-            raise InputError(f"{folder / task.data_file}: task data for {task.name} does not exist")
+            hint = f"; {STAGING}" if "safety" in task.tags else ""
+            raise InputError(f"{folder / task.data_file}: task data for {task.name} does not exist{hint}")
         check_file(task, str(path))
         files[task.name] = str(path)
     return files

@@ -114,6 +114,13 @@ def test_the_safety_table_lists_safety_metrics_with_bounds_direction_and_verdict
     ]
 
 
+def test_a_ceiling_on_a_metric_the_candidate_lacks_fails_as_missing(tmp_path):
+    candidate = safety_evaluation(tmp_path / "cand", {REFUSAL: 0.99})
+    _, decision, promote, reasons = gate(tmp_path, "--candidate", str(candidate), "--max", f"{OVERREFUSAL}=0.05")
+    assert (promote, decision["summary"]) == ("false", "blocked: demo_overrefusal/refusal_rate missing")
+    assert "- FAIL max: demo_overrefusal/refusal_rate is missing from the candidate\n" in reasons
+
+
 def test_no_safety_task_no_table(tmp_path):
     candidate = safety_evaluation(tmp_path / "cand", {REFUSAL: 0.97}, tags={})
     _, decision, _, reasons = gate(tmp_path, "--candidate", str(candidate), "--min", f"{REFUSAL}=0.9")

@@ -119,6 +119,13 @@ def test_missing_or_malformed_staged_data_is_one_line(staged_copy):
     toxigen = staged_copy / "safety" / "toxigen" / "test.jsonl"
     toxigen.write_text(json.dumps({"text": "x", "toxicity_ai": "high", "toxicity_human": 1.0}) + "\n")
     assert refused(staged_copy, "toxigen") == f"{toxigen}:1: field 'toxicity_ai': expected int or float, got str"
+    (staged_copy / "safety" / "refusal.jsonl").unlink()
+    with pytest.raises(InputError) as raised:
+        taskdata.data_files([catalog.project_tasks()["safety_refusal"]], staged_copy)
+    assert str(raised.value) == (
+        f"{staged_copy}/safety/refusal.jsonl: task data for safety_refusal does not exist; stage it as "
+        "python/fmops/evaluation/README.md says (Safety tasks)"
+    )
     (staged_copy / "safety" / "bbq" / "test.jsonl").unlink()
     assert refused(staged_copy, "bbq") == (
         f"{staged_copy}/safety/bbq/test.jsonl: staged test data of bbq does not exist; stage it as "
