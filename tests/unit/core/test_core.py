@@ -1,8 +1,8 @@
 """The core library: error places, config loading (recipe, include, flags, --set), storage, manifests."""
 
 import json
-import sys
 import os
+import sys
 from datetime import datetime
 
 import fmops
