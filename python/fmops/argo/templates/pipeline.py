@@ -51,7 +51,13 @@ PARAMS = [
     param("eval-tasks", "comma-separated lm-eval tasks ('demo' for the packaged demo tasks)", "demo"),
     param("eval-limit", "samples per evaluation task ('' for all)", ""),
     param("gate-rules", "promotion rules: a packaged name or a YAML URI", "demo"),
-    param("deploy-target", "cluster (vLLM) or local (transformers serve)", "cluster", enum=["cluster", "local"]),
+    param("deploy-target", "cluster (vLLM) or local (fmops serve)", "cluster", enum=["cluster", "local"]),
+    param(
+        "serving-engine",
+        "the local deploy's engine: transformers, vllm (its own environment, created on first use) or auto",
+        "transformers",
+        enum=["transformers", "vllm", "auto"],
+    ),
     *scaling_params(),
 ]
 
@@ -210,6 +216,7 @@ with WorkflowTemplate(
                 "model": PLAN % "final-model",
                 "name": W % "model-name",
                 "target": W % "deploy-target",
+                "serving-engine": W % "serving-engine",
                 "registry": W % "storage-root",
                 "evaluation": PLAN % "final-eval-output",
             },
