@@ -7,6 +7,7 @@ the engine choice, the command line and the error line: tests/unit/serving/test_
 
 from __future__ import annotations
 
+import json
 import subprocess
 import urllib.error
 import urllib.request
@@ -102,3 +103,28 @@ def test_sigterm_stops_vllm_and_its_processes(tiny_model, vllm_python):
     assert server.stop(timeout=60) == 0
     alive = [pid for pid in children if subprocess.run(["kill", "-0", pid], capture_output=True).returncode == 0]
     assert alive == []
+
+
+def test_fmops_run_deploys_locally_with_vllm(tiny_model, vllm_python, tmp_path):
+    """`-p serving-engine=vllm` travels from the template to `fmops deploy --engine`: the smoke test passes
+    against vLLM, under the name the cluster would serve the model as."""
+    fmops(
+        "run",
+        "fmops-deploy",
+        "--workdir",
+        str(tmp_path / "run"),
+        "-p",
+        f"model={tiny_model}",
+        "-p",
+        "target=local",
+        "-p",
+        f"registry={tmp_path / 'registry'}",
+        "-p",
+        "serving-engine=vllm",
+    )
+    (found,) = (tmp_path / "run").rglob("deploy.json")
+    report = json.loads(found.read_text())
+    assert (report["status"], report["engine"], report["server_exit_code"]) == ("promoted", "vllm", 0)
+    assert report["smoke"]["model"] == "demo" and report["smoke"]["load"]["errors"] == 0
+    log = (tmp_path / "run" / "steps" / "deploy" / "log.txt").read_text()
+    assert f"fmops serve --model {tmp_path / 'registry'}/models/demo/production --engine vllm\n" in log

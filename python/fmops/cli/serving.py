@@ -123,7 +123,8 @@ def report_deployment(inputs: deployment.Inputs, report: dict[str, Any]) -> int:
     print(f"fmops deploy: version {version} passed the smoke test; production -> {version}", file=sys.stderr)
     if inputs.target == "local":
         production = storage.join(registry.model_root(inputs.registry, inputs.name), "production")
-        print(f"fmops deploy: serve the production model with: fmops serve --model {production}")
+        engine = " --engine vllm" if report.get("engine") == "vllm" else ""
+        print(f"fmops deploy: serve the production model with: fmops serve --model {production}{engine}")
     else:
         print(f"fmops deploy: serving at {report['endpoint']} (model id '{inputs.name}')")
     return 0

@@ -2,7 +2,7 @@
 
     argo submit -n fmops --from workflowtemplate/fmops-deploy \
         -p model=s3://bucket/runs/r1/dpo -p name=demo -p registry=s3://bucket/fmops
-    fmops run workflows/fmops-deploy.yaml -p model=runs/dpo -p serving-engine=vllm
+    fmops run fmops-deploy -p model=runs/dpo -p target=local -p registry=registry -p serving-engine=vllm
 
 The `production` pointer moves only after the smoke test passes; a failed rollout rolls back.
 """
