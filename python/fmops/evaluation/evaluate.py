@@ -79,12 +79,14 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
         files = taskdata.data_files(project, folder) if project else {}
         if served:
             for task in (t for t in project if t.output_type in harness.LOGLIKELIHOOD_TYPES):
+                endpoint.require_tokenizer(served, cfg.tokenizer, task.name)
                 endpoint.require_loglikelihood(served, task.name, cfg.max_retries)
         manager = harness.task_manager(with_standard_tasks=bool(standard))
         harness.check_standard(manager, standard, known)
         tasks = harness.load_tasks(manager, harness.specs(project, files, standard))
         scored_elsewhere = [n for n, t in tasks.items() if n not in files and harness.is_loglikelihood(t)]
         for name in scored_elsewhere if served else []:
+            endpoint.require_tokenizer(served, cfg.tokenizer, name)
             endpoint.require_loglikelihood(served, name, cfg.max_retries)
         print(f"fmops evaluate: {', '.join(names + standard)} on {source}", file=sys.stderr)
         settings = harness.Settings(**cfg.model_dump(exclude={"tasks", "backend"}), backend=backend)
