@@ -21,7 +21,7 @@ from fmops.serving.process import LocalServer
 from tests.helpers import fmops
 from tests.unit.serving.test_vllm_release import generated_queries, selectors
 
-pytestmark = pytest.mark.slow  # starts vLLM (30-150 s on 2 shared cores)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("vllm")]  # starts vLLM (30-150 s on 2 shared cores)
 
 KEY = "vllm-test-key"
 
