@@ -22,6 +22,7 @@ DEPLOY = """Deploy a model: publish it to the registry, roll it out, smoke-test 
 
     fmops deploy --model out/dpo --name demo --target local --registry registry \\
         --evaluation out/eval --results-dir results
+    fmops deploy --model out/dpo --name demo --target local --engine vllm --registry registry
     fmops deploy --model s3://bucket/runs/7/dpo --name demo --target cluster \\
         --registry s3://bucket/registry --evaluation s3://bucket/runs/7/eval --timeout 1800
 
@@ -35,8 +36,11 @@ SERVE = """Serve a model on localhost with an OpenAI-compatible API, in the fore
     fmops serve --model registry/models/demo/production --port 8000
     curl http://127.0.0.1:8000/v1/models        # the served model is listed first, under the id to use
 
+    fmops serve --model registry/models/demo/production --engine vllm   # vLLM, as the cluster serves
+
 --model: a model directory, a registry pointer or an s3:// URI. With a key ($FMOPS_API_KEY or --api-key-file),
-every route but /health needs `Authorization: Bearer KEY`.
+every route but /health needs `Authorization: Bearer KEY`. --engine vllm runs vLLM from its own environment:
+$FMOPS_VLLM_PYTHON, else one created on first use under $FMOPS_CACHE (default ~/.cache/fmops; minutes, 3.5 GB).
 Manual: python/fmops/serving/README.md
 """
 
@@ -65,7 +69,15 @@ def deploy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evaluation", default="", help="evaluation output to keep with the version")
     parser.add_argument("--namespace", default="fmops", help="Kubernetes namespace (default fmops)")
     parser.add_argument(
-        "--timeout", type=seconds, default=0.0, help="rollout deadline in s (default: 1800 cluster, 120 local)"
+        "--timeout",
+        type=seconds,
+        default=0.0,
+        help="rollout deadline in s (default: 1800 cluster, 120 local, 600 local vLLM)",
+    )
+    parser.add_argument(
+        "--engine",
+        default="transformers",
+        help="local target's engine: transformers (default), vllm or auto (fmops serve --engine); the cluster's: vLLM",
     )
     parser.add_argument(
         "--endpoint", default="", help="base URL the smoke test uses (default: the in-cluster Service URL)"
@@ -94,6 +106,7 @@ def deploy(args: argparse.Namespace) -> int:
         endpoint=args.endpoint,
         results_dir=args.results_dir,
         api_key=api_key(),
+        engine=args.engine or "transformers",
     )
     report = deployment.deploy(options.load_config(DeployConfig, "deploy", args), inputs)
     return report_deployment(inputs, report)
@@ -110,7 +123,8 @@ def report_deployment(inputs: deployment.Inputs, report: dict[str, Any]) -> int:
     print(f"fmops deploy: version {version} passed the smoke test; production -> {version}", file=sys.stderr)
     if inputs.target == "local":
         production = storage.join(registry.model_root(inputs.registry, inputs.name), "production")
-        print(f"fmops deploy: serve the production model with: fmops serve --model {production}")
+        engine = " --engine vllm" if report.get("engine") == "vllm" else ""
+        print(f"fmops deploy: serve the production model with: fmops serve --model {production}{engine}")
     else:
         print(f"fmops deploy: serving at {report['endpoint']} (model id '{inputs.name}')")
     return 0
@@ -131,6 +145,25 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help="file holding the bearer key every route but /health requires (default: $FMOPS_API_KEY; none: any key)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=["transformers", "vllm", "auto"],
+        default="transformers",
+        help="transformers (default), vllm (its own environment, created on first use) or auto (vllm where present)",
+    )
+    parser.add_argument("--served-model-name", default="", help="vLLM: the model id (default: the model directory)")
+    parser.add_argument("--max-model-len", type=int, default=0, help="vLLM: context length (default: the model's)")
+    parser.add_argument(
+        "--vllm-arg",
+        dest="vllm_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more vLLM argument, repeatable: --vllm-arg=--max-num-seqs=8",
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=600.0, help="vLLM: seconds to wait for it to load (default 600)"
+    )
 
 
 def serving_key(key_file: str) -> str:
@@ -148,7 +181,18 @@ def serving_key(key_file: str) -> str:
 
 def serve(args: argparse.Namespace) -> int:
     key = serving_key(args.api_key_file)
-    serving.serve(model=args.model, host=args.host, port=args.port, threads=args.threads, api_key=key)
+    serving.serve(
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        api_key=key,
+        engine=args.engine,
+        served_name=args.served_model_name,
+        max_model_len=args.max_model_len,
+        vllm_args=args.vllm_args,
+        ready_timeout=args.ready_timeout,
+    )
     return 0
 
 

@@ -26,6 +26,11 @@ class EvaluateConfig(StageConfig):
     backend: Literal["auto", "hf", "vllm"] = Field(
         "auto", description="in-process harness model for --model: auto = vllm if installed and a GPU is seen, else hf"
     )
+    tokenizer: str = Field(
+        "",
+        description="--endpoint with log-likelihood tasks: the served model's tokenizer directory ('' = the served "
+        "model id, which `fmops serve` makes the model directory)",
+    )
     gpu_memory_utilization: float = Field(
         0.9, gt=0, le=1, description="share of each GPU's memory vLLM may take (backend vllm)"
     )

@@ -68,6 +68,18 @@ def connect(url: str, model_name: str, max_retries: int = 3, timeout: float = 10
     return Endpoint(base_url=root, model_name=model_name, api_key=api_key)
 
 
+def require_tokenizer(endpoint: Endpoint, tokenizer: str, task: str) -> None:
+    """Log-likelihood through an endpoint is scored on the model's own tokens: its tokenizer must be here."""
+    import os
+
+    source = tokenizer or endpoint.model_name
+    if not any(os.path.isfile(os.path.join(source, name)) for name in ("tokenizer.json", "tokenizer_config.json")):
+        raise InputError(
+            f"task {task} scores log-likelihoods on the model's own tokens, so it needs the served model's "
+            f"tokenizer here: '{source}' is no tokenizer directory; pass --set tokenizer=DIR (the model directory)"
+        )
+
+
 def require_loglikelihood(endpoint: Endpoint, task: str, max_retries: int = 3, timeout: float = 30.0) -> None:
     """Refuse a log-likelihood task unless the endpoint echoes prompt logprobs (vLLM does)."""
     import openai

@@ -83,6 +83,7 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
         staged_files = taskdata.staged_files(staged, folder) if staged else {}
         if served:
             for task in (t for t in project if t.output_type in harness.LOGLIKELIHOOD_TYPES):
+                endpoint.require_tokenizer(served, cfg.tokenizer, task.name)
                 endpoint.require_loglikelihood(served, task.name, cfg.max_retries)
         unstaged = [name for name in standard if name not in suite]
         manager = harness.task_manager(bool(unstaged), [task.folder for task in staged])
@@ -90,6 +91,7 @@ def evaluate(cfg: EvaluateConfig, inputs: Inputs) -> harness.Outcome:
         tasks = harness.load_tasks(manager, harness.specs(project, files, standard, staged_files))
         scored_elsewhere = [n for n, t in tasks.items() if n not in files and harness.is_loglikelihood(t)]
         for name in scored_elsewhere if served else []:
+            endpoint.require_tokenizer(served, cfg.tokenizer, name)
             endpoint.require_loglikelihood(served, name, cfg.max_retries)
         print(f"fmops evaluate: {', '.join(names + standard)} on {source}", file=sys.stderr)
         settings = harness.Settings(**cfg.model_dump(exclude={"tasks", "backend"}), backend=backend)

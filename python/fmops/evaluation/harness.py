@@ -49,6 +49,8 @@ class Settings:
     backend: str = "hf"
     """hf, vllm or endpoint: resolved by choose_backend, never auto."""
     gpu_memory_utilization: float = 0.9
+    tokenizer: str = ""
+    """Log-likelihood through an endpoint: the served model's tokenizer directory ('' = the served model id)."""
 
 
 @dataclass
@@ -190,10 +192,20 @@ def model_runs(tasks: dict[str, Any], model: str | None, endpoint: Endpoint | No
         chat = {**common, "base_url": f"{endpoint.base_url}/chat/completions", "tokenizer_backend": None}
         runs.append(("local-chat-completions", chat, generate))
     elif generate:
-        score = generate + score
-    if score:
         plain = {**common, "base_url": f"{endpoint.base_url}/completions", "tokenized_requests": False}
-        runs.append(("local-completions", plain, score))
+        runs.append(("local-completions", plain, generate))
+    if score:
+        # Token ids, not text: the harness tokenizes (and chat-formats) each context and choice with the model's
+        # own tokenizer, as in-process, and scores the choice's tokens by position; text would be tokenized
+        # again by the server, and a chat-formatted prompt is not text to this API model at all.
+        scored = {
+            **common,
+            "base_url": f"{endpoint.base_url}/completions",
+            "tokenized_requests": True,
+            "tokenizer_backend": "huggingface",
+            "tokenizer": settings.tokenizer or endpoint.model_name,
+        }
+        runs.append(("local-completions", scored, score))
     return runs
 
 

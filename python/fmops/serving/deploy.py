@@ -12,6 +12,9 @@ from fmops.core import kube, manifest, registry, storage
 from fmops.core.errors import InputError
 from fmops.serving.config import DeployConfig
 
+ENGINES = ("transformers", "vllm", "auto")
+# vLLM loads in 30-150 s on 2 shared CPU cores, transformers serve in a few
+LOCAL_TIMEOUT = {"transformers": 120.0, "vllm": 600.0}
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$")
 
 
@@ -28,12 +31,14 @@ class Inputs:
     """Evaluation output kept with the version; '' = none."""
     namespace: str = "fmops"
     timeout: float = 0.0
-    """Rollout deadline in s; 0: 1800 on the cluster, 120 locally."""
+    """Rollout deadline in s; 0: 1800 on the cluster, 120 locally (600 with vLLM)."""
     endpoint: str = ""
     """Base URL the smoke test uses; '' = the in-cluster Service URL."""
     results_dir: str = ""
     api_key: str = ""
     """The serving API key: the smoke test sends it; a local server requires it."""
+    engine: str = "transformers"
+    """The local target's engine (`fmops serve --engine`): transformers, vllm or auto; the cluster's is vLLM."""
 
 
 def check_inputs(inputs: Inputs) -> str:
@@ -60,6 +65,12 @@ def check_inputs(inputs: Inputs) -> str:
         raise InputError(f"{inputs.evaluation}: not an evaluation output (no {manifest.METRICS})")
     if inputs.timeout < 0:
         raise InputError(f"--timeout {inputs.timeout}: must not be negative")
+    if inputs.engine not in ENGINES:
+        raise InputError(f"--engine {inputs.engine}: must be one of {', '.join(ENGINES)}")
+    if inputs.target == "local" and inputs.engine == "vllm":
+        from fmops.serving import vllm_local
+
+        vllm_local.check_servable(model)
     return model
 
 
@@ -93,15 +104,37 @@ def smoke(endpoint: str, cfg: DeployConfig, api_key: str) -> dict[str, Any]:
     )
 
 
+def local_engine(requested: str, target: str) -> str:
+    """The engine `auto` resolves to, said once here; vLLM's environment created before the rollout's clock
+    starts (the first time: minutes)."""
+    from fmops.serving import local, vllm_env
+
+    engine, why = local.choose_engine(requested, target)
+    if requested == "auto":
+        print(f"fmops deploy: engine auto -> {engine} ({why})", file=sys.stderr)
+    if engine == "vllm":
+        vllm_env.ensure_python(lambda line: print(f"fmops deploy: {line}", file=sys.stderr, flush=True))
+    return engine
+
+
 def deploy_local(inputs: Inputs, cfg: DeployConfig, target: str) -> dict[str, Any]:
     from fmops.serving.process import LocalServer, ServerFailed
 
+    engine = local_engine(inputs.engine, target)
+    vllm = engine == "vllm"
     server = LocalServer(
-        target, api_key=inputs.api_key, threads=cfg.local_threads, startup_timeout=inputs.timeout or 120.0
+        target,
+        api_key=inputs.api_key,
+        threads=cfg.local_threads,
+        startup_timeout=inputs.timeout or LOCAL_TIMEOUT[engine],
+        engine=engine,
+        # the cluster's flags: the model id clients use, the context length
+        served_model_name=inputs.name if vllm else "",
+        max_model_len=cfg.max_model_len if vllm else 0,
     )
     # The server lives only for the smoke test: the endpoint stays empty, since nothing answers at the address
     # once the step ends; `smoke_endpoint` records where the smoke test reached it.
-    outcome: dict[str, Any] = {"endpoint": "", "smoke_endpoint": "", "rollout_s": None}
+    outcome: dict[str, Any] = {"endpoint": "", "smoke_endpoint": "", "rollout_s": None, "engine": engine}
     try:
         with server:
             outcome.update(smoke_endpoint=server.base_url, rollout_s=round(server.ready_after_s or 0, 2))

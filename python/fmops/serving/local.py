@@ -1,35 +1,45 @@
-"""The local OpenAI-compatible server: `transformers serve` pinned to one model, or `vllm serve` where vLLM
-is installed. Nothing here implements the OpenAI API; it configures those servers.
+"""The local OpenAI-compatible server: `transformers serve` pinned to one model, or vLLM's server from its
+own environment (fmops.serving.vllm_local). Nothing here implements the OpenAI API; it configures those servers.
+
+`--engine`: `transformers` (the default: in fmops's environment, starts in seconds), `vllm` (the cluster's
+engine: log-probabilities for log-likelihood evaluation, the `vllm:*` metrics the alerts and dashboard query;
+its environment is created on first use), or `auto` (vLLM where its environment exists and the machine and
+model suit it, else transformers; it says which and why).
 
 Both name a model the way it was given on their command line, so the one model a server is pinned to is
-listed alone (hence first) in `/v1/models` under the id requests must use: the model directory's path.
-Neither checks an API key unless one is configured. With `api_key`, vLLM checks it itself (VLLM_API_KEY);
-`transformers serve`, which has no such option, runs on a private Unix socket behind a key-checking proxy
-(fmops.serving.keyed_proxy) that asks every route but `/health` for `Authorization: Bearer <key>`.
+listed alone (hence first) in `/v1/models` under the id requests must use: the model directory's path
+(vLLM: `--served-model-name` when given). Neither checks an API key unless one is configured. With
+`api_key`, each runs on a private Unix socket behind a key-checking proxy (fmops.serving.keyed_proxy) that
+asks every route but `/health` for `Authorization: Bearer <key>`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sys
 
 from fmops.core.errors import InputError
 
-
-def vllm_installed() -> bool:
-    return importlib.util.find_spec("vllm") is not None
+ENGINES = ("transformers", "vllm", "auto")
 
 
-def serve_with_vllm(model: str, host: str, port: int, api_key: str) -> None:
-    """Replace this process with `vllm serve` (it handles SIGTERM itself). The key travels in VLLM_API_KEY,
-    which vLLM reads, not on the command line, where `ps` would show it."""
-    command = ["vllm", "serve", model, "--host", host, "--port", str(port)]
-    env = {k: v for k, v in os.environ.items() if k != "VLLM_API_KEY"}
-    if api_key:
-        env["VLLM_API_KEY"] = api_key
-    os.execvpe(command[0], command, env)
+def choose_engine(requested: str, model: str) -> tuple[str, str]:
+    """(engine, why): `auto` resolved, with the reason it gives."""
+    if requested not in ENGINES:
+        raise InputError(f"--engine {requested}: must be one of {', '.join(ENGINES)}")
+    if requested != "auto":
+        return requested, "as asked"
+    from fmops.serving import vllm_env, vllm_local
+
+    python = vllm_env.existing_python()
+    missing = "no vLLM environment yet (fmops serve --engine vllm creates it; or set FMOPS_VLLM_PYTHON)"
+    problem = (
+        (missing if not python else "")
+        or vllm_env.machine_problem()
+        or vllm_local.model_problem(vllm_local.model_config(model))
+    )
+    return ("transformers", problem) if problem else ("vllm", f"its environment: {python}")
 
 
 def serve_with_transformers(model: str, host: str, port: int, api_key: str) -> None:
@@ -84,16 +94,45 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(model: str, host: str, port: int, api_key: str = "") -> None:
-    """Serve `model` (a local directory) until stopped: vLLM when installed, else transformers serve."""
-    backend = "vllm" if vllm_installed() else "transformers"
+def serve(
+    model: str,
+    host: str,
+    port: int,
+    api_key: str = "",
+    *,
+    engine: str = "transformers",
+    served_name: str = "",
+    max_model_len: int = 0,
+    extra_args: list[str] | None = None,
+    ready_timeout: float = 600.0,
+) -> None:
+    """Serve `model` (a local directory) with the chosen engine until stopped."""
+    chosen, why = choose_engine(engine, model)
+    if chosen == "transformers" and (served_name or max_model_len or extra_args):
+        if engine == "transformers":
+            raise InputError("--served-model-name, --max-model-len and --vllm-arg apply to --engine vllm only")
+        served_name, max_model_len, extra_args = "", 0, []  # auto fell back: the vLLM settings do not apply
+    if engine == "auto":
+        print(f"fmops serve: engine auto -> {chosen} ({why})", file=sys.stderr, flush=True)
     print(
-        f"fmops serve: {backend} serving model id '{model}' at http://{host}:{port}/v1"
+        f"fmops serve: {chosen} serving model id '{served_name or model}' at http://{host}:{port}/v1"
         f" ({'API key required' if api_key else 'any API key accepted'})",
         file=sys.stderr,
         flush=True,
     )
-    if backend == "vllm":
-        serve_with_vllm(model, host, port, api_key)
+    if chosen == "vllm":
+        from fmops.serving import vllm_local
+
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        vllm_local.serve(
+            model,
+            host,
+            port,
+            api_key,
+            served_name=served_name,
+            max_model_len=max_model_len,
+            extra_args=extra_args,
+            ready_timeout=ready_timeout,
+        )
     else:
         serve_with_transformers(model, host, port, api_key)

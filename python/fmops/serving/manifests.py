@@ -37,22 +37,22 @@ def container_security_context() -> dict:
     return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True}
 
 
+def engine_args(
+    model: str, served_name: str, listen: list[str], *, gpus: int = 1, nodes: int = 1, max_model_len: int = 0
+) -> list[str]:
+    """vLLM's arguments as both the cluster's pods and `fmops serve --engine vllm` pass them: the model, the
+    name clients ask for, where to listen, the parallelism, the context length."""
+    args = [model, "--served-model-name", served_name, *listen, "--tensor-parallel-size", str(gpus)]
+    if nodes > 1:
+        args += ["--pipeline-parallel-size", str(nodes), "--distributed-executor-backend", "ray"]
+    if max_model_len:
+        args += ["--max-model-len", str(max_model_len)]
+    return args
+
+
 def vllm_args(spec: ServingSpec) -> list[str]:
-    args = [
-        MODEL_DIR,
-        "--served-model-name",
-        spec.name,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(BACKEND_PORT),
-        "--tensor-parallel-size",
-        str(spec.gpus),
-    ]
-    if spec.multi_node:
-        args += ["--pipeline-parallel-size", str(spec.nodes), "--distributed-executor-backend", "ray"]
-    if spec.max_model_len:
-        args += ["--max-model-len", str(spec.max_model_len)]
+    listen = ["--host", "127.0.0.1", "--port", str(BACKEND_PORT)]
+    args = engine_args(MODEL_DIR, spec.name, listen, gpus=spec.gpus, nodes=spec.nodes, max_model_len=spec.max_model_len)
     return args + list(spec.extra_args)
 
 

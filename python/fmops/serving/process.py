@@ -39,13 +39,22 @@ def get_json(url: str, timeout: float = 2.0) -> dict | None:
         return None
 
 
+def answers(url: str, timeout: float = 2.0) -> bool:
+    """GET answers 200 (vLLM's `/health` has an empty body, transformers serve's a JSON one)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
 def wait_for_health(base: str, process: subprocess.Popen, timeout: float = float("inf")) -> bool:
     """Poll `base/health` until it answers (True) or the process exits or the time is up (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        if get_json(f"{base}/health") is not None:
+        if answers(f"{base}/health"):
             return True
         time.sleep(0.25)
     return False
@@ -79,6 +88,11 @@ class LocalServer:
     api_key: str = ""
     threads: int = 0
     """torch CPU threads of the server (`fmops serve --threads`); 0: torch's default."""
+    engine: str = "transformers"
+    """`fmops serve --engine`: transformers, vllm or auto."""
+    served_model_name: str = ""
+    """vLLM's model id (`--served-model-name`); '' = the model directory."""
+    max_model_len: int = 0
     startup_timeout: float = 120.0
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the server, e.g. OMP_NUM_THREADS=1 on oversubscribed CPUs."""
@@ -107,6 +121,12 @@ class LocalServer:
         ]
         if self.threads:
             command += ["--threads", str(self.threads)]
+        if self.engine != "transformers":
+            command += ["--engine", self.engine, "--ready-timeout", str(self.startup_timeout)]
+        if self.served_model_name:
+            command += ["--served-model-name", self.served_model_name]
+        if self.max_model_len:
+            command += ["--max-model-len", str(self.max_model_len)]
         log = tempfile.NamedTemporaryFile(prefix="fmops-serve-", suffix=".log", delete=False)
         self.log_path = Path(log.name)
         started = time.monotonic()

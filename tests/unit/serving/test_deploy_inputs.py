@@ -84,3 +84,16 @@ def test_the_stage_function_checks_before_it_publishes(model, tmp_path):
     with pytest.raises(InputError, match="not an evaluation output"):
         deploy(DeployConfig(), inputs)
     assert not (tmp_path / "reg").exists()
+
+
+def test_the_local_engine_is_checked_before_publishing(model, tmp_path, monkeypatch):
+    common = ["--model", str(model), "--name", "demo", "--target", "local", "--registry", str(tmp_path / "reg")]
+    assert refused(*common, "--engine", "tgi") == (
+        "fmops deploy: error: --engine tgi: must be one of transformers, vllm, auto"
+    )
+    (model / "config.json").write_text('{"hidden_size": 64, "num_attention_heads": 4}')
+    monkeypatch.delenv("FMOPS_VLLM_PYTHON", raising=False)
+    assert refused(*common, "--engine", "vllm").startswith(
+        f"fmops deploy: error: {model}: vLLM's CPU attention does not support head_dim 16"
+    )
+    assert not (tmp_path / "reg").exists()

