@@ -20,7 +20,7 @@ def test_sft_fields_pass_straight_to_trl(tmp_path):
     cfg = config.load(SFTStageConfig, "sft", "demo", ["adam_beta2=0.98", "lora=true"])
     args = runner.trl_config(cfg, MESSAGES, tmp_path)
     assert type(args).__name__ == "SFTConfig"
-    assert (args.num_train_epochs, args.per_device_train_batch_size, args.learning_rate) == (4, 16, 1e-3)
+    assert (args.num_train_epochs, args.per_device_train_batch_size, args.learning_rate) == (2, 8, 1e-3)
     assert (args.logging_steps, args.save_steps, args.adam_beta2) == (20, 200, 0.98)  # adam_beta2: a TRL field
     assert args.warmup_steps == 0.05 and args.gradient_checkpointing is False and args.bf16 is False  # on CPU
     assert args.assistant_only_loss is True  # messages data

@@ -44,9 +44,9 @@ def test_old_key_on_the_command_line_is_one_line_exit_2(tmp_path, demo_dir, comm
 
 def test_demo_recipes_in_the_new_names():
     pretrain = config.load(PretrainConfig, "pretrain", "demo")
-    assert (pretrain.max_steps, pretrain.max_length, pretrain.per_device_train_batch_size) == (4000, 128, 4)
+    assert (pretrain.max_steps, pretrain.max_length, pretrain.per_device_train_batch_size) == (1600, 128, 4)
     assert (pretrain.learning_rate, pretrain.lr_scheduler_type) == (3e-3, "warmup_stable_decay")
-    assert (pretrain.save_steps, pretrain.eval_steps, pretrain.logging_steps) == (2000, 1000, 200)
+    assert (pretrain.save_steps, pretrain.eval_steps, pretrain.logging_steps) == (800, 800, 100)
     sft = config.load(SFTStageConfig, "sft", "8b-h100x8-lora")
     assert (sft.num_train_epochs, sft.per_device_train_batch_size, sft.bf16, sft.lora_r) == (2, 8, True, 64)
     dpo = config.load(DPOStageConfig, "dpo", "demo")
