@@ -2,7 +2,7 @@
 
 The pipeline starts from the session's pretrained demo model (the `pretrained_model` fixture, the same
 `fmops pretrain --config demo` the pipeline's own pretrain phase runs by default) and continues it for a few
-steps, so the suite trains the 4000-step demo pretraining once; `benchmarks/pipeline-cpu.json` times the
+steps, so the suite trains the 1600-step demo pretraining once; `benchmarks/pipeline-cpu.json` times the
 pipeline as `fmops run` runs it from scratch."""
 
 import json

@@ -1,6 +1,6 @@
 """`fmops evaluate --endpoint` against vLLM (`fmops serve --engine vllm`) gives the in-process numbers: every demo
 task, the log-likelihood ones through `/v1/completions` with `echo` and `logprobs`, on the pretrained model
-(4000 steps of the demo recipe).
+(the demo recipe: 1600 steps).
 
 Each choice's log-likelihood is compared within 1e-3 nats per 10 nats of its size (relative 1e-4): float32
 itself is no closer. On this model one choice of 600 (-49.12 nats) differs by 2.5e-3 between the engines, and
