@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import fmops, shared_output
+from tests.helpers import fmops, pipeline_replay, shared_output
 
 # Fixtures that train a model or start a server.
 COSTLY_FIXTURES = {"pretrained_model", "sft_model", "dpo_model", "tiny_model", "served"}
@@ -65,7 +65,7 @@ def s3_server(monkeypatch) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def pretrained_model(tmp_path_factory, demo_dir) -> Path:
-    """`fmops pretrain --model tiny` on the demo corpus (the `demo` recipe)."""
+    """`fmops pretrain --model tiny` on the demo corpus (the `demo` recipe), replaying as the pipeline does."""
     return shared_output(
         tmp_path_factory,
         "pretrain",
@@ -75,6 +75,7 @@ def pretrained_model(tmp_path_factory, demo_dir) -> Path:
             "tiny",
             "--data",
             str(demo_dir / "pretrain.jsonl"),
+            *pipeline_replay(demo_dir),
             "--output",
             str(out),
             "--config",

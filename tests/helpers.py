@@ -107,3 +107,9 @@ class Payload:
 
     def __reduce__(self):  # noqa: ANN204 (the pickle protocol)
         return (open, (self.path, "w"))
+
+
+def pipeline_replay(demo_dir: Path) -> list[str]:
+    """The replay the pipeline's pretraining phase uses (workflows/fmops-pipeline.yaml, replay-ratio 0.1): the
+    demo recipes' margins are measured on that data stream (benchmarks/addition-skill-cpu.json)."""
+    return ["--replay", str(demo_dir / "replay.jsonl"), "--replay-ratio", "0.1"]

@@ -81,7 +81,7 @@ def test_report_chart_and_manifest_last(evaluation):
 def test_settings_record_what_makes_evaluations_comparable(evaluation, tmp_path):
     output, _ = evaluation
     settings = json.loads((output / "settings.json").read_text())
-    tasks = {task: {"version": 2.0, "n-shot": 0} for task in DEMO_TASKS}  # the task YAMLs' versions, zero-shot
+    tasks = {task: {"version": 3.0, "n-shot": 0} for task in DEMO_TASKS}  # the task YAMLs' versions, zero-shot
     assert settings == {"backend": "hf", "limit": None, "apply_chat_template": True, "tasks": tasks}
     result = cli(
         "gate",

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.helpers import fmops
+from tests.helpers import fmops, pipeline_replay
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("torch")
@@ -17,12 +17,13 @@ from tests.e2e.demo_scores import dpo_reward_accuracy, scores  # noqa: E402
 GENERIC_KERNELS = {"ATEN_CPU_CAPABILITY": "default"}
 
 
-def stage(kind: str, model: str, data: str, output: str) -> None:
-    fmops(kind, "--model", model, "--data", data, "--output", output, "--config", "demo", env=GENERIC_KERNELS)
+def stage(kind: str, model: str, data: str, output: str, *extra: str) -> None:
+    command = [kind, "--model", model, "--data", data, "--output", output, "--config", "demo", *extra]
+    fmops(*command, env=GENERIC_KERNELS)
 
 
 def test_the_finetune_chain_holds_its_margins_on_generic_kernels(tmp_path, demo_dir):
-    stage("pretrain", "tiny", str(demo_dir / "pretrain.jsonl"), str(tmp_path / "pretrain"))
+    stage("pretrain", "tiny", str(demo_dir / "pretrain.jsonl"), str(tmp_path / "pretrain"), *pipeline_replay(demo_dir))
     stage("sft", str(tmp_path / "pretrain"), str(demo_dir / "sft.jsonl"), str(tmp_path / "sft"))
     stage("dpo", str(tmp_path / "sft"), str(demo_dir / "dpo.jsonl"), str(tmp_path / "dpo"))
     for name in ("pretrain", "sft", "dpo"):

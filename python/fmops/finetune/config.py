@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -182,6 +183,11 @@ class DPOStageConfig(FinetuneConfig):
         description="comma-separated terms summed with equal weight: sigmoid (the DPO paper's), ipo, hinge, ...; "
         "`sft` adds the chosen answers' NLL (RPO), which keeps exact match from sliding",
     )
+    loss_weights: list[float] | None = Field(
+        None,
+        description="one weight per loss_type term, in order (unset: equal); a recipe's weights are dropped, with "
+        "a note, where --loss or --set loss_type leaves a different number of terms",
+    )
     precompute_ref_log_probs: bool = Field(False, description="score the reference once up front, then free it")
 
     @field_validator("loss_type")
@@ -193,4 +199,13 @@ class DPOStageConfig(FinetuneConfig):
         return value
 
     def trl_overrides(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"loss_type": [term.strip() for term in self.loss_type.split(",")]}
+        terms = [term.strip() for term in self.loss_type.split(",")]
+        weights = self.loss_weights
+        if weights is not None and len(weights) != len(terms):
+            print(
+                f"loss_weights {weights} name {len(weights)} terms, loss_type {self.loss_type!r} has {len(terms)}: "
+                "training with equal weights",
+                file=sys.stderr,
+            )
+            weights = None
+        return {"loss_type": terms, "loss_weights": weights}

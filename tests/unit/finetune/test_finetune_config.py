@@ -43,3 +43,15 @@ def test_a_value_trl_refuses_is_one_line(tmp_path):
     cfg = config.load(SFTStageConfig, "sft", "demo", ["logging_strategy=sometimes"])
     with pytest.raises(InputError, match=r"^SFTConfig: sometimes is not a valid IntervalStrategy, please select "):
         runner.trl_config(cfg, MESSAGES, tmp_path)
+
+
+def test_dpo_loss_weights_follow_the_loss_terms_or_are_dropped_with_a_note(capsys):
+    from fmops.core import config as loading
+    from fmops.finetune.config import DPOStageConfig
+
+    demo = loading.load(DPOStageConfig, "dpo", "demo")
+    assert demo.trl_overrides([]) == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 2.0]}
+    assert capsys.readouterr().err == ""
+    ipo = demo.model_copy(update={"loss_type": "ipo"})
+    assert ipo.trl_overrides([]) == {"loss_type": ["ipo"], "loss_weights": None}
+    assert "training with equal weights" in capsys.readouterr().err

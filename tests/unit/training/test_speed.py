@@ -83,8 +83,12 @@ def test_compile_by_blocks_needs_blocks():
 
 
 def test_compile_without_a_cpu_compiler_trains_eagerly_with_a_note(monkeypatch, capsys):
-    monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.delenv("CXX", raising=False)
+    from torch._inductor import cpp_builder
+
+    def no_compiler():
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
     model = speed.speed_up(small_model(), TrainConfig(torch_compile=True), torch.device("cpu"))
     assert "finds none (g++, or $CXX); training eagerly instead" in capsys.readouterr().err
     assert not any(getattr(block, "_compiled_call_impl", None) for block in speed.transformer_blocks(model))
