@@ -81,7 +81,8 @@ def test_report_chart_and_manifest_last(evaluation):
 def test_settings_record_what_makes_evaluations_comparable(evaluation, tmp_path):
     output, _ = evaluation
     settings = json.loads((output / "settings.json").read_text())
-    tasks = {task: {"version": 3.0, "n-shot": 0} for task in DEMO_TASKS}  # the task YAMLs' versions, zero-shot
+    # the task YAMLs' versions, zero-shot, and their fmops tags (the gate's safety table reads them)
+    tasks = {task: {"version": 3.0, "n-shot": 0, "tags": ["demo"]} for task in DEMO_TASKS}
     assert settings == {"backend": "hf", "limit": None, "apply_chat_template": True, "tasks": tasks}
     result = cli(
         "gate",
