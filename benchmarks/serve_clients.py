@@ -30,6 +30,7 @@ from pathlib import Path
 
 from fmops.serving import loadtest, vllm_env
 from fmops.serving.process import LocalServer
+from fmops.training.model import write_untrained_tiny
 
 VLLM_CLIENT = (
     "import sys\n"
@@ -41,19 +42,6 @@ VLLM_CLIENT = (
 )
 KEY = "bench-key"
 CLIENTS = ("fmops", "vllm bench serve")
-
-
-def build_tiny(output: Path) -> None:
-    from fmops.core import manifest
-    from fmops.data.demo import shipped_dir
-    from fmops.data.jsonl import iter_records
-    from fmops.models import tiny
-
-    texts = [record["text"] for _, record in iter_records(str(shipped_dir() / "pretrain.jsonl"))]
-    tokenizer = tiny.build_tokenizer(texts)
-    tiny.build_model(tokenizer).save_pretrained(output)
-    tokenizer.save_pretrained(output)
-    manifest.write(str(output), stage="tiny", inputs={}, config={}, metrics={}, started_at=manifest.now())
 
 
 def load(server: LocalServer, model: str, requests: int, concurrency: int, input_len: int, output_len: int) -> dict:
@@ -147,7 +135,7 @@ def main() -> None:
     python = with_pandas(vllm_env.ensure_python(lambda line: print(line, file=sys.stderr)))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        build_tiny(work / "tiny")
+        write_untrained_tiny(work / "tiny")
         model = str(work / "tiny")
         with LocalServer(model, engine="vllm", api_key=KEY, startup_timeout=600) as server:
             load(server, model, 8, 4, args.input_len, args.output_len)  # warm-up

@@ -125,23 +125,11 @@ def dpo_model(tmp_path_factory, demo_dir, sft_model) -> Path:
 _SERVERS: dict[str, object] = {}
 
 
-def build_tiny(output: Path) -> None:
-    """An untrained tiny model with the project's tokenizer and chat template, as a complete fmops output."""
-    from fmops.core import manifest
-    from fmops.data.demo import shipped_dir
-    from fmops.data.jsonl import iter_records
-    from fmops.models import tiny
-
-    texts = [record["text"] for _, record in iter_records(str(shipped_dir() / "pretrain.jsonl"))]
-    tokenizer = tiny.build_tokenizer(texts)
-    tiny.build_model(tokenizer).save_pretrained(output)
-    tokenizer.save_pretrained(output)
-    manifest.write(str(output), stage="tiny", inputs={}, config={}, metrics={}, started_at=manifest.now())
-
-
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    return shared_output(tmp_path_factory, "serve-tiny-model", build_tiny)
+    from fmops.training.model import write_untrained_tiny
+
+    return shared_output(tmp_path_factory, "serve-tiny-model", write_untrained_tiny)
 
 
 @pytest.fixture(scope="session")

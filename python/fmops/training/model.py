@@ -54,3 +54,17 @@ def load(
     else:
         tokenizer = tiny_tokenizer(texts, vocab_size)
     return tiny.build_model(tokenizer, seed=seed), tokenizer
+
+
+def write_untrained_tiny(output: Path) -> None:
+    """An untrained tiny model with a tokenizer trained on the demo corpus, as a complete fmops output (with its
+    manifest): what serving tests and benchmarks serve where only the engine and the protocol matter."""
+    from fmops.core import manifest
+    from fmops.data.demo import shipped_dir
+    from fmops.data.jsonl import iter_records
+
+    texts = [record["text"] for _, record in iter_records(str(shipped_dir() / "pretrain.jsonl"))]
+    tokenizer = tiny.build_tokenizer(texts)
+    tiny.build_model(tokenizer).save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    manifest.write(str(output), stage="tiny", inputs={}, config={}, metrics={}, started_at=manifest.now())
