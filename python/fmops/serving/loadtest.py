@@ -1,7 +1,8 @@
 """Requests against an OpenAI-compatible endpoint, timed: the load test that `fmops bench serve`, the
 deploy smoke test and `fmops monitor` share.
 
-Measured from the streamed responses of the official `openai` client: time to first token (TTFT),
+Measured from the streamed responses of the official `openai` client, on its aiohttp transport (as vLLM's own
+benchmark client, whose numbers these must match): time to first token (TTFT),
 inter-token latency (ITL, between streamed chunks), request latency, output tokens/s, the most requests
 in flight at once. Every request has a hard deadline: a refused, failed or timed-out request is counted
 in `errors` (by kind in `error_kinds`), never waited on forever.
@@ -14,6 +15,7 @@ requests_per_s, output_tokens, output_tokens_per_s, mean_prompt_tokens, ttft_ms,
 from __future__ import annotations
 
 import asyncio
+import errno
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -43,7 +45,8 @@ def make_prompt(words: int) -> str:
 
 async def one_request(client, model: str, prompt: str, output_len: int, ignore_eos: bool) -> Sample:
     """A streamed completion. TTFT: the first chunk with a choice (text, or the final chunk when a server
-    holds text back); ITL: between consecutive chunks with text."""
+    holds text back); ITL: between consecutive chunks with a choice, each a decoding step whether or not its
+    token decodes to text (a special token does not), as vLLM's own benchmark client counts them."""
     sample, started, last = Sample(), time.perf_counter(), None
     stream = await client.completions.create(
         model=model,
@@ -59,7 +62,7 @@ async def one_request(client, model: str, prompt: str, output_len: int, ignore_e
         now = time.perf_counter()
         if chunk.choices and sample.ttft_s is None:
             sample.ttft_s = now - started
-        if chunk.choices and chunk.choices[0].text:
+        if chunk.choices:
             chunks += 1
             if last is not None:
                 sample.itl_s.append(now - last)
@@ -72,10 +75,24 @@ async def one_request(client, model: str, prompt: str, output_len: int, ignore_e
     return sample
 
 
+def refused(error: BaseException) -> bool:
+    """Whether a refused connection is behind `error`. httpx-aiohttp 0.2 maps aiohttp's connector error to
+    httpx.ConnectTimeout, so the openai client reports a refused connection as a timeout; the cause chain
+    still holds the OSError."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def error_kind(error: BaseException) -> str:
     """A short name for why a request failed: the openai exception class, or `timeout`."""
-    from openai import APITimeoutError
+    from openai import APIConnectionError, APITimeoutError
 
+    if refused(error):
+        return APIConnectionError.__name__
     if isinstance(error, TimeoutError | asyncio.TimeoutError | APITimeoutError):
         return "timeout"
     status = getattr(error, "status_code", None)
@@ -95,9 +112,15 @@ async def run(
     ignore_eos: bool = False,
 ) -> dict:
     """Send `requests` streamed completions, `concurrency` at a time; returns the summary (module docstring)."""
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAioHttpClient
 
-    client = AsyncOpenAI(base_url=url, api_key=api_key or "EMPTY", timeout=timeout, max_retries=0)
+    client = AsyncOpenAI(
+        base_url=url,
+        api_key=api_key or "EMPTY",
+        timeout=timeout,
+        max_retries=0,
+        http_client=DefaultAioHttpClient(timeout=timeout),
+    )
     prompt, gate = make_prompt(input_len), asyncio.Semaphore(concurrency)
     in_flight, peak = 0, 0
 

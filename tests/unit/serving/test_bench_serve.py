@@ -3,10 +3,14 @@ percentiles of the shared load test (fmops.serving.loadtest)."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
 import socket
+from types import SimpleNamespace
 
 import pytest
+from fmops.serving import loadtest
 from fmops.serving.loadtest import distribution
 
 from tests.helpers import cli
@@ -86,3 +90,40 @@ def test_percentiles_interpolate_between_samples():
     assert d == {"mean": 50.5, "p50": 50.5, "p95": 95.05, "p99": 99.01}
     assert distribution([]) == {"mean": None, "p50": None, "p95": None, "p99": None}
     assert distribution([0.002])["p99"] == 2.0
+
+
+def test_every_chunk_with_a_choice_is_a_decoding_step_even_without_text():
+    def chunk(text=None, usage=None):
+        choices = [SimpleNamespace(text=text)] if text is not None else []
+        return SimpleNamespace(choices=choices, usage=usage)
+
+    async def stream():
+        usage = SimpleNamespace(completion_tokens=3, prompt_tokens=4)
+        for item in (chunk("1"), chunk(""), chunk("2"), chunk(usage=usage)):
+            yield item
+
+    async def create(**_):
+        return stream()
+
+    client = SimpleNamespace(completions=SimpleNamespace(create=create))
+    sample = asyncio.run(loadtest.one_request(client, "m", "p", 3, ignore_eos=False))
+    assert len(sample.itl_s) == 2 and sample.output_tokens == 3 and sample.prompt_tokens == 4
+    assert sample.ttft_s is not None and sample.latency_s >= sample.ttft_s
+
+
+def test_a_refused_connection_is_named_so_whatever_the_transport_calls_it():
+    import httpx
+    from openai import APITimeoutError
+
+    request = httpx.Request("POST", "http://127.0.0.1:1/v1/completions")
+
+    try:
+        try:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        except OSError as refusal:
+            raise TimeoutError("mapped to a timeout by the transport") from refusal
+    except TimeoutError as mapped:
+        wrapped = APITimeoutError(request=request)
+        wrapped.__cause__ = mapped
+    assert loadtest.error_kind(wrapped) == "APIConnectionError"
+    assert loadtest.error_kind(APITimeoutError(request=request)) == "timeout"
