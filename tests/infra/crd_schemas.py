@@ -54,7 +54,7 @@ def group_and_version(document: dict) -> tuple[str, str]:
 
 @cache
 def validator(group: str, kind: str, version: str) -> jsonschema.Validator:
-    crd = yaml.safe_load((shared_dir("schemas") / FILES[(group, kind)]).read_text())
+    crd = yaml.load((shared_dir("schemas") / FILES[(group, kind)]).read_text(), Loader=yaml.CSafeLoader)
     assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
     served = {v["name"]: v for v in crd["spec"]["versions"] if v.get("served")}
     assert version in served, f"{group}/{kind}: version {version} is not served (served: {sorted(served)})"

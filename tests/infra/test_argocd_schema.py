@@ -28,7 +28,7 @@ def validator(kind: str) -> jsonschema.protocols.Validator:
     path = shared_dir("schemas") / CRDS[kind]
     if not path.exists():
         unavailable(f"Argo CD CRD schema {path} is missing")
-    crd = yaml.safe_load(path.read_text())
+    crd = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)  # libyaml: CRDs are megabytes
     schema = strict(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
     return jsonschema.Draft7Validator(schema)
 

@@ -29,7 +29,7 @@ def validator(group: str, kind: str, version: str) -> jsonschema.Validator:
     path = shared_dir("schemas") / CRD_FILES[(group, kind)]
     if not path.exists():
         unavailable(f"CRD schema {path} is missing")
-    crd = yaml.safe_load(path.read_text())
+    crd = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)  # libyaml: CRDs are megabytes
     served = {v["name"]: v for v in crd["spec"]["versions"] if v.get("served")}
     assert version in served, f"{kind}: {group}/{version} is not served by {path.name} ({sorted(served)})"
     return jsonschema.Draft7Validator(strict(served[version]["schema"]["openAPIV3Schema"]))
@@ -79,6 +79,7 @@ def test_strict_schema_rejects_a_typo_and_a_field_of_a_later_release():
     older = shared_dir("schemas") / "karpenter.k8s.aws_ec2nodeclasses-v1.8.1.yaml"
     if not older.exists():
         unavailable(f"CRD schema {older} is missing")
-    schema = strict(yaml.safe_load(older.read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    crd = yaml.load(older.read_text(), Loader=yaml.CSafeLoader)
+    schema = strict(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
     found = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(placed)]
     assert any("placementGroupSelector" in message for message in found), "1.8.1 has no placement groups"

@@ -19,7 +19,7 @@ WORKFLOWS = ROOT / "workflows"
 def documents() -> tuple[tuple[Path, dict], ...]:
     found = []
     for path in sorted(WORKFLOWS.glob("fmops-*.yaml")):
-        found += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
+        found += [(path, doc) for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if doc]
     return tuple(found)
 
 
