@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -52,22 +53,30 @@ def group_and_version(document: dict) -> tuple[str, str]:
     return group, version
 
 
-@cache
-def validator(group: str, kind: str, version: str) -> jsonschema.Validator:
-    crd = yaml.load((shared_dir("schemas") / FILES[(group, kind)]).read_text(), Loader=yaml.CSafeLoader)
-    assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
+def load_validator(path: Path, group: str, kind: str, version: str) -> jsonschema.Validator:
+    """The strict validator of the served `version` of the CRD file at `path` (parsed by libyaml: CRDs are
+    megabytes)."""
+    crd = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+    assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind, path.name
     served = {v["name"]: v for v in crd["spec"]["versions"] if v.get("served")}
-    assert version in served, f"{group}/{kind}: version {version} is not served (served: {sorted(served)})"
+    assert version in served, f"{group}/{kind}: version {version} is not served by {path.name} ({sorted(served)})"
     return jsonschema.Draft7Validator(strict(served[version]["schema"]["openAPIV3Schema"]))
 
 
+def schema_errors(validator: jsonschema.Validator, document: dict) -> list[str]:
+    """Every way `document` breaks the schema, as `path: message` lines."""
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(document)]
+
+
+@cache
+def validator(group: str, kind: str, version: str) -> jsonschema.Validator:
+    return load_validator(shared_dir("schemas") / FILES[(group, kind)], group, kind, version)
+
+
 def errors(document: dict) -> list[str]:
-    """Every way `document` breaks its CRD's schema, as `path: message` lines."""
+    """Every way `document` breaks its CRD's schema, and metadata keys an object does not carry."""
     group, version = group_and_version(document)
-    found = [
-        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-        for e in validator(group, document["kind"], version).iter_errors(document)
-    ]
+    found = schema_errors(validator(group, document["kind"], version), document)
     extra = set(document.get("metadata", {})) - METADATA_KEYS
     return found + ([f"metadata: unexpected keys {sorted(extra)}"] if extra else [])
 

@@ -15,7 +15,7 @@ import yaml
 
 from tests.helpers import shared_dir
 from tests.infra.conftest import ARGOCD, TERRAFORM, argocd_documents, unavailable
-from tests.infra.test_argocd_schema import strict
+from tests.infra.crd_schemas import load_validator, schema_errors, strict
 
 KARPENTER_VERSION = re.search(r'karpenter_version\s*=\s*"([\d.]+)"', (TERRAFORM / "karpenter.tf").read_text())[1]
 CRD_FILES = {
@@ -29,18 +29,12 @@ def validator(group: str, kind: str, version: str) -> jsonschema.Validator:
     path = shared_dir("schemas") / CRD_FILES[(group, kind)]
     if not path.exists():
         unavailable(f"CRD schema {path} is missing")
-    crd = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)  # libyaml: CRDs are megabytes
-    served = {v["name"]: v for v in crd["spec"]["versions"] if v.get("served")}
-    assert version in served, f"{kind}: {group}/{version} is not served by {path.name} ({sorted(served)})"
-    return jsonschema.Draft7Validator(strict(served[version]["schema"]["openAPIV3Schema"]))
+    return load_validator(path, group, kind, version)
 
 
 def errors(document: dict) -> list[str]:
     group, version = document["apiVersion"].split("/")
-    return [
-        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-        for e in validator(group, document["kind"], version).iter_errors(document)
-    ]
+    return schema_errors(validator(group, document["kind"], version), document)
 
 
 KARPENTER = [
