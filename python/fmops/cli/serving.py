@@ -17,6 +17,7 @@ from fmops.serving import key_gate as gating
 from fmops.serving import monitor as monitoring
 from fmops.serving import serve as serving
 from fmops.serving.config import DeployConfig, MonitorConfig
+from fmops.serving.engine_options import EngineOptions
 
 DEPLOY = """Deploy a model: publish it to the registry, roll it out, smoke-test it, and only then promote it.
 
@@ -187,11 +188,13 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         threads=args.threads,
         api_key=key,
-        engine=args.engine,
-        served_name=args.served_model_name,
-        max_model_len=args.max_model_len,
-        vllm_args=args.vllm_args,
-        ready_timeout=args.ready_timeout,
+        options=EngineOptions(
+            engine=args.engine,
+            served_name=args.served_model_name,
+            max_model_len=args.max_model_len,
+            extra_args=tuple(args.vllm_args or ()),
+            ready_timeout=args.ready_timeout,
+        ),
     )
     return 0
 

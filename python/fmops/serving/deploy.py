@@ -11,8 +11,8 @@ from typing import Any, Literal
 from fmops.core import kube, manifest, registry, storage
 from fmops.core.errors import InputError
 from fmops.serving.config import DeployConfig
+from fmops.serving.engine_options import check_engine
 
-ENGINES = ("transformers", "vllm", "auto")
 # vLLM loads in 30-150 s on 2 shared CPU cores, transformers serve in a few
 LOCAL_TIMEOUT = {"transformers": 120.0, "vllm": 600.0}
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$")
@@ -65,8 +65,7 @@ def check_inputs(inputs: Inputs) -> str:
         raise InputError(f"{inputs.evaluation}: not an evaluation output (no {manifest.METRICS})")
     if inputs.timeout < 0:
         raise InputError(f"--timeout {inputs.timeout}: must not be negative")
-    if inputs.engine not in ENGINES:
-        raise InputError(f"--engine {inputs.engine}: must be one of {', '.join(ENGINES)}")
+    check_engine(inputs.engine)
     if inputs.target == "local" and inputs.engine == "vllm":
         from fmops.serving import vllm_local
 

@@ -18,16 +18,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from dataclasses import replace
 
 from fmops.core.errors import InputError
-
-ENGINES = ("transformers", "vllm", "auto")
+from fmops.serving import engine_options
+from fmops.serving.engine_options import EngineOptions, check_engine
 
 
 def choose_engine(requested: str, model: str) -> tuple[str, str]:
     """(engine, why): `auto` resolved, with the reason it gives."""
-    if requested not in ENGINES:
-        raise InputError(f"--engine {requested}: must be one of {', '.join(ENGINES)}")
+    check_engine(requested)
     if requested != "auto":
         return requested, "as asked"
     from fmops.serving import vllm_env, vllm_local
@@ -94,28 +94,17 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(
-    model: str,
-    host: str,
-    port: int,
-    api_key: str = "",
-    *,
-    engine: str = "transformers",
-    served_name: str = "",
-    max_model_len: int = 0,
-    extra_args: list[str] | None = None,
-    ready_timeout: float = 600.0,
-) -> None:
+def serve(model: str, host: str, port: int, api_key: str = "", options: EngineOptions = engine_options.DEFAULT) -> None:
     """Serve `model` (a local directory) with the chosen engine until stopped."""
-    chosen, why = choose_engine(engine, model)
-    if chosen == "transformers" and (served_name or max_model_len or extra_args):
-        if engine == "transformers":
+    chosen, why = choose_engine(options.engine, model)
+    if chosen == "transformers" and options.sets_vllm_only():
+        if options.engine == "transformers":
             raise InputError("--served-model-name, --max-model-len and --vllm-arg apply to --engine vllm only")
-        served_name, max_model_len, extra_args = "", 0, []  # auto fell back: the vLLM settings do not apply
-    if engine == "auto":
+        options = replace(options, served_name="", max_model_len=0, extra_args=())  # auto fell back to transformers
+    if options.engine == "auto":
         print(f"fmops serve: engine auto -> {chosen} ({why})", file=sys.stderr, flush=True)
     print(
-        f"fmops serve: {chosen} serving model id '{served_name or model}' at http://{host}:{port}/v1"
+        f"fmops serve: {chosen} serving model id '{options.served_name or model}' at http://{host}:{port}/v1"
         f" ({'API key required' if api_key else 'any API key accepted'})",
         file=sys.stderr,
         flush=True,
@@ -124,15 +113,6 @@ def serve(
         from fmops.serving import vllm_local
 
         signal.signal(signal.SIGTERM, _exit_cleanly)
-        vllm_local.serve(
-            model,
-            host,
-            port,
-            api_key,
-            served_name=served_name,
-            max_model_len=max_model_len,
-            extra_args=extra_args,
-            ready_timeout=ready_timeout,
-        )
+        vllm_local.serve(model, host, port, api_key, options)
     else:
         serve_with_transformers(model, host, port, api_key)

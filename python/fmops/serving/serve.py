@@ -6,6 +6,8 @@ import os
 
 from fmops.core import manifest, registry, storage
 from fmops.core.errors import InputError
+from fmops.serving import engine_options
+from fmops.serving.engine_options import EngineOptions
 
 
 def resolve_model(uri: str) -> str:
@@ -25,35 +27,17 @@ def serve(
     port: int = 8000,
     threads: int = 0,
     api_key: str = "",
-    engine: str = "transformers",
-    served_name: str = "",
-    max_model_len: int = 0,
-    vllm_args: list[str] | None = None,
-    ready_timeout: float = 600.0,
+    options: EngineOptions = engine_options.DEFAULT,
 ) -> None:
     """Check the inputs, fetch the model when remote, and serve it (fmops.serving.local) until stopped."""
     if not 0 < port < 65536:
         raise InputError(f"--port {port}: must be between 1 and 65535")
     if threads < 0:
         raise InputError(f"--threads {threads}: must not be negative")
-    if max_model_len < 0:
-        raise InputError(f"--max-model-len {max_model_len}: must not be negative")
-    if not ready_timeout > 0:
-        raise InputError(f"--ready-timeout {ready_timeout:g}: must be positive")
     directory = resolve_model(model)
     if threads:  # before torch is imported, so its OpenMP pool is sized once; this process only serves
         os.environ["OMP_NUM_THREADS"] = str(threads)
     from fmops.serving import local
 
     with storage.local_copy(directory) as local_dir:
-        local.serve(
-            str(local_dir),
-            host,
-            port,
-            api_key,
-            engine=engine,
-            served_name=served_name,
-            max_model_len=max_model_len,
-            extra_args=vllm_args,
-            ready_timeout=ready_timeout,
-        )
+        local.serve(str(local_dir), host, port, api_key, options)

