@@ -9,6 +9,7 @@ and the saved model do not depend on which settings a run used.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any
 
@@ -124,8 +125,25 @@ def compile_in_place(model: Any, scope: str, device: torch.device) -> None:
             file=sys.stderr,
         )
         return
+    separate_kernel_cache(device)
     for block in blocks:
         block.compile()  # in place: the module keeps its name in the state dict (no `_orig_mod.`)
+
+
+def separate_kernel_cache(device: torch.device) -> None:
+    """One inductor cache folder per ATen CPU kernel set. Inductor's on-disk cache does not tell kernels built
+    under one ATEN_CPU_CAPABILITY from another's (torch 2.13): on one AVX-512 machine, a process under avx2
+    kernels that found the cache of an avx512 process trained on NaN losses from the first step, and one under
+    avx512 after avx2 or default processes aborted with a corrupted heap. A cache shared by machines with
+    different CPUs would do the same."""
+    if device.type != "cpu":
+        return
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    folder = f"cpu-{torch.backends.cpu.get_cpu_capability().lower()}"
+    base = cache_dir()
+    if os.path.basename(base) != folder:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(base, folder)
 
 
 def flush_denormals(device: torch.device) -> None:
