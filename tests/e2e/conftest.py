@@ -26,7 +26,7 @@ def vllm_python() -> str:
     elsewhere the test skips, saying how to get it."""
     from fmops.serving import vllm_env
 
-    problem = "" if os.environ.get("FMOPS_VLLM_PYTHON") else vllm_env.machine_problem()
+    problem = vllm_env.bundled_engine_problem()
     if problem:
         pytest.skip(f"vLLM cannot run here: {problem}")
     python = vllm_env.existing_python()

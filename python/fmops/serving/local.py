@@ -21,8 +21,7 @@ import sys
 from dataclasses import replace
 
 from fmops.core.errors import InputError
-from fmops.serving import engine_options
-from fmops.serving.engine_options import EngineOptions, check_engine
+from fmops.serving.engine_options import DEFAULT, EngineOptions, check_engine
 
 
 def choose_engine(requested: str, model: str) -> tuple[str, str]:
@@ -94,7 +93,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(model: str, host: str, port: int, api_key: str = "", options: EngineOptions = engine_options.DEFAULT) -> None:
+def serve(model: str, host: str, port: int, api_key: str = "", options: EngineOptions = DEFAULT) -> None:
     """Serve `model` (a local directory) with the chosen engine until stopped."""
     chosen, why = choose_engine(options.engine, model)
     if chosen == "transformers" and options.sets_vllm_only():

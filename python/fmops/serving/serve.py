@@ -6,8 +6,7 @@ import os
 
 from fmops.core import manifest, registry, storage
 from fmops.core.errors import InputError
-from fmops.serving import engine_options
-from fmops.serving.engine_options import EngineOptions
+from fmops.serving.engine_options import DEFAULT, EngineOptions
 
 
 def resolve_model(uri: str) -> str:
@@ -27,7 +26,7 @@ def serve(
     port: int = 8000,
     threads: int = 0,
     api_key: str = "",
-    options: EngineOptions = engine_options.DEFAULT,
+    options: EngineOptions = DEFAULT,
 ) -> None:
     """Check the inputs, fetch the model when remote, and serve it (fmops.serving.local) until stopped."""
     if not 0 < port < 65536:

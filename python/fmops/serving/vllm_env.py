@@ -63,6 +63,12 @@ def machine_problem() -> str:
     return ""
 
 
+def bundled_engine_problem() -> str:
+    """machine_problem() for the environment fmops creates; '' when $FMOPS_VLLM_PYTHON names a vLLM built elsewhere
+    (for its own CPU), which this check cannot judge."""
+    return "" if os.environ.get("FMOPS_VLLM_PYTHON") else machine_problem()
+
+
 def marker() -> str:
     """What the environment was built from: one restored from a cache made on another interpreter is rebuilt."""
     return f"{' '.join(REQUIREMENTS)} python={sys.version.split()[0]} base={sys.base_prefix}\n"

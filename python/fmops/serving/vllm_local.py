@@ -75,7 +75,7 @@ def check_servable(model: str) -> None:
     problem = model_problem(model_config(model))
     if problem:
         raise vllm_env.EngineUnavailable(f"{model}: {problem}; serve it with --engine transformers")
-    problem = "" if os.environ.get("FMOPS_VLLM_PYTHON") else vllm_env.machine_problem()
+    problem = vllm_env.bundled_engine_problem()
     if problem:
         raise vllm_env.EngineUnavailable(
             f"{problem}; serve with --engine transformers, or set FMOPS_VLLM_PYTHON to a Python with vLLM installed"
